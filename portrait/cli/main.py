@@ -1,0 +1,47 @@
+"""The `portrait` command: one module per verb, one clear line on errors."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import typer
+
+from portrait.cli import airflow as airflow_cmd
+from portrait.cli import db
+from portrait.cli.demo import demo
+from portrait.cli.output import err_console
+from portrait.config import apply_telemetry_off
+from portrait.errors import PortraitError
+
+app = typer.Typer(
+    name="portrait",
+    help="Governed customer warehouse, portraits and precision marketing for banks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db.app, name="db")
+app.command(
+    "airflow",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    help="The Airflow CLI with this project's settings: portrait airflow -- ARGS",
+)(airflow_cmd.airflow)
+app.command("demo")(demo)
+
+
+def main() -> None:
+    apply_telemetry_off()
+    warnings.filterwarnings("ignore", category=UserWarning, module="platformdirs")
+    try:
+        app()
+    except PortraitError as err:
+        err_console.print(f"portrait: error: {err.line()}", markup=False, soft_wrap=True)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("portrait: interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

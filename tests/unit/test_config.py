@@ -1,0 +1,61 @@
+"""Settings, URLs and error lines: pure logic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from portrait import warehouse
+from portrait.config import TELEMETRY_OFF, Settings, apply_telemetry_off
+from portrait.errors import InputError
+from portrait.orchestration.env import airflow_env
+
+
+def test_home_defaults_to_dot_portrait_in_the_repo(monkeypatch):
+    monkeypatch.delenv("PORTRAIT_HOME", raising=False)
+    settings = Settings()
+    assert settings.home == Path(__file__).resolve().parents[2] / ".portrait"
+    assert settings.embedded
+
+
+def test_database_url_switches_to_external_mode(monkeypatch):
+    monkeypatch.setenv("PORTRAIT_DATABASE_URL", "postgresql://a:b@db:5432/x")
+    assert not Settings().embedded
+
+
+def test_mlflow_defaults_to_sqlite_under_home_unless_tracking_uri_is_set(monkeypatch, tmp_path):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert Settings(home=tmp_path).tracking_uri() == f"sqlite:///{tmp_path}/mlflow/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    assert Settings(home=tmp_path).tracking_uri() == "http://mlflow:5000"
+
+
+def test_mask_url_hides_the_password_only():
+    url = warehouse.make_url("portrait", "p@ss:w/rd", "127.0.0.1", 5433, "portrait")
+    masked = warehouse.mask_url(url)
+    assert "p%40ss" not in masked and masked == "postgresql://portrait:***@127.0.0.1:5433/portrait"
+
+
+def test_error_line_names_what_where_and_rule():
+    err = InputError(
+        "missing required column", where="customers.csv, column customer_id", rule="required"
+    )
+    assert (
+        err.line()
+        == "missing required column | where: customers.csv, column customer_id | rule: required"
+    )
+
+
+def test_airflow_env_points_at_project_home_and_keeps_user_overrides(tmp_path):
+    settings = Settings(home=tmp_path)
+    env = airflow_env(settings, base={"AIRFLOW__CORE__LOAD_EXAMPLES": "True"})
+    assert env["AIRFLOW_HOME"] == str(tmp_path / "airflow")
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"].endswith("/dags")
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{tmp_path}/airflow/airflow.db"
+    assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "True", "a value the user set must win"
+    assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"
+
+
+def test_telemetry_switches_are_all_set_but_never_override():
+    env = apply_telemetry_off({"DO_NOT_TRACK": "0"})
+    assert set(TELEMETRY_OFF) <= set(env)
+    assert env["DO_NOT_TRACK"] == "0"
