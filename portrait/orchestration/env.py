@@ -41,7 +41,9 @@ def airflow_env(
     return env
 
 
-def prepare_airflow_home(settings: Settings | None = None, env: dict[str, str] | None = None) -> None:
+def prepare_airflow_home(
+    settings: Settings | None = None, env: dict[str, str] | None = None
+) -> None:
     """Create the Airflow home and migrate its metadata database once per Airflow version."""
     import subprocess
     import sys
@@ -56,12 +58,14 @@ def prepare_airflow_home(settings: Settings | None = None, env: dict[str, str] |
     if marker.exists():
         return
     binary = Path(sys.executable).with_name("airflow")
-    result = subprocess.run(  # noqa: S603 - our own venv's airflow
+    result = subprocess.run(
         [str(binary), "db", "migrate"], env=env, capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
         from portrait.errors import PortraitError
 
         tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise PortraitError(f"airflow db migrate failed: {tail[0]}", where=str(home), rule="airflow metadata")
+        raise PortraitError(
+            f"airflow db migrate failed: {tail[0]}", where=str(home), rule="airflow metadata"
+        )
     marker.touch()
