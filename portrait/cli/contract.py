@@ -1,0 +1,37 @@
+"""`portrait contract [--out FILE]`: the landing contract as a document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from portrait.cli.output import JsonOption, console, emit
+from portrait.ingest.contract import CONTRACT_VERSION, TABLES, render_markdown
+
+
+def contract(
+    out: Path | None = typer.Option(None, "--out", help="Write the Markdown document here."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Print (or write) the landing contract, generated from its single source in code."""
+    text = render_markdown()
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    payload = {
+        "version": CONTRACT_VERSION,
+        "written_to": str(out) if out else None,
+        "tables": {t.name: {"required": t.required, "key": list(t.key),
+                            "columns": {c.name: {"type": c.type, "required": c.required, "pii": c.pii,
+                                                 "rules": c.rules(), "description": c.description}
+                                        for c in t.columns}} for t in TABLES},
+    }  # fmt: skip
+
+    def human(p: dict) -> None:
+        if p["written_to"]:
+            console.print(f"Landing contract {p['version']} written to {p['written_to']}")
+        else:
+            typer.echo(text)
+
+    emit(payload, as_json, human)

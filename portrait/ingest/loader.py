@@ -1,0 +1,519 @@
+"""Loading one landing batch into ``raw``: COPY, typed, batch-stamped, bad rows to quarantine.
+
+A batch is all the files of one landing folder for one (source, batch date). It loads in a single
+transaction: each table's rows go into a fresh partition of ``raw.<table>`` (list-partitioned by
+``batch_id``), created in that transaction so PostgreSQL can skip WAL and freeze rows on COPY;
+at the end the partitions are swapped in. Re-ingesting the same batch replaces it atomically:
+readers see the old batch or the new one, never half of either. A whole-file problem refuses the
+batch and loads nothing. Every attempt is recorded in ``dq.ingest_batches``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from psycopg import sql
+
+from portrait import warehouse
+from portrait.config import Settings, get_settings
+from portrait.errors import InputError, PortraitError
+from portrait.ingest.contract import CONTRACT_VERSION, LINEAGE_COLUMNS, TABLES, Table, load_order
+from portrait.ingest.readers import Chunk, HeaderCheck, sha256_of
+from portrait.ingest.rules import check_chunk, key_hashes, later_duplicates
+
+QUEUE_DEPTH = 3
+
+
+@dataclass
+class LandingFile:
+    """One contract table delivered by a source: where it came from and how to read it."""
+
+    table: Table
+    path: Path
+    header: HeaderCheck
+    chunks: Callable[[], Iterator[Chunk]]
+
+
+@dataclass
+class FileReport:
+    table: str
+    file: str
+    sha256: str
+    bytes: int
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    seconds: float = 0.0
+    unknown_columns: list[str] = field(default_factory=list)
+    quarantined_by_rule: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class BatchReport:
+    batch_id: str
+    batch_date: str
+    source: str
+    status: str
+    contract_version: str
+    files: list[FileReport]
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+    replaced: bool = False
+    phases: dict[str, float] = field(default_factory=dict)  # seconds spent per phase
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+    def as_dict(self) -> dict[str, object]:
+        out = asdict(self)
+        out["rows_loaded"] = self.rows_loaded
+        out["rows_quarantined"] = self.rows_quarantined
+        return out
+
+
+class IngestFailed(PortraitError):
+    """The database refused the batch (nothing of it was loaded)."""
+
+    exit_code = 4
+
+
+ProgressFn = Callable[[str, int, int], None]  # (table, bytes done, bytes total)
+
+
+# --------------------------------------------------------------------------------------------
+# DDL
+
+
+def batch_id_for(source: str, batch_date: date) -> str:
+    return f"{source}-{batch_date:%Y%m%d}"
+
+
+def _partition_name(table: str, batch_id: str) -> str:
+    return f"{table}__{re.sub(r'[^a-z0-9]+', '_', batch_id.lower())}"[:63]
+
+
+def ensure_landing_tables(conn: psycopg.Connection) -> None:
+    """raw.<table> (partitioned by batch), quarantine.rejected_rows, dq.ingest_batches. Idempotent."""
+    for table in TABLES:
+        ident = sql.Identifier("raw", table.name)
+        cols = [
+            sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.sql_type))
+            for c in table.columns
+        ]
+        cols += [
+            sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t, _ in LINEAGE_COLUMNS
+        ]
+        conn.execute(sql.SQL("create table if not exists {} ({}) partition by list (batch_id)").format(
+            ident, sql.SQL(", ").join(cols)))  # fmt: skip
+        for c in table.columns:  # contract evolution: new optional columns appear on old tables
+            conn.execute(sql.SQL("alter table {} add column if not exists {} {}").format(
+                ident, sql.Identifier(c.name), sql.SQL(c.sql_type)))  # fmt: skip
+        conn.execute(
+            sql.SQL("comment on table {} is {}").format(ident, sql.Literal(table.description))
+        )
+    conn.execute("""
+        create table if not exists quarantine.rejected_rows (
+            batch_id text not null,
+            batch_date date not null,
+            source text not null,
+            source_table text not null,
+            source_file text not null,
+            line_number bigint,
+            record jsonb,
+            rule text not null,
+            detail text,
+            rejected_at timestamptz not null default now()
+        )""")
+    conn.execute(
+        "create index if not exists rejected_rows_batch on quarantine.rejected_rows (batch_id)"
+    )
+    conn.execute("comment on table quarantine.rejected_rows is "
+                 "'Rows refused by the landing contract, with the rule they broke (contains raw PII)'")  # fmt: skip
+    conn.execute("""
+        create table if not exists dq.ingest_batches (
+            batch_id text not null,
+            batch_date date not null,
+            source text not null,
+            status text not null,
+            contract_version text not null,
+            started_at timestamptz not null,
+            finished_at timestamptz,
+            rows_loaded bigint,
+            rows_quarantined bigint,
+            files jsonb,
+            message text,
+            primary key (batch_id, started_at)
+        )""")
+    conn.execute("comment on table dq.ingest_batches is "
+                 "'Audit of every ingest attempt: files with sha256, row counts, status'")  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+def _serialise(checked_valid: pa.Table, lines: np.ndarray) -> bytes:
+    data = checked_valid.append_column("line_number", pa.array(lines, pa.int64()))
+    buffer = io.BytesIO()
+    pacsv.write_csv(
+        data, buffer, write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    )
+    return buffer.getvalue()
+
+
+class _Producer(threading.Thread):
+    """Reads, checks and serialises chunks while the main thread streams COPY data to the server."""
+
+    def __init__(self, lf: LandingFile, batch_date: date, parents: dict[str, pa.Array]) -> None:
+        super().__init__(daemon=True, name=f"ingest-{lf.table.name}")
+        self.lf, self.batch_date, self.parents = lf, batch_date, parents
+        self.out: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
+        self.stop = threading.Event()
+
+    def _put(self, item: tuple) -> None:
+        while not self.stop.is_set():
+            try:
+                self.out.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def run(self) -> None:
+        try:
+            for chunk in self.lf.chunks():
+                checked = check_chunk(self.lf.table, chunk.data, chunk.line_numbers,
+                                      batch_date=self.batch_date, parents=self.parents)  # fmt: skip
+                payload = (
+                    _serialise(checked.valid, checked.valid_lines)
+                    if checked.valid.num_rows
+                    else b""
+                )
+                self._put(("chunk", chunk, checked, payload))
+                if self.stop.is_set():
+                    return
+            self._put(("end",))
+        except BaseException as err:
+            self._put(("error", err))
+
+
+class BatchLoader:
+    def __init__(self, conn: psycopg.Connection, *, source: str, batch_date: date,
+                 progress: ProgressFn | None = None) -> None:  # fmt: skip
+        self.conn = conn
+        self.source = source
+        self.batch_date = batch_date
+        self.batch_id = batch_id_for(source, batch_date)
+        self.ingested_at = datetime.now(UTC)
+        self.progress = progress
+        self.parents: dict[str, pa.Array] = {}
+        self.batch_keys: dict[str, list[pa.Array]] = {}
+        self.quarantine: list[tuple] = []
+        self.loaded: list[str] = []
+
+    # -- parents -----------------------------------------------------------------------------
+    def _parent_keys(self, table: Table) -> dict[str, pa.Array]:
+        out = {}
+        for ref in {c.references for c in table.columns if c.references}:
+            assert ref is not None
+            parent, column = ref.split(".")
+            rows = self.conn.execute(
+                sql.SQL("select distinct {} from {} where batch_id <> %s").format(
+                    sql.Identifier(column), sql.Identifier("raw", parent)),
+                (self.batch_id,),
+            ).fetchall()  # fmt: skip
+            known = [pa.array([r[0] for r in rows], pa.string())]
+            known += self.batch_keys.get(ref, [])
+            out[ref] = (
+                pa.chunked_array(known, pa.string()).combine_chunks()
+                if known
+                else pa.array([], pa.string())
+            )
+        return out
+
+    # -- one file ----------------------------------------------------------------------------
+    def load_file(self, lf: LandingFile) -> FileReport:
+        began = time.perf_counter()
+        table = lf.table
+        report = FileReport(table=table.name, file=str(lf.path), sha256=sha256_of(lf.path),
+                            bytes=lf.path.stat().st_size, unknown_columns=lf.header.unknown)  # fmt: skip
+        staging = sql.Identifier("raw", f"_load_{table.name}")
+        parent = sql.Identifier("raw", table.name)
+        self.conn.execute(sql.SQL("drop table if exists {}").format(staging))
+        self.conn.execute(
+            sql.SQL("create table {} (like {} including defaults)").format(staging, parent)
+        )
+        self.conn.execute(sql.SQL(
+            "alter table {} alter column batch_id set default {}, alter column batch_date set default {}, "
+            "alter column ingested_at set default {}, alter column source_file set default {}").format(
+            staging, sql.Literal(self.batch_id), sql.Literal(self.batch_date),
+            sql.Literal(self.ingested_at), sql.Literal(lf.path.name)))  # fmt: skip
+        # the partition constraint, declared before the rows arrive, so ATTACH needs no scan
+        self.conn.execute(sql.SQL("alter table {} add constraint {} check (batch_id = {})").format(
+            staging, sql.Identifier(f"_load_{table.name}_batch"), sql.Literal(self.batch_id)))  # fmt: skip
+        copy_cols = sql.SQL(", ").join(
+            sql.Identifier(c) for c in [*lf.header.present, "line_number"]
+        )
+        copy_sql = sql.SQL("copy {} ({}) from stdin with (format csv, freeze)").format(
+            staging, copy_cols
+        )
+
+        key_cols = [c for c in table.key if c in lf.header.present]
+        hashes: list[np.ndarray] = []
+        lines_all: list[np.ndarray] = []
+        is_parent = any(
+            c.references and c.references.split(".")[0] == table.name
+            for t in TABLES
+            for c in t.columns
+        )
+        parent_refs = {c.references for t in TABLES for c in t.columns
+                       if c.references and c.references.split(".")[0] == table.name}  # fmt: skip
+        keys_seen: dict[str, list[pa.Array]] = {ref: [] for ref in parent_refs}
+
+        producer = _Producer(lf, self.batch_date, self._parent_keys(table))
+        producer.start()
+        done_bytes = 0
+        try:
+            with self.conn.cursor().copy(copy_sql) as copy:
+                while True:
+                    item = producer.out.get()
+                    if item[0] == "error":
+                        raise item[1]
+                    if item[0] == "end":
+                        break
+                    _, chunk, checked, payload = item
+                    if payload:
+                        copy.write(payload)
+                    report.rows_read += chunk.data.num_rows + len(chunk.rejects)
+                    report.rows_loaded += checked.valid.num_rows
+                    for r in chunk.rejects:
+                        self._reject(
+                            table, lf, r.line_number, {"_raw": r.text}, r.rule, r.detail, report
+                        )
+                    rj = checked.rejects
+                    for line, rule, detail, record in zip(
+                        rj.line_numbers.tolist(), rj.rules, rj.details, rj.records, strict=True
+                    ):
+                        self._reject(table, lf, line, record, rule, detail, report)
+                    if key_cols and checked.valid.num_rows:
+                        hashes.append(key_hashes(checked.valid, tuple(key_cols)))
+                        lines_all.append(checked.valid_lines)
+                    if is_parent:
+                        for ref in parent_refs:
+                            column = ref.split(".")[1]
+                            if column in checked.valid.column_names:
+                                keys_seen[ref].append(checked.valid[column].combine_chunks())
+                    done_bytes += sum(col.nbytes for col in chunk.data.columns)
+                    if self.progress:
+                        self.progress(table.name, min(done_bytes, report.bytes), report.bytes)
+        finally:
+            producer.stop.set()
+            producer.join(timeout=5)
+
+        if hashes:
+            self._drop_duplicates(
+                table,
+                lf,
+                staging,
+                key_cols,
+                np.concatenate(hashes),
+                np.concatenate(lines_all),
+                report,
+                keys_seen,
+            )
+        for ref, arrays in keys_seen.items():
+            self.batch_keys[ref] = arrays
+        if table.required and report.rows_read == 0:
+            raise InputError(f"required table {table.name} has no rows (header only)", where=str(lf.path),
+                             rule="required table must not be empty")  # fmt: skip
+        self.loaded.append(table.name)
+        report.seconds = round(time.perf_counter() - began, 3)
+        return report
+
+    def _reject(self, table: Table, lf: LandingFile, line: int, record: dict, rule: str, detail: str,
+                report: FileReport) -> None:  # fmt: skip
+        self.quarantine.append((self.batch_id, self.batch_date, self.source, table.name, lf.path.name,
+                                line, json.dumps(record, default=str), rule, detail))  # fmt: skip
+        report.rows_quarantined += 1
+        report.quarantined_by_rule[rule] = report.quarantined_by_rule.get(rule, 0) + 1
+
+    def _drop_duplicates(self, table: Table, lf: LandingFile, staging: sql.Identifier, key_cols: list[str],
+                         hashes: np.ndarray, lines: np.ndarray, report: FileReport,
+                         keys_seen: dict[str, list[pa.Array]]) -> None:  # fmt: skip
+        """Keep the first row of each key; quarantine the later ones (checked exactly in SQL)."""
+        candidates = lines[later_duplicates(hashes)]
+        if candidates.size == 0:
+            return
+        match = sql.SQL(" and ").join(
+            sql.SQL("q.{c} is not distinct from p.{c}").format(c=sql.Identifier(c))
+            for c in key_cols
+        )
+        rows = self.conn.execute(sql.SQL(
+            "delete from {t} p where p.line_number = any(%s) and exists "
+            "(select 1 from {t} q where {m} and q.line_number < p.line_number) "
+            "returning p.line_number, (select min(q.line_number) from {t} q where {m}), to_jsonb(p)").format(
+            t=staging, m=match), (candidates.tolist(),)).fetchall()  # fmt: skip
+        for line, first, record in rows:
+            for drop in ("batch_id", "batch_date", "ingested_at", "source_file", "line_number"):
+                record.pop(drop, None)
+            self._reject(
+                table,
+                lf,
+                line,
+                record,
+                "duplicate_key",
+                f"{', '.join(key_cols)} already on line {first}",
+                report,
+            )
+        report.rows_loaded -= len(rows)
+        if rows and keys_seen:
+            # parent keys of this batch come from the rows that stayed
+            for ref in keys_seen:
+                column = ref.split(".")[1]
+                values = self.conn.execute(
+                    sql.SQL("select {} from {}").format(sql.Identifier(column), staging)
+                ).fetchall()
+                keys_seen[ref] = [pa.array([v[0] for v in values], pa.string())]
+
+    # -- the whole batch ---------------------------------------------------------------------
+    def publish(self) -> bool:
+        """Swap the new partitions in; returns True if an earlier load of this batch was replaced."""
+        replaced = False
+        for name in self.loaded:
+            final = _partition_name(name, self.batch_id)
+            exists = self.conn.execute("select to_regclass(%s)", (f"raw.{final}",)).fetchone()[0]  # type: ignore[index]
+            if exists:
+                self.conn.execute(sql.SQL("drop table {}").format(sql.Identifier("raw", final)))
+                replaced = True
+            staging = sql.Identifier("raw", f"_load_{name}")
+            self.conn.execute(
+                sql.SQL("alter table {} rename to {}").format(staging, sql.Identifier(final))
+            )
+            target = sql.Identifier("raw", final)
+            self.conn.execute(sql.SQL("alter table {} attach partition {} for values in ({})").format(
+                sql.Identifier("raw", name), target, sql.Literal(self.batch_id)))  # fmt: skip
+        # tables delivered by an earlier load of this batch but not by this one disappear too
+        for table in TABLES:
+            if table.name in self.loaded:
+                continue
+            final = _partition_name(table.name, self.batch_id)
+            if self.conn.execute("select to_regclass(%s)", (f"raw.{final}",)).fetchone()[0]:  # type: ignore[index]
+                self.conn.execute(sql.SQL("drop table {}").format(sql.Identifier("raw", final)))
+                replaced = True
+        deleted = self.conn.execute(
+            "delete from quarantine.rejected_rows where batch_id = %s", (self.batch_id,)
+        )
+        replaced = replaced or deleted.rowcount > 0
+        if self.quarantine:
+            with self.conn.cursor().copy(
+                "copy quarantine.rejected_rows (batch_id, batch_date, source, source_table, source_file, "
+                "line_number, record, rule, detail) from stdin"
+            ) as copy:
+                for row in self.quarantine:
+                    copy.write_row(row)
+        return replaced
+
+
+def _audit(url: str, report: BatchReport, started_at: datetime, message: str | None) -> None:
+    with warehouse.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "insert into dq.ingest_batches (batch_id, batch_date, source, status, contract_version, started_at, "
+            "finished_at, rows_loaded, rows_quarantined, files, message) "
+            "values (%s, %s, %s, %s, %s, %s, now(), %s, %s, %s, %s)",
+            (report.batch_id, report.batch_date, report.source, report.status, report.contract_version,
+             started_at, report.rows_loaded, report.rows_quarantined,
+             json.dumps([asdict(f) for f in report.files]), message),
+        )  # fmt: skip
+
+
+def record_refusal(
+    source: str, batch_date: date, err: PortraitError, settings: Settings | None = None
+) -> None:
+    """Audit a batch refused before loading started (a whole-file problem found while reading headers)."""
+    url = warehouse.owner_url(settings or get_settings())
+    with warehouse.connect(url, autocommit=True) as conn:
+        ensure_landing_tables(conn)
+    report = BatchReport(batch_id=batch_id_for(source, batch_date), batch_date=str(batch_date), source=source,
+                         status="refused", contract_version=CONTRACT_VERSION, files=[], seconds=0.0)  # fmt: skip
+    _audit(url, report, datetime.now(UTC), err.line())
+
+
+def ingest_files(
+    files: list[LandingFile],
+    *,
+    source: str,
+    batch_date: date,
+    settings: Settings | None = None,
+    progress: ProgressFn | None = None,
+    warnings: list[str] | None = None,
+) -> BatchReport:
+    """Load already-discovered landing files as one batch (the adapters call this)."""
+    settings = settings or get_settings()
+    url = warehouse.owner_url(settings)
+    began = time.perf_counter()
+    started_at = datetime.now(UTC)
+    report = BatchReport(batch_id=batch_id_for(source, batch_date), batch_date=str(batch_date), source=source,
+                         status="running", contract_version=CONTRACT_VERSION, files=[], seconds=0.0,
+                         warnings=list(warnings or []))  # fmt: skip
+    by_table = {lf.table.name: lf for lf in files}
+    phase = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal phase
+        now = time.perf_counter()
+        report.phases[name] = round(now - phase, 3)
+        phase = now
+
+    with warehouse.connect(url, autocommit=True) as conn:
+        ensure_landing_tables(conn)
+    lap("prepare")
+    try:
+        with warehouse.connect(url) as conn:
+            conn.execute("set local synchronous_commit = off")
+            loader = BatchLoader(conn, source=source, batch_date=batch_date, progress=progress)
+            for table in load_order():
+                lf = by_table.get(table.name)
+                if lf is not None:
+                    report.files.append(loader.load_file(lf))
+                    if lf.header.unknown:
+                        report.warnings.append(
+                            f"{lf.path.name}: unknown columns ignored: {', '.join(lf.header.unknown)}"
+                        )
+            lap("load")
+            report.replaced = loader.publish()
+            lap("publish")
+            conn.commit()
+            lap("commit")
+    except InputError as err:
+        report.status = "refused"
+        report.seconds = round(time.perf_counter() - began, 3)
+        _audit(url, report, started_at, err.line())
+        raise
+    except psycopg.Error as err:
+        report.status = "failed"
+        report.seconds = round(time.perf_counter() - began, 3)
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        _audit(url, report, started_at, first)
+        raise IngestFailed(f"the database refused the batch: {first}", where=report.batch_id,
+                           rule="nothing of this batch was loaded") from None  # fmt: skip
+    report.status = "loaded"
+    report.seconds = round(time.perf_counter() - began, 3)
+    _audit(url, report, started_at, None)
+    return report

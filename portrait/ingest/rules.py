@@ -1,0 +1,309 @@
+"""Row rules of the landing contract, vectorised over a chunk of text columns.
+
+Pure functions: a chunk in, the valid rows (normalised text) and the rejected rows (with the
+first rule each broke) out. Every rule has a stable name, used in ``quarantine.rejected_rows``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from portrait.ingest.contract import Column, Table
+
+RULES = {
+    "column_count": "the row has more or fewer fields than the header",
+    "empty_row": "every field of the row is empty",
+    "invalid_character": "a value contains a NUL character, which text cannot hold",
+    "required": "a required value is missing",
+    "type": "a value does not parse as the column's type",
+    "allowed_values": "a value is not one of the column's allowed values",
+    "range": "a number lies outside the column's range (sign rules included)",
+    "future_date": "a date or time lies after the batch date",
+    "orphan_reference": "a reference names a parent key that no batch has delivered",
+    "duplicate_key": "the key was already delivered earlier in the same batch",
+}
+
+INT_RE = r"^[+-]?[0-9]{1,18}$"
+DECIMAL_RE = r"^[+-]?([0-9]{1,24}(\.[0-9]{0,12})?|\.[0-9]{1,12})$"
+_YEAR = (
+    r"([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"  # year 0 does not exist in PostgreSQL
+)
+DATE_RE = rf"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}$"
+TIMESTAMP_RE = (
+    rf"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}"
+    r"([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?)?"
+    r"(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?$"
+)
+TRUE_VALUES = ("true", "t", "1", "yes", "y")
+FALSE_VALUES = ("false", "f", "0", "no", "n")
+
+
+@dataclass
+class Rejects:
+    line_numbers: np.ndarray
+    rules: list[str]
+    details: list[str]
+    records: list[dict[str, str]]
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+
+@dataclass
+class Checked:
+    valid: pa.Table  # normalised text; None where the value is missing
+    valid_lines: np.ndarray
+    rejects: Rejects
+
+
+def _np(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _parses(
+    text: pa.ChunkedArray | pa.Array, fmt: str, day_text: pa.ChunkedArray | pa.Array
+) -> np.ndarray:
+    """True where ``text`` parses with ``fmt`` to a real calendar day.
+
+    Arrow's strptime rolls impossible days over (2025-02-30 becomes March 2nd) while PostgreSQL
+    refuses them, so the parsed day is formatted back and must equal what was delivered.
+    """
+    parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+    same_day = pc.equal(pc.cast(pc.cast(parsed, pa.date32()), pa.string()), day_text)
+    return _np(same_day)
+
+
+def _valid_date(text: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return _parses(text, "%Y-%m-%d", text)
+
+
+class _Marker:
+    """Keeps, per row, the first rule it broke and why."""
+
+    def __init__(self, n: int) -> None:
+        self.bad = np.zeros(n, dtype=bool)
+        self.rule = np.full(n, "", dtype=object)
+        self.detail = np.full(n, "", dtype=object)
+
+    def mark(self, failed: np.ndarray, rule: str, detail: str | np.ndarray) -> None:
+        new = failed & ~self.bad
+        if new.any():
+            self.rule[new] = rule
+            self.detail[new] = detail if isinstance(detail, str) else detail[new]
+            self.bad |= new
+
+
+def _describe(column: Column, values: np.ndarray, mask: np.ndarray, what: str) -> np.ndarray:
+    out = np.full(mask.size, "", dtype=object)
+    idx = np.flatnonzero(mask)
+    for i in idx[:100_000]:
+        out[i] = f"{column.name}={str(values[i])[:80]!r}: {what}"
+    return out
+
+
+def check_chunk(
+    table: Table,
+    data: pa.Table,
+    line_numbers: np.ndarray,
+    *,
+    batch_date: date,
+    parents: dict[str, pa.Array] | None = None,
+) -> Checked:
+    """Apply every row rule of ``table`` to ``data`` (text columns)."""
+    n = data.num_rows
+    marker = _Marker(n)
+    present = [c for c in table.columns if c.name in data.column_names]
+    # Values are taken as delivered (no trimming): a padded number or code breaks its rule visibly.
+    text = {c.name: data[c.name] for c in present}
+    empty = {name: _np(pc.equal(pc.binary_length(col), 0)) for name, col in text.items()}
+
+    if present:
+        marker.mark(
+            np.logical_and.reduce([empty[c.name] for c in present]),
+            "empty_row",
+            "every field is empty",
+        )
+    for column in present:
+        if (
+            column.type == "text" and not column.allowed
+        ):  # typed and coded columns fail their own rule
+            nul = _np(pc.match_substring(data[column.name], "\x00"))
+            marker.mark(nul, "invalid_character", f"{column.name}: NUL character")
+    for column in present:
+        if column.required:
+            marker.mark(empty[column.name], "required", f"{column.name} is required")
+    for column in table.columns:
+        if column.required and column.name not in text:
+            marker.mark(np.ones(n, dtype=bool), "required", f"{column.name} is required")
+
+    normalised: dict[str, pa.Array | pa.ChunkedArray] = {}
+    batch_day_text = batch_date.isoformat()
+    for column in present:
+        col = text[column.name]
+        filled = ~empty[column.name]
+        kind = column.type
+        if kind in ("int", "decimal"):
+            ok = _np(pc.match_substring_regex(col, INT_RE if kind == "int" else DECIMAL_RE))
+            bad = filled & ~ok
+            if bad.any():
+                values = col.to_numpy(zero_copy_only=False)
+                marker.mark(
+                    bad,
+                    "type",
+                    _describe(
+                        column,
+                        values,
+                        bad,
+                        f"not {'an integer' if kind == 'int' else 'a decimal number'}",
+                    ),
+                )
+            if column.minimum is not None or column.maximum is not None:
+                numbers = pc.cast(
+                    pc.if_else(pa.array(filled & ok), col, pa.scalar("0")), pa.float64()
+                )
+                out = np.zeros(n, dtype=bool)
+                if column.minimum is not None:
+                    out |= _np(pc.less(numbers, column.minimum))
+                if column.maximum is not None:
+                    out |= _np(pc.greater(numbers, column.maximum))
+                out &= filled & ok
+                if out.any():
+                    values = col.to_numpy(zero_copy_only=False)
+                    bounds = "; ".join(
+                        r for r in column.rules() if r.startswith(("between", ">=", "<="))
+                    )
+                    marker.mark(out, "range", _describe(column, values, out, f"must be {bounds}"))
+            normalised[column.name] = col
+        elif kind in ("date", "timestamp"):
+            day_text = pc.utf8_slice_codeunits(col, 0, 10)
+            # fast path: the canonical form parses in one step; anything else gets the full rule
+            canonical = "%Y-%m-%d" if kind == "date" else "%Y-%m-%dT%H:%M:%SZ"
+            ok = _parses(col, canonical, day_text)
+            if not ok[filled].all():
+                ok = _np(pc.match_substring_regex(col, DATE_RE if kind == "date" else TIMESTAMP_RE))
+                ok &= _valid_date(pc.if_else(pa.array(ok), day_text, pa.scalar("2000-01-01")))
+            bad = filled & ~ok
+            if bad.any():
+                values = col.to_numpy(zero_copy_only=False)
+                expected = "a date YYYY-MM-DD" if kind == "date" else "an ISO 8601 date-time"
+                marker.mark(bad, "type", _describe(column, values, bad, f"not {expected}"))
+            if column.not_after_batch:
+                # ISO dates compare as text; offsets near midnight are within a day of the batch date
+                late = _np(pc.greater(day_text, pa.scalar(batch_day_text))) & filled & ok
+                if late.any():
+                    values = col.to_numpy(zero_copy_only=False)
+                    marker.mark(
+                        late,
+                        "future_date",
+                        _describe(column, values, late, f"after the batch date {batch_date}"),
+                    )
+            normalised[column.name] = col
+        elif kind == "bool":
+            lowered = pc.utf8_lower(col)
+            is_true = _np(pc.is_in(lowered, value_set=pa.array(TRUE_VALUES)))
+            is_false = _np(pc.is_in(lowered, value_set=pa.array(FALSE_VALUES)))
+            bad = filled & ~(is_true | is_false)
+            if bad.any():
+                values = col.to_numpy(zero_copy_only=False)
+                marker.mark(
+                    bad, "type", _describe(column, values, bad, "not a boolean (true/false)")
+                )
+            normalised[column.name] = pc.if_else(pa.array(is_true), pa.scalar("t"), pa.scalar("f"))
+        else:
+            normalised[column.name] = col
+        if column.allowed:
+            bad = filled & ~_np(pc.is_in(col, value_set=pa.array(column.allowed)))
+            if bad.any():
+                values = col.to_numpy(zero_copy_only=False)
+                marker.mark(
+                    bad,
+                    "allowed_values",
+                    _describe(column, values, bad, f"not one of {', '.join(column.allowed)}"),
+                )
+        if column.references and parents is not None:
+            known = parents.get(column.references)
+            if known is not None:
+                bad = filled & ~_np(pc.is_in(col, value_set=known))
+                if bad.any():
+                    values = col.to_numpy(zero_copy_only=False)
+                    marker.mark(
+                        bad,
+                        "orphan_reference",
+                        _describe(column, values, bad, f"unknown {column.references}"),
+                    )
+
+    good = ~marker.bad
+    any_bad = bool(marker.bad.any())
+    keep = pa.array(good)
+    columns = {}
+    for column in present:
+        values = normalised[column.name]
+        if empty[column.name].any():
+            values = pc.if_else(pa.array(empty[column.name]), pa.scalar(None, pa.string()), values)
+        columns[column.name] = pc.filter(values, keep) if any_bad else values
+    valid = pa.table(columns) if columns else pa.table({})
+    bad_idx = np.flatnonzero(marker.bad)
+    records = data.take(pa.array(bad_idx)).to_pylist() if bad_idx.size else []
+    rejects = Rejects(
+        line_numbers=line_numbers[bad_idx],
+        rules=marker.rule[bad_idx].tolist(),
+        details=marker.detail[bad_idx].tolist(),
+        records=records,
+    )
+    return Checked(valid=valid, valid_lines=line_numbers[good], rejects=rejects)
+
+
+_MULTIPLIERS = np.random.default_rng(20260101).integers(1, 2**63, 64, dtype=np.uint64) | np.uint64(
+    1
+)
+
+
+def _fixed_width_hash(column: pa.Array) -> np.ndarray | None:
+    """Fast path: when every key has the same byte length (the usual case for ids), hash the bytes
+    as a matrix. Collisions only cost an exact re-check in SQL, never a wrong verdict."""
+    if column.null_count or len(column) == 0 or not pa.types.is_string(column.type):
+        return None
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[
+        column.offset : column.offset + len(column) + 1
+    ]
+    widths = np.diff(offsets)
+    width = int(widths[0])
+    if width == 0 or width > 64 or not (widths == width).all():
+        return None
+    data = np.frombuffer(column.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    matrix = data.reshape(len(column), width).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        return (matrix * _MULTIPLIERS[:width]).sum(axis=1, dtype=np.uint64) ^ np.uint64(width)
+
+
+def key_hashes(data: pa.Table, key: tuple[str, ...]) -> np.ndarray:
+    """64-bit hashes of the key columns, for duplicate detection across a whole file.
+
+    Hashes only pick candidates; the loader re-checks every candidate exactly in SQL.
+    """
+    if len(key) == 1:
+        column = data[key[0]].combine_chunks()
+    else:
+        parts = [pc.fill_null(data[k], "") for k in key]
+        column = pc.binary_join_element_wise(*parts, "\x1f").combine_chunks()
+    fast = _fixed_width_hash(column)
+    if fast is not None:
+        return fast
+    # variable-width keys: Python's string hash (stable within this process, which is all we need)
+    values = column.to_pylist()
+    return np.fromiter((hash(v) for v in values), dtype=np.int64, count=len(values)).view(np.uint64)
+
+
+def later_duplicates(hashes: np.ndarray) -> np.ndarray:
+    """Positions of rows whose key hash was seen at an earlier position (first one kept)."""
+    if hashes.size < 2:
+        return np.array([], dtype=np.int64)
+    order = np.argsort(hashes, kind="stable")
+    sorted_hashes = hashes[order]
+    repeat = np.flatnonzero(sorted_hashes[1:] == sorted_hashes[:-1]) + 1
+    return np.sort(order[repeat])

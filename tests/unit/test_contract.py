@@ -1,0 +1,53 @@
+"""The landing contract: complete, consistent, and its document up to date."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from portrait.ingest.contract import TABLES, TABLES_BY_NAME, load_order, render_markdown
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_every_design_table_is_in_the_contract():
+    expected = {"customers", "branches", "products", "accounts", "balances", "transactions", "loans",
+                "cards", "digital_events", "service_interactions", "campaigns", "campaign_contacts",
+                "corporate_financials"}  # fmt: skip
+    assert set(TABLES_BY_NAME) == expected
+
+
+def test_fixed_names_the_rest_relies_on():
+    assert TABLES_BY_NAME["customers"].key == ("customer_id",)
+    assert TABLES_BY_NAME["accounts"].column("customer_id").references == "customers.customer_id"
+    txn = TABLES_BY_NAME["transactions"]
+    assert txn.key == ("txn_id",)
+    assert {"account_id", "booked_at", "amount"} <= set(txn.column_names)
+    assert txn.column("booked_at").type == "timestamp"
+
+
+def test_keys_are_required_columns_and_references_point_at_keys():
+    for table in TABLES:
+        for key in table.key:
+            assert table.column(key).required, f"{table.name}.{key}"
+        for column in table.columns:
+            if column.references:
+                parent, parent_col = column.references.split(".")
+                assert TABLES_BY_NAME[parent].key == (parent_col,), column.references
+
+
+def test_personal_data_is_classified():
+    customers = TABLES_BY_NAME["customers"]
+    for name in ("full_name", "national_id", "phone", "email"):
+        assert customers.column(name).pii != "none", name
+
+
+def test_load_order_puts_parents_first():
+    order = [t.name for t in load_order()]
+    for table in TABLES:
+        for parent in table.parents:
+            assert order.index(parent) < order.index(table.name)
+
+
+def test_generated_document_is_up_to_date():
+    doc = (REPO / "docs" / "landing-contract.md").read_text()
+    assert doc == render_markdown(), "run: portrait contract --out docs/landing-contract.md"
