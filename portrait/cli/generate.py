@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from portrait.cli.output import JsonOption, console, emit
+from portrait.cli.output import JsonOption, console, emit, parse_date
 from portrait.errors import PortraitError
 
 
@@ -26,12 +25,7 @@ def generate(
     """Write a realistic, referentially consistent bank as one file per contract table."""
     from portrait.synth.generator import generate as run
 
-    try:
-        start = date.fromisoformat(start_date)
-    except ValueError:
-        raise PortraitError(
-            f"not a date: {start_date!r}", where="--start-date", rule="YYYY-MM-DD"
-        ) from None
+    start = parse_date(start_date, "--start-date")
     if fmt not in {"csv", "parquet"}:
         raise PortraitError(f"unknown format {fmt!r}", where="--format", rule="csv or parquet")
     with Progress(TextColumn("generating {task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from portrait import warehouse
-from portrait.cli.output import JsonOption, console, emit
-from portrait.errors import PortraitError
+from portrait.cli.output import JsonOption, console, emit, parse_date
 
 
 def ingest(
@@ -26,14 +24,7 @@ def ingest(
     """Load landing files into raw (typed, batch-stamped); bad rows go to quarantine."""
     from portrait.ingest.api import ingest as run
 
-    when = None
-    if batch_date:
-        try:
-            when = date.fromisoformat(batch_date)
-        except ValueError:
-            raise PortraitError(
-                f"not a date: {batch_date!r}", where="--batch-date", rule="YYYY-MM-DD"
-            ) from None
+    when = parse_date(batch_date, "--batch-date") if batch_date else None
     warehouse.ensure_started()
     with Progress(TextColumn("{task.description:<22}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
                   console=console, disable=as_json, transient=True) as bar:  # fmt: skip
