@@ -9,6 +9,7 @@ import typer
 
 from portrait.cli import airflow as airflow_cmd
 from portrait.cli import db
+from portrait.cli.build import build
 from portrait.cli.contract import contract
 from portrait.cli.demo import demo
 from portrait.cli.generate import generate
@@ -34,6 +35,7 @@ app.command("demo")(demo)
 app.command("contract")(contract)
 app.command("generate")(generate)
 app.command("ingest")(ingest)
+app.command("build")(build)
 
 
 def main() -> None:

@@ -156,6 +156,7 @@ def ensure_landing_tables(conn: psycopg.Connection) -> None:
             contract_version text not null,
             started_at timestamptz not null,
             finished_at timestamptz,
+            ingested_at timestamptz,
             rows_loaded bigint,
             rows_quarantined bigint,
             files jsonb,
@@ -431,14 +432,17 @@ class BatchLoader:
         return replaced
 
 
-def _audit(url: str, report: BatchReport, started_at: datetime, message: str | None) -> None:
+def _audit(url: str, report: BatchReport, started_at: datetime, message: str | None,
+           ingested_at: datetime | None = None) -> None:  # fmt: skip
+    """One row per attempt; `ingested_at` equals the loaded rows' own, so incremental models can
+    find the batches they have not seen by reading this small table instead of raw."""
     with warehouse.connect(url, autocommit=True) as conn:
         conn.execute(
             "insert into dq.ingest_batches (batch_id, batch_date, source, status, contract_version, started_at, "
-            "finished_at, rows_loaded, rows_quarantined, files, message) "
-            "values (%s, %s, %s, %s, %s, %s, now(), %s, %s, %s, %s)",
+            "finished_at, ingested_at, rows_loaded, rows_quarantined, files, message) "
+            "values (%s, %s, %s, %s, %s, %s, now(), %s, %s, %s, %s, %s)",
             (report.batch_id, report.batch_date, report.source, report.status, report.contract_version,
-             started_at, report.rows_loaded, report.rows_quarantined,
+             started_at, ingested_at, report.rows_loaded, report.rows_quarantined,
              json.dumps([asdict(f) for f in report.files]), message),
         )  # fmt: skip
 
@@ -515,5 +519,5 @@ def ingest_files(
                            rule="nothing of this batch was loaded") from None  # fmt: skip
     report.status = "loaded"
     report.seconds = round(time.perf_counter() - began, 3)
-    _audit(url, report, started_at, None)
+    _audit(url, report, started_at, None, ingested_at=loader.ingested_at)
     return report

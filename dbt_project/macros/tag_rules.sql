@@ -1,0 +1,22 @@
+{#
+  Reads the tag rules seed at compile time and checks every identifier a rule uses against the
+  portrait's columns: a rule naming an unknown indicator stops the build with a clear error.
+#}
+{% macro tag_rules() %}
+    {%- set sql_words = ['and', 'or', 'not', 'in', 'is', 'null', 'true', 'false', 'between', 'like', 'ilike',
+                         'case', 'when', 'then', 'else', 'end', 'coalesce', 'abs', 'greatest', 'least'] -%}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set rows = run_query("select tag, rule, description, owner from " ~ ref('tag_rules') ~ " order by tag") -%}
+    {%- set portrait_columns = adapter.get_columns_in_relation(ref('customer_portrait')) | map(attribute='name') | list -%}
+    {%- set rules = [] -%}
+    {%- for row in rows -%}
+        {%- set without_strings = modules.re.sub("'[^']*'", "", row['rule']) -%}
+        {%- for word in modules.re.findall('[A-Za-z_][A-Za-z0-9_]*', without_strings) -%}
+            {%- if word | lower not in sql_words and word | lower not in portrait_columns -%}
+                {{ exceptions.raise_compiler_error("tag rule '" ~ row['tag'] ~ "' names unknown indicator '" ~ word ~ "' (seed tag_rules; known indicators are the columns of customer_portrait)") }}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- do rules.append(row) -%}
+    {%- endfor -%}
+    {{ return(rules) }}
+{% endmacro %}

@@ -1,0 +1,10 @@
+select
+    account_id,
+    customer_id,
+    product_family,
+    is_asset,
+    month_start,
+    month_end_date,
+    balance_amount,
+    average_balance_amount
+from {{ ref('int_balances_classified') }}

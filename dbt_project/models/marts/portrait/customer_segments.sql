@@ -1,0 +1,18 @@
+{#- Segment of every customer as of the build date (rule-based STP); ML clusters join here later. -#}
+with portrait as (
+    select customer_id, as_of_date, date_trunc('month', as_of_date)::date as as_of_month from {{ ref('customer_portrait') }}
+)
+
+select
+    portrait.customer_id,
+    portrait.as_of_date,
+    segments.segment_code,
+    catalogue.segment_name,
+    catalogue.strategy as segment_strategy,
+    segments.value_tier,
+    segments.life_stage,
+    segments.is_engaged
+from portrait
+inner join {{ ref('int_customer_segments_monthly') }} as segments
+    on portrait.customer_id = segments.customer_id and portrait.as_of_month = segments.month_start
+left join {{ ref('segment_catalogue') }} as catalogue on segments.segment_code = catalogue.segment_code

@@ -1,0 +1,51 @@
+"""`portrait build`: dbt build of the warehouse and the portrait marts."""
+
+from __future__ import annotations
+
+import typer
+
+from portrait import warehouse
+from portrait.cli.output import JsonOption, console, emit, parse_date
+
+
+def build(
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Business date of the portrait (default: latest batch)."
+    ),
+    select: str | None = typer.Option(
+        None, "--select", help="dbt selection, e.g. 'customer_portrait+'."
+    ),
+    full_refresh: bool = typer.Option(
+        False, "--full-refresh", help="Rebuild incremental models from scratch."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Run dbt build (models, seeds, snapshots, tests); one clear line names a failure."""
+    from portrait.build import build as run
+
+    warehouse.ensure_started()
+    with console.status("dbt build…", spinner="dots") if not as_json else _null():
+        report = run(
+            as_of=parse_date(as_of, "--as-of") if as_of else None,
+            select=select,
+            full_refresh=full_refresh,
+        )
+
+    def human(p: dict) -> None:
+        counts = ", ".join(f"{v} {k}" for k, v in sorted(p["counts"].items()))
+        console.print(f"dbt build passed in {p['seconds']:.1f}s: {counts}")
+        slow = sorted(p["nodes"], key=lambda n: -n["seconds"])[:5]
+        for node in slow:
+            console.print(
+                f"  {node['resource_type']:<9} {node['name']:<40} {node['seconds']:>6.1f}s"
+            )
+
+    emit(report.as_dict(), as_json, human)
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
