@@ -95,9 +95,16 @@ def demo(
         report = ingest(landing, source="synthetic", settings=settings)
         return f"batch {report.batch_id}: {report.rows_loaded:,} loaded, {report.rows_quarantined:,} quarantined"
 
+    def build() -> str:
+        from portrait.build import build as run_build
+
+        report = run_build(settings=settings)
+        return f"dbt build: {report.counts.get('success', 0)} models/seeds, {report.counts.get('pass', 0)} tests passed"
+
     step("warehouse", start)
     step("generate", gen)
     step("ingest", load)
+    step("build", build)
 
     payload = {
         "steps": steps,

@@ -10,6 +10,7 @@ import typer
 from portrait.cli import airflow as airflow_cmd
 from portrait.cli import db
 from portrait.cli.build import build
+from portrait.cli.catalogue import catalogue
 from portrait.cli.contract import contract
 from portrait.cli.demo import demo
 from portrait.cli.generate import generate
@@ -36,6 +37,7 @@ app.command("contract")(contract)
 app.command("generate")(generate)
 app.command("ingest")(ingest)
 app.command("build")(build)
+app.command("catalogue")(catalogue)
 
 
 def main() -> None:

@@ -1,0 +1,131 @@
+"""`portrait build` on a small synthetic bank: real dbt on the real server.
+
+A private warehouse (own PORTRAIT_HOME) keeps these marts apart from the ingest tests' batches.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from portrait import warehouse
+from portrait.build import BuildFailed, build
+from portrait.config import Settings
+from portrait.ingest.api import ingest
+from portrait.synth.generator import generate
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Settings:
+    home = tmp_path_factory.mktemp("build_home")
+    settings = Settings(home=home, database_url=None)
+    warehouse.ensure_started(settings)
+    landing = tmp_path_factory.mktemp("build_landing")
+    generate(landing, customers=400, months=4, seed=5)
+    ingest(landing, settings=settings)
+    report = build(settings=settings)
+    assert report.success
+    settings.__dict__["_first_report"] = report
+    yield settings
+    warehouse.EmbeddedServer(settings).stop()
+
+
+def _rows(settings: Settings, query: str, *params) -> list[tuple]:
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def test_every_published_mart_has_rows(built):
+    for table in ("dim_customer", "dim_account", "dim_product", "fct_transactions", "fct_balances_monthly", "fct_loans",
+                  "fct_digital_events", "fct_campaign_contacts", "customer_portrait", "customer_indicators",
+                  "customer_tags", "customer_contribution", "contribution_pareto", "customer_segments",
+                  "segment_migration", "marketing_triggers", "campaign_performance"):  # fmt: skip
+        assert _rows(built, f"select count(*) from marts.{table}")[0][0] > 0, table
+
+
+def test_portrait_has_one_row_per_customer_and_sixty_plus_indicators(built):
+    customers, distinct = _rows(
+        built, "select count(*), count(distinct customer_id) from marts.customer_portrait"
+    )[0]
+    assert (
+        customers
+        == distinct
+        == _rows(
+            built, "select count(*) from marts.dim_customer where onboarded_date <= as_of_date"
+        )[0][0]
+    )
+    columns = _rows(built, "select count(*) from information_schema.columns where table_schema = 'marts' "
+                           "and table_name = 'customer_portrait'")[0][0]  # fmt: skip
+    assert columns >= 62
+
+
+def test_marts_hold_no_raw_personal_data(built):
+    raw = _rows(
+        built,
+        "select customer_id, full_name, email, national_id, phone from raw.customers limit 50",
+    )
+    marts_text = _rows(
+        built, "select string_agg(t::text, ' ') from (select * from marts.dim_customer) t"
+    )[0][0]
+    for source_id, name, email, national_id, phone in raw:
+        for value in (source_id, name, email, national_id, phone):
+            if value:
+                assert value not in marts_text, (
+                    f"raw value {value!r} leaked into marts.dim_customer"
+                )
+
+
+def test_key_customers_make_most_of_the_contribution(built):
+    share = _rows(built, "select top_decile_contribution_share from marts.contribution_pareto "
+                         "where customer_type = 'retail' order by month_start desc limit 1")[0][0]  # fmt: skip
+    assert share > 0.5
+
+
+def test_bi_role_reads_the_portrait(built):
+    with psycopg.connect(warehouse.bi_url(built)) as conn:
+        assert conn.execute("select count(*) from marts.customer_portrait").fetchone()[0] > 0
+
+
+def test_rebuilding_the_same_day_gives_identical_marts(built):
+    def digest() -> dict[str, str]:
+        return {t: _rows(built, f"select md5(string_agg(t::text, '|' order by t::text)) from marts.{t} t")[0][0]
+                for t in ("customer_portrait", "customer_contribution", "customer_tags", "marketing_triggers")}  # fmt: skip
+
+    before = digest()
+    build(settings=built)
+    assert digest() == before
+
+
+def test_a_new_batch_is_added_incrementally(built, tmp_path):
+    before = _rows(built, "select count(*) from marts.fct_transactions")[0][0]
+    generate(tmp_path, customers=400, months=5, seed=5)
+    report = ingest(tmp_path, settings=built)
+    build(settings=built)
+    after = _rows(
+        built,
+        "select count(*), count(distinct txn_id), max(booked_date) from marts.fct_transactions",
+    )[0]
+    assert after[0] == after[1], "no duplicate transactions across batches"
+    assert after[0] > before and str(after[2]) <= report.batch_date
+
+
+def test_a_tag_rule_with_an_unknown_indicator_fails_with_a_clear_error(built, tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(
+        REPO / "dbt_project",
+        project / "dbt_project",
+        ignore=shutil.ignore_patterns("target", "logs"),
+    )
+    rules = project / "dbt_project" / "seeds" / "tag_rules.csv"
+    rules.write_text(
+        rules.read_text() + "bogus,favourite_colour = 'blue',Not an indicator,nobody\n"
+    )
+    settings = Settings(home=built.home, project_dir=project, database_url=None)
+    with pytest.raises(BuildFailed, match="unknown indicator 'favourite_colour'"):
+        build(settings=settings, select="tag_rules customer_tags")
