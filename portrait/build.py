@@ -103,7 +103,12 @@ def ensure_pseudonym_key(settings: Settings) -> None:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(key + "\n")
+    from portrait.ingest.loader import ensure_landing_tables
+
     with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
+        ensure_landing_tables(
+            conn
+        )  # sources exist (and are up to date) even before the first ingest
         conn.execute("create table if not exists raw.pseudonym_key (key text not null)")
         conn.execute(
             "comment on table raw.pseudonym_key is 'Secret of the keyed hash behind pseudonymous ids in marts'"

@@ -118,8 +118,21 @@ def demo(
         console.print(f"\nDone in {p['seconds']:.1f}s.")
         console.print(f"Warehouse: {db['url']} (data in {db['data_dir']})")
         console.print(
-            "  raw tables: raw.<table>; rejected rows: quarantine.rejected_rows; audit: dq.ingest_batches"
+            "  marts (BI, read-only role): marts.customer_portrait, customer_indicators, customer_tags,"
         )
+        console.print(
+            "    customer_contribution, contribution_pareto, customer_segments, segment_migration,"
+        )
+        console.print(
+            "    marketing_triggers, campaign_performance, dim_customer, fct_transactions, ..."
+        )
+        console.print(
+            "  raw.<table> as loaded; rejected rows: quarantine.rejected_rows; audit: dq.ingest_batches"
+        )
+        console.print(
+            "  indicator catalogue: docs/indicator-catalogue.md; landing contract: docs/landing-contract.md"
+        )
+        console.print("  Airflow CLI: `portrait airflow -- dags list`")
         console.print("BI connection string: `portrait db url --role bi`")
         console.print(f"Local state: {p['home']}")
 

@@ -163,6 +163,8 @@ def ensure_landing_tables(conn: psycopg.Connection) -> None:
             message text,
             primary key (batch_id, started_at)
         )""")
+    # columns added after a table was first created (older PORTRAIT_HOMEs)
+    conn.execute("alter table dq.ingest_batches add column if not exists ingested_at timestamptz")
     conn.execute("comment on table dq.ingest_batches is "
                  "'Audit of every ingest attempt: files with sha256, row counts, status'")  # fmt: skip
 
