@@ -5,9 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import bench_generator, bench_ingest
-from bench.common import private_warehouse, write_results
+from bench import bench_build, bench_generator, bench_ingest
+from bench.common import Figure, private_warehouse, write_results
 from portrait import warehouse
+
+
+def _in_private_warehouse(run) -> list[Figure]:
+    """Each benchmark gets its own embedded server, stopped afterwards, so none sees another's data."""
+    settings = private_warehouse()
+    try:
+        return run(settings)
+    finally:
+        warehouse.EmbeddedServer(settings).stop()
 
 
 def main() -> int:
@@ -15,16 +24,19 @@ def main() -> int:
     parser.add_argument(
         "--scale", action="store_true", help="also measure the generator at 100k x 12"
     )
+    parser.add_argument(
+        "--only", choices=["generator", "ingest", "build"], help="run one benchmark"
+    )
     args = parser.parse_args()
-    figures = []
-    figures += bench_generator.run(10_000, 12)
-    if args.scale:
-        figures += bench_generator.run(100_000, 12)
-    settings = private_warehouse()
-    try:
-        figures += bench_ingest.run(settings)
-    finally:
-        warehouse.EmbeddedServer(settings).stop()
+    figures: list[Figure] = []
+    if args.only in (None, "generator"):
+        figures += bench_generator.run(10_000, 12)
+        if args.scale:
+            figures += bench_generator.run(100_000, 12)
+    if args.only in (None, "ingest"):
+        figures += _in_private_warehouse(bench_ingest.run)
+    if args.only in (None, "build"):
+        figures += _in_private_warehouse(bench_build.run)
     write_results(figures)
     for f in figures:
         print(f"{f.name:<60} {f.value:>14,.3f} {f.unit:<7} goal {f.goal}")

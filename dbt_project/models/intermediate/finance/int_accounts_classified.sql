@@ -1,5 +1,6 @@
 select
     accounts.account_id,
+    accounts.source_account_id,
     accounts.customer_id,
     accounts.product_id,
     products.product_family,

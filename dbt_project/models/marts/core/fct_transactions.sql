@@ -4,8 +4,9 @@
         unique_key='txn_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        pre_hook="set local work_mem = '512MB'",
         post_hook=[
-            "create index if not exists {{ this.name }}_txn_id on {{ this }} (txn_id)",
+            "create unique index if not exists {{ this.name }}_txn_id on {{ this }} (txn_id)",
             "create index if not exists {{ this.name }}_booked_brin on {{ this }} using brin (booked_date)",
             "create index if not exists {{ this.name }}_ingested_brin on {{ this }} using brin (ingested_at)",
             "analyze {{ this }}",
@@ -27,12 +28,12 @@ deduplicated as (
 ),
 
 accounts as (
-    select account_id, customer_id, product_family from {{ ref('int_accounts_classified') }}
+    select account_id, source_account_id, customer_id, product_family from {{ ref('int_accounts_classified') }}
 )
 
 select
     deduplicated.txn_id,
-    deduplicated.account_id,
+    accounts.account_id,
     accounts.customer_id,
     accounts.product_family,
     deduplicated.booked_at,
@@ -45,4 +46,4 @@ select
     deduplicated.batch_id,
     deduplicated.ingested_at
 from deduplicated
-inner join accounts on deduplicated.account_id = accounts.account_id
+inner join accounts on deduplicated.source_account_id = accounts.source_account_id

@@ -4,6 +4,7 @@ with latest as (
 
 select
     {{ pseudonymise('account_id') }} as account_id,
+    account_id as source_account_id,
     {{ pseudonymise('customer_id') }} as customer_id,
     product_id,
     branch_id,
