@@ -47,6 +47,8 @@ class BuildReport:
     counts: dict[str, int] = field(default_factory=dict)
     nodes: list[NodeOutcome] = field(default_factory=list)
     as_of_date: str | None = None
+    gates: list[dict[str, object]] = field(default_factory=list)
+    published: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -171,23 +173,120 @@ def run_dbt(
     return report
 
 
+BUILD_SCHEMA = "marts_build"
+PUBLISHED_SCHEMA = "marts"
+
+PUBLICATIONS_DDL = """
+create table if not exists dq.publications (
+    published_at timestamptz not null default now(),
+    as_of_date date,
+    transactions_through timestamptz,
+    build_seconds numeric,
+    landing_run_id text,
+    marts_run_id text,
+    warnings integer
+);
+comment on table dq.publications is 'Every publication of the marts (Write-Audit-Publish) and its watermark';
+"""
+
+
+def _prepare_build_schema(settings: Settings, fresh: bool) -> None:
+    """The schema dbt builds into; BI's table grants are set up front so they survive the swap."""
+    from portrait.expectations.gates import ensure_tables
+
+    ensure_tables(settings)
+    with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
+        conn.execute(PUBLICATIONS_DDL)
+        if fresh:
+            conn.execute(f"drop schema if exists {BUILD_SCHEMA} cascade")
+        conn.execute(f"create schema if not exists {BUILD_SCHEMA}")
+        conn.execute(
+            f"alter default privileges in schema {BUILD_SCHEMA} grant select on tables to {warehouse.BI_ROLE}"
+        )
+
+
+def _unpublished_batches(settings: Settings) -> tuple[list[str], dict[str, list[int]], set[str]]:
+    """Batches loaded after the last publication, recent row counts per table, tables delivered."""
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        batches = [r[0] for r in conn.execute(
+            "select batch_id from dq.ingest_batches where status = 'loaded' and ingested_at > "
+            "(select coalesce(max(transactions_through), '-infinity'::timestamptz) from dq.publications) "
+            "group by batch_id order by min(batch_date)").fetchall()]  # fmt: skip
+        recent: dict[str, list[int]] = {}
+        delivered: set[str] = set()
+        rows = conn.execute(
+            "select b.batch_id, f ->> 'table', (f ->> 'rows_loaded')::bigint from dq.ingest_batches b, "
+            "jsonb_array_elements(b.files) f where b.status = 'loaded' order by b.started_at desc limit 2000").fetchall()  # fmt: skip
+        for batch_id, table, count in rows:
+            if batch_id in batches:
+                delivered.add(table)
+            elif len(recent.setdefault(table, [])) < 10:
+                recent[table].append(count)
+    return batches, recent, delivered
+
+
+def publish(settings: Settings, *, as_of: date | None, seconds: float, landing_run: str | None,
+            marts_run: str | None, warnings: int) -> None:  # fmt: skip
+    """Swap the audited build schema in for the published marts, in one transaction."""
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        had = conn.execute(
+            "select 1 from pg_namespace where nspname = %s", (PUBLISHED_SCHEMA,)
+        ).fetchone()
+        if had:
+            conn.execute(f"alter schema {PUBLISHED_SCHEMA} rename to {PUBLISHED_SCHEMA}_previous")
+        conn.execute(f"alter schema {BUILD_SCHEMA} rename to {PUBLISHED_SCHEMA}")
+        conn.execute(f"grant usage on schema {PUBLISHED_SCHEMA} to {warehouse.BI_ROLE}")
+        conn.execute(
+            f"grant select on all tables in schema {PUBLISHED_SCHEMA} to {warehouse.BI_ROLE}"
+        )
+        conn.execute(
+            "insert into dq.publications (as_of_date, transactions_through, build_seconds, landing_run_id, marts_run_id, warnings) "
+            "values (%s, (select max(ingested_at) from intermediate.int_transactions_deduplicated), %s, %s, %s, %s)",
+            (as_of, round(seconds, 2), landing_run, marts_run, warnings),
+        )  # fmt: skip
+        if had:
+            conn.execute(f"drop schema {PUBLISHED_SCHEMA}_previous cascade")
+        conn.commit()
+
+
 def build(
     *,
     settings: Settings | None = None,
     as_of: date | None = None,
     select: str | None = None,
     full_refresh: bool = False,
-    marts_schema: str = "marts",
+    gates: bool = True,
 ) -> BuildReport:
-    """`dbt build` of the warehouse; raises BuildFailed naming the first failed node."""
+    """Write-Audit-Publish: landing gate, dbt build into the build schema, marts gate, swap.
+
+    With ``select`` the build schema is built for inspection and nothing is published.
+    Raises GateFailed or BuildFailed naming the first failure; the published marts stay as they were.
+    """
+    from portrait.expectations import gates as dq
+    from portrait.expectations.suites import landing, marts
+
     settings = settings or get_settings()
+    began = time.perf_counter()
     ensure_pseudonym_key(settings)
-    args = ["build"]
+    _prepare_build_schema(settings, fresh=select is None)
+    gate_summaries: list[dict[str, object]] = []
+    landing_run = marts_run = None
+    warnings_count = 0
+    if gates and select is None:
+        batches, recent, delivered = _unpublished_batches(settings)
+        if batches:
+            result = dq.run_gate(
+                "landing", landing.suites(batches, recent, delivered), settings=settings
+            )
+            gate_summaries.append(result.summary())
+            landing_run, warnings_count = result.run_id, len(result.warnings)
+            dq.raise_if_failed(result)
+    args = ["build", "--exclude", "resource_type:snapshot"]
     if select:
-        args += ["--select", select]
+        args += ["--select", select, "--indirect-selection", "cautious"]
     if full_refresh:
         args.append("--full-refresh")
-    variables: dict[str, object] = {"marts_schema": marts_schema}
+    variables: dict[str, object] = {"marts_schema": BUILD_SCHEMA}
     if as_of:
         variables["as_of_date"] = as_of.isoformat()
     report = run_dbt(args, settings=settings, variables=variables)
@@ -199,8 +298,37 @@ def build(
                   if line.strip() and not line.strip().startswith(("Database Error in", "compiled code at"))]  # fmt: skip
         more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
         raise BuildFailed(
-            f"{first.resource_type} {first.name} {first.status}: {' / '.join(detail[:2]) if detail else 'no message'}{more}",
-            where=f"dbt_project ({Path(settings.home) / 'dbt' / 'logs' / 'dbt.log'})",
+            f"{first.resource_type} {first.name} {first.status}: {' / '.join(detail[:2]) if detail else 'no message'}{more}"
+            "; nothing published",
+            where=f"schema {BUILD_SCHEMA} kept for inspection; log {Path(settings.home) / 'dbt' / 'logs' / 'dbt.log'}",
             rule="dbt build",
         )
+    if select is not None:
+        report.published = False
+        return report
+    if gates:
+        with warehouse.connect(warehouse.owner_url(settings)) as conn:
+            published = conn.execute(
+                "select to_regclass(%s)", (f"{PUBLISHED_SCHEMA}.customer_portrait",)
+            ).fetchone()[0]
+        result = dq.run_gate(
+            "marts",
+            marts.suites(BUILD_SCHEMA, PUBLISHED_SCHEMA if published else None),
+            settings=settings,
+        )
+        gate_summaries.append(result.summary())
+        marts_run = result.run_id
+        warnings_count += len(result.warnings)
+        dq.raise_if_failed(result)
+    publish(settings, as_of=as_of, seconds=time.perf_counter() - began, landing_run=landing_run,
+            marts_run=marts_run, warnings=warnings_count)  # fmt: skip
+    snapshot = run_dbt(
+        ["snapshot"], settings=settings, variables={**variables, "marts_schema": PUBLISHED_SCHEMA}
+    )
+    report.nodes += snapshot.nodes
+    for key, value in snapshot.counts.items():
+        report.counts[key] = report.counts.get(key, 0) + value
+    report.gates = gate_summaries
+    report.published = True
+    report.seconds = round(time.perf_counter() - began, 2)
     return report

@@ -8,6 +8,9 @@
     {%- if not execute -%}{{ return([]) }}{%- endif -%}
     {%- set rows = run_query("select tag, rule, description, owner from " ~ ref('tag_rules') ~ " order by tag") -%}
     {%- set portrait_columns = adapter.get_columns_in_relation(ref('customer_portrait')) | map(attribute='name') | list -%}
+    {%- if portrait_columns | length == 0 -%}
+        {{ exceptions.raise_compiler_error("customer_portrait is not built in schema " ~ ref('customer_portrait').schema ~ ": build it before customer_tags (e.g. --select 'customer_portrait customer_tags')") }}
+    {%- endif -%}
     {%- set rules = [] -%}
     {%- for row in rows -%}
         {%- set without_strings = modules.re.sub("'[^']*'", "", row['rule']) -%}

@@ -128,4 +128,4 @@ def test_a_tag_rule_with_an_unknown_indicator_fails_with_a_clear_error(built, tm
     )
     settings = Settings(home=built.home, project_dir=project, database_url=None)
     with pytest.raises(BuildFailed, match="unknown indicator 'favourite_colour'"):
-        build(settings=settings, select="tag_rules customer_tags")
+        build(settings=settings)

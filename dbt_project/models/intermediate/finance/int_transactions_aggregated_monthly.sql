@@ -9,18 +9,18 @@
 {% if is_incremental() %}
 with touched_months as (
     select distinct date_trunc('month', booked_date)::date as month_start
-    from {{ ref('fct_transactions') }}
+    from {{ ref('int_transactions_deduplicated') }}
     where ingested_at > (select coalesce(max(loaded_at), '-infinity'::timestamptz) from {{ this }})
 ),
 
 transactions as (
-    select * from {{ ref('fct_transactions') }}
+    select * from {{ ref('int_transactions_deduplicated') }}
     where booked_date >= (select min(month_start) from touched_months)
       and date_trunc('month', booked_date)::date in (select month_start from touched_months)
 )
 {% else %}
 with transactions as (
-    select * from {{ ref('fct_transactions') }}
+    select * from {{ ref('int_transactions_deduplicated') }}
 )
 {% endif %}
 

@@ -106,7 +106,7 @@ recent_transactions as (
         count(*) filter (where transactions.channel = '{{ channel }}') as channel_{{ channel }}_90d,
         {% endfor %}
         max(transactions.booked_date) as last_transaction_date
-    from {{ ref('fct_transactions') }} as transactions
+    from {{ ref('int_transactions_deduplicated') }} as transactions
     cross join as_of
     where transactions.booked_date > as_of.as_of_date - 90
       and transactions.booked_date <= as_of.as_of_date

@@ -1,0 +1,49 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='txn_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        pre_hook="set local work_mem = '512MB'",
+        post_hook=[
+            "create unique index if not exists {{ this.name }}_txn_id on {{ this }} (txn_id)",
+            "create index if not exists {{ this.name }}_booked_brin on {{ this }} using brin (booked_date)",
+            "create index if not exists {{ this.name }}_ingested_brin on {{ this }} using brin (ingested_at)",
+            "analyze {{ this }}",
+        ],
+    )
+}}
+
+with delivered as (
+    select * from {{ ref('stg_landing__transactions') }}
+    {% if is_incremental() %}
+    where batch_id in {{ new_batches_since(this) }}
+    {% endif %}
+),
+
+deduplicated as (
+    select distinct on (txn_id) *
+    from delivered
+    order by txn_id, batch_date desc, ingested_at desc
+),
+
+accounts as (
+    select account_id, source_account_id, customer_id, product_family from {{ ref('int_accounts_classified') }}
+)
+
+select
+    deduplicated.txn_id,
+    accounts.account_id,
+    accounts.customer_id,
+    accounts.product_family,
+    deduplicated.booked_at,
+    deduplicated.booked_date,
+    deduplicated.amount,
+    deduplicated.direction,
+    deduplicated.signed_amount,
+    deduplicated.channel,
+    deduplicated.category,
+    deduplicated.batch_id,
+    deduplicated.ingested_at
+from deduplicated
+inner join accounts on deduplicated.source_account_id = accounts.source_account_id

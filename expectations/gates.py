@@ -1,0 +1,216 @@
+"""Running a gate: GX suites on the warehouse, every result stored in ``dq.validation_results``.
+
+A gate fails when any ``critical`` expectation fails; ``warning`` failures are stored and flagged
+but do not block. The GX context is ephemeral (suites live in code); results live in the
+warehouse, where governance and BI read them (``dq.validation_pass_rate``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from portrait.expectations.suites import CRITICAL, SuiteSpec
+
+from portrait import warehouse
+from portrait.config import Settings, get_settings
+from portrait.errors import PortraitError
+
+
+class GateFailed(PortraitError):
+    """A critical expectation failed: nothing is published."""
+
+    exit_code = 6
+
+
+@dataclass
+class CheckResult:
+    suite: str
+    table: str
+    expectation: str
+    column: str | None
+    severity: str
+    success: bool
+    unexpected_count: int | None
+    observed: str | None
+    description: str | None = None
+    sample: list | None = None
+
+
+@dataclass
+class GateResult:
+    run_id: str
+    stage: str
+    seconds: float
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def critical_failures(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.success and c.severity == CRITICAL]
+
+    @property
+    def warnings(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.success and c.severity != CRITICAL]
+
+    @property
+    def success(self) -> bool:
+        return not self.critical_failures
+
+    def summary(self) -> dict[str, object]:
+        return {"run_id": self.run_id, "stage": self.stage, "seconds": round(self.seconds, 2),
+                "checks": len(self.checks), "passed": sum(c.success for c in self.checks),
+                "critical_failures": len(self.critical_failures), "warnings": len(self.warnings)}  # fmt: skip
+
+
+DDL = """
+create table if not exists dq.validation_results (
+    run_id text not null,
+    stage text not null,
+    suite text not null,
+    table_name text,
+    expectation text not null,
+    "column" text,
+    severity text not null,
+    success boolean not null,
+    unexpected_count bigint,
+    observed text,
+    description text,
+    sample jsonb,
+    run_at timestamptz not null default now()
+);
+create index if not exists validation_results_run on dq.validation_results (run_at, stage);
+comment on table dq.validation_results is 'Every data-quality check ever run: stage, suite, expectation, severity, outcome';
+create or replace view dq.validation_pass_rate as
+select
+    run_at::date as run_date,
+    stage,
+    suite,
+    table_name,
+    count(*) as checks,
+    count(*) filter (where success) as passed,
+    round(avg(success::int), 4) as pass_rate,
+    count(*) filter (where not success and severity = 'critical') as critical_failures,
+    count(*) filter (where not success and severity <> 'critical') as warnings
+from dq.validation_results
+group by 1, 2, 3, 4;
+comment on view dq.validation_pass_rate is 'Pass rate of data-quality checks by day, stage, suite and table (for BI)';
+"""
+
+
+def ensure_tables(settings: Settings) -> None:
+    with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
+        conn.execute(DDL)
+
+
+def _sqlalchemy_url(url: str) -> str:
+    return "postgresql+psycopg://" + url.split("://", 1)[1]
+
+
+def _quiet_gx() -> None:
+    warnings.filterwarnings("ignore", module="great_expectations")
+    for name in [*logging.root.manager.loggerDict, "great_expectations"]:
+        if name.startswith("great_expectations"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def run_gate(stage: str, specs: list[SuiteSpec], *, settings: Settings | None = None) -> GateResult:
+    """Validate every suite; store the results; return them (never raises for failed checks)."""
+    settings = settings or get_settings()
+    _quiet_gx()
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    _quiet_gx()  # again: importing GX creates its loggers
+
+    began = time.perf_counter()
+    result = GateResult(
+        run_id=f"{stage}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}",
+        stage=stage,
+        seconds=0,
+    )
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    source = context.data_sources.add_postgres(
+        name="warehouse", connection_string=_sqlalchemy_url(warehouse.owner_url(settings))
+    )
+    for spec in specs:
+        asset = source.add_query_asset(name=spec.name, query=spec.query)
+        batch = asset.add_batch_definition_whole_table(f"{spec.name}.batch")
+        suite = context.suites.add(
+            gx.ExpectationSuite(name=spec.name, expectations=spec.expectations)
+        )
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{spec.name}.run", data=batch, suite=suite)
+        )
+        outcome = definition.run(
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5}
+        )
+        for item in outcome.results:
+            config = item.expectation_config
+            meta = config.meta or {}
+            details = item.result or {}
+            observed = details.get("observed_value")
+            error = _exception_message(item.exception_info)
+            if error:
+                observed = f"error: {error[:300]}"
+            result.checks.append(CheckResult(
+                suite=spec.name,
+                table=spec.table,
+                expectation=config.type,
+                column=config.kwargs.get("column") or meta.get("column") or (",".join(config.kwargs.get("column_list") or []) or None),
+                severity=str(meta.get("severity", CRITICAL)),
+                success=bool(item.success),
+                unexpected_count=details.get("unexpected_count"),
+                observed=None if observed is None else str(observed)[:500],
+                description=config.description or meta.get("rule"),
+                sample=details.get("partial_unexpected_list") or details.get("details", {}).get("unexpected_rows"),
+            ))  # fmt: skip
+    result.seconds = time.perf_counter() - began
+    store(result, settings)
+    return result
+
+
+def _exception_message(info: object) -> str | None:
+    """GX reports errors either flat or keyed by metric; an erroring check counts as failed."""
+    if not isinstance(info, dict):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))
+    for value in info.values():
+        if isinstance(value, dict) and value.get("raised_exception"):
+            return str(value.get("exception_message")).splitlines()[0]
+    return None
+
+
+def store(result: GateResult, settings: Settings) -> None:
+    ensure_tables(settings)
+    with (
+        warehouse.connect(warehouse.owner_url(settings)) as conn,
+        conn.cursor().copy(
+            'copy dq.validation_results (run_id, stage, suite, table_name, expectation, "column", severity, success, '
+            "unexpected_count, observed, description, sample) from stdin"
+        ) as copy,
+    ):
+        for c in result.checks:
+            copy.write_row((result.run_id, result.stage, c.suite, c.table, c.expectation, c.column, c.severity, c.success,
+                            c.unexpected_count, c.observed, c.description,
+                            None if c.sample is None else json.dumps(c.sample, default=str)[:10000]))  # fmt: skip
+
+
+def raise_if_failed(result: GateResult) -> None:
+    failures = result.critical_failures
+    if failures:
+        first = failures[0]
+        more = f" (+{len(failures) - 1} more critical)" if len(failures) > 1 else ""
+        what = first.description or first.expectation
+        column = f", column {first.column}" if first.column else ""
+        raise GateFailed(
+            f"{result.stage} gate failed: suite {first.suite}, expectation {first.expectation} ({what}){more}; nothing published",
+            where=f"{first.table}{column}; observed {first.observed}, unexpected {first.unexpected_count}",
+            rule=f"see dq.validation_results where run_id = '{result.run_id}'",
+        )

@@ -1,0 +1,102 @@
+"""Landing gate: each raw table of the batches being built, checked against the contract.
+
+Ingest already quarantines bad rows one by one; this gate is the table-level view: schema, keys,
+volume against recent batches, references, and the share of rows that were quarantined.
+"""
+
+from __future__ import annotations
+
+import great_expectations as gx
+from portrait.expectations.suites import CRITICAL, WARNING, SuiteSpec, severity
+
+from portrait.ingest.contract import LINEAGE_COLUMNS, TABLES, Table
+
+
+def _quoted(batch_ids: list[str]) -> str:
+    return ", ".join("'" + b.replace("'", "''") + "'" for b in batch_ids)
+
+
+def table_suite(table: Table, batch_ids: list[str], recent_counts: list[int]) -> SuiteSpec:
+    """``recent_counts``: row counts of this table in earlier batches (for the volume check)."""
+    batches = _quoted(batch_ids)
+    spec = SuiteSpec(
+        name=f"landing.{table.name}",
+        table=f"raw.{table.name}",
+        query=f"select * from raw.{table.name} where batch_id in ({batches})",
+    )
+    e = gx.expectations
+    columns = [c.name for c in table.columns] + [name for name, _, _ in LINEAGE_COLUMNS]
+    spec.expectations.append(e.ExpectTableColumnsToMatchSet(column_set=columns, exact_match=True,
+                                                            meta=severity(CRITICAL, rule="schema")))  # fmt: skip
+    if len(table.key) == 1:
+        spec.expectations.append(
+            e.ExpectColumnValuesToBeUnique(column=table.key[0], meta=severity(CRITICAL, rule="key"))
+        )
+    else:
+        spec.expectations.append(
+            e.ExpectCompoundColumnsToBeUnique(
+                column_list=list(table.key), meta=severity(CRITICAL, rule="key")
+            )
+        )
+    for column in table.columns:
+        if column.required:
+            spec.expectations.append(
+                e.ExpectColumnValuesToNotBeNull(
+                    column=column.name, meta=severity(CRITICAL, rule="required")
+                )
+            )
+        if column.allowed:
+            spec.expectations.append(e.ExpectColumnValuesToBeInSet(column=column.name, value_set=list(column.allowed),
+                                                                   meta=severity(CRITICAL, rule="allowed values")))  # fmt: skip
+        if column.minimum is not None or column.maximum is not None:
+            spec.expectations.append(e.ExpectColumnValuesToBeBetween(column=column.name, min_value=column.minimum,
+                                                                     max_value=column.maximum,
+                                                                     meta=severity(CRITICAL, rule="range")))  # fmt: skip
+        if column.references:
+            parent, key = column.references.split(".")
+            spec.expectations.append(e.UnexpectedRowsExpectation(
+                description=f"every {column.name} names a delivered {parent}.{key}",
+                # GX wraps {batch} as "(query) AS subselect": no alias of our own, hence NOT IN
+                unexpected_rows_query=(f"select {column.name} from {{batch}} where {column.name} is not null "
+                                       f"and {column.name} not in (select {key} from raw.{parent} where {key} is not null)"),
+                meta=severity(CRITICAL, rule="referential integrity", column=column.name),
+            ))  # fmt: skip
+    if recent_counts:
+        typical = sorted(recent_counts)[len(recent_counts) // 2]
+        spec.expectations.append(e.ExpectTableRowCountToBeBetween(
+            min_value=int(typical * 0.5), max_value=int(typical * 2) + 10,
+            meta=severity(WARNING, rule="volume against the median of recent batches", median=typical),
+        ))  # fmt: skip
+    else:
+        spec.expectations.append(e.ExpectTableRowCountToBeBetween(min_value=1 if table.required else 0,
+                                                                  meta=severity(CRITICAL if table.required else WARNING,
+                                                                                rule="volume")))  # fmt: skip
+    return spec
+
+
+def quarantine_suite(batch_ids: list[str], max_share: float = 0.05) -> SuiteSpec:
+    """Warn when a batch lost more than ``max_share`` of its rows to quarantine."""
+    batches = _quoted(batch_ids)
+    return SuiteSpec(
+        name="landing.quarantine",
+        table="dq.ingest_batches",
+        query=f"select * from dq.ingest_batches where status = 'loaded' and batch_id in ({batches})",
+        expectations=[gx.expectations.UnexpectedRowsExpectation(
+            description=f"at most {max_share:.0%} of a batch's rows are quarantined",
+            unexpected_rows_query=(f"select batch_id from {{batch}} where rows_quarantined > "
+                                   f"{max_share} * (rows_loaded + rows_quarantined)"),
+            meta=severity(WARNING, rule="quarantine share"),
+        )],
+    )  # fmt: skip
+
+
+def suites(
+    batch_ids: list[str], recent_counts: dict[str, list[int]], delivered: set[str]
+) -> list[SuiteSpec]:
+    out = [
+        table_suite(t, batch_ids, recent_counts.get(t.name, []))
+        for t in TABLES
+        if t.name in delivered
+    ]
+    out.append(quarantine_suite(batch_ids))
+    return out

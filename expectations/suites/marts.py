@@ -1,0 +1,116 @@
+"""Marts gate: the build schema is checked before it may replace the published marts.
+
+Completeness and ranges of the portrait (critical), and distribution shift of key indicators
+against the currently published marts by the population stability index (warning above 0.25).
+"""
+
+from __future__ import annotations
+
+import great_expectations as gx
+from portrait.expectations.suites import CRITICAL, WARNING, SuiteSpec, severity
+
+PSI_INDICATORS = (
+    "aum_amount",
+    "contribution_month_amount",
+    "txn_count_90d",
+    "logins_90d",
+    "product_count",
+)
+PSI_THRESHOLD = 0.25
+RATIOS = ("spend_share_groceries_90d", "spend_share_dining_90d", "spend_share_travel_90d", "spend_share_shopping_90d",
+          "spend_share_utilities_90d", "spend_share_cash_90d", "channel_share_mobile_90d", "channel_share_branch_90d",
+          "app_login_share_90d", "contribution_percentile")  # fmt: skip
+
+
+def psi_query(build_schema: str, published_schema: str, indicator: str) -> str:
+    """Rows (one) when the PSI of ``indicator`` between build and published marts exceeds the threshold.
+
+    Deciles are cut on the published distribution; empty bins get a small floor.
+    """
+    return f"""
+with edges as (
+    select percentile_cont(array[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9]) within group (order by {indicator}) as cuts
+    from {published_schema}.customer_portrait
+),
+binned as (
+    select 'published' as side, width_bucket({indicator}::float8, (select cuts from edges)) as bin
+    from {published_schema}.customer_portrait
+    union all
+    select 'build', width_bucket({indicator}::float8, (select cuts from edges)) from {{batch}}
+),
+shares as (
+    select bin,
+           greatest(count(*) filter (where side = 'build')::float8 / nullif(sum(count(*) filter (where side = 'build')) over (), 0), 0.0001) as actual,
+           greatest(count(*) filter (where side = 'published')::float8 / nullif(sum(count(*) filter (where side = 'published')) over (), 0), 0.0001) as expected
+    from binned group by bin
+)
+select '{indicator}' as indicator, sum((actual - expected) * ln(actual / expected)) as psi
+from shares
+having sum((actual - expected) * ln(actual / expected)) > {PSI_THRESHOLD}
+"""
+
+
+def suites(build_schema: str, published_schema: str | None) -> list[SuiteSpec]:
+    e = gx.expectations
+    portrait = SuiteSpec(name="marts.customer_portrait", table=f"{build_schema}.customer_portrait",
+                         query=f"select * from {build_schema}.customer_portrait")  # fmt: skip
+    portrait.expectations += [
+        e.ExpectTableRowCountToBeBetween(min_value=1, meta=severity(CRITICAL, rule="portrait not empty")),
+        e.UnexpectedRowsExpectation(
+            description="every onboarded customer has a portrait row",
+            unexpected_rows_query=(f"select customer_id from {build_schema}.dim_customer where onboarded_date <= as_of_date "
+                                   "and customer_id not in (select customer_id from {batch})"),
+            meta=severity(CRITICAL, rule="completeness"),
+        ),
+        e.ExpectColumnValuesToBeUnique(column="customer_id", meta=severity(CRITICAL, rule="key")),
+        e.ExpectColumnValuesToNotBeNull(column="value_tier", meta=severity(CRITICAL, rule="completeness")),
+        e.ExpectColumnValuesToBeInSet(column="value_tier", value_set=["key", "important", "standard", "low"],
+                                      meta=severity(CRITICAL, rule="allowed values")),
+        e.ExpectColumnValuesToBeBetween(column="age_years", min_value=14, max_value=120, meta=severity(CRITICAL, rule="range")),
+        e.ExpectColumnValuesToBeBetween(column="product_count", min_value=0, max_value=200, meta=severity(CRITICAL, rule="range")),
+        e.ExpectColumnValuesToBeBetween(column="rfm_recency_score", min_value=1, max_value=5, meta=severity(CRITICAL, rule="range")),
+        e.ExpectColumnProportionOfNonNullValuesToBeBetween(column="region", min_value=0.95,
+                                                           meta=severity(WARNING, rule="completeness")),
+    ]  # fmt: skip
+    portrait.expectations += [
+        e.ExpectColumnValuesToBeBetween(
+            column=c, min_value=0, max_value=1, meta=severity(CRITICAL, rule="ratio range")
+        )
+        for c in RATIOS
+    ]
+    if published_schema:
+        portrait.expectations += [
+            e.UnexpectedRowsExpectation(
+                description=f"PSI of {indicator} against the published marts stays below {PSI_THRESHOLD}",
+                unexpected_rows_query=psi_query(build_schema, published_schema, indicator),
+                meta=severity(WARNING, rule="distribution shift (PSI)", column=indicator),
+            )
+            for indicator in PSI_INDICATORS
+        ]
+    contribution = SuiteSpec(name="marts.customer_contribution", table=f"{build_schema}.customer_contribution",
+                             query=f"select * from {build_schema}.customer_contribution")  # fmt: skip
+    contribution.expectations += [
+        e.ExpectCompoundColumnsToBeUnique(
+            column_list=["customer_id", "month_start"], meta=severity(CRITICAL, rule="key")
+        ),
+        e.ExpectColumnValuesToNotBeNull(
+            column="contribution_amount", meta=severity(CRITICAL, rule="completeness")
+        ),
+    ]
+    campaigns = SuiteSpec(name="marts.campaign_performance", table=f"{build_schema}.campaign_performance",
+                          query=f"select * from {build_schema}.campaign_performance")  # fmt: skip
+    campaigns.expectations += [
+        e.ExpectColumnValuesToBeBetween(
+            column="treated_conversion_rate",
+            min_value=0,
+            max_value=1,
+            meta=severity(CRITICAL, rule="range"),
+        ),
+        e.ExpectColumnValuesToBeBetween(
+            column="control_conversion_rate",
+            min_value=0,
+            max_value=1,
+            meta=severity(CRITICAL, rule="range"),
+        ),
+    ]
+    return [portrait, contribution, campaigns]

@@ -1,0 +1,38 @@
+"""`portrait dq report`: data-quality summary and the path of the HTML page."""
+
+from __future__ import annotations
+
+import typer
+
+from portrait import warehouse
+from portrait.cli.output import JsonOption, console, emit
+
+app = typer.Typer(help="Data quality: results of the gates, for governance.", no_args_is_help=True)
+
+
+@app.command()
+def report(as_json: bool = JsonOption) -> None:
+    """Summarise the latest gate runs and write the HTML report."""
+    from portrait.expectations.reports import write_report
+
+    warehouse.ensure_started()
+    summary = write_report()
+    payload = {
+        "path": str(summary.path),
+        "latest_runs": summary.latest_runs,
+        "failures": summary.failures[:20],
+    }
+
+    def human(p: dict) -> None:
+        if not p["latest_runs"]:
+            console.print("No data-quality checks have run yet (they run in `portrait build`).")
+        for run in p["latest_runs"]:
+            state = "[red]FAILED[/]" if run["critical_failures"] else "[green]passed[/]"
+            console.print(f"{run['stage']:<8} {state} {run['passed']}/{run['checks']} checks, "
+                          f"{run['warnings']} warnings  ({run['run_id']})")  # fmt: skip
+        for failure in p["failures"][:10]:
+            console.print(f"  {failure['severity']:<8} {failure['suite']} {failure['expectation']} "
+                          f"{failure['column'] or ''}: {failure['observed'] or failure['unexpected_count']}")  # fmt: skip
+        console.print(f"Report: {p['path']}")
+
+    emit(payload, as_json, human)

@@ -1,0 +1,143 @@
+"""Write-Audit-Publish: gates stop a bad build before it is published; BI keeps the last good marts."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+from portrait.expectations.gates import GateFailed
+
+from portrait import warehouse
+from portrait.build import build
+from portrait.config import Settings
+from portrait.ingest.api import ingest
+from portrait.synth.generator import generate
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> tuple[Settings, Path]:
+    home = tmp_path_factory.mktemp("wap_home")
+    settings = Settings(home=home, database_url=None)
+    warehouse.ensure_started(settings)
+    landing = tmp_path_factory.mktemp("wap_landing")
+    generate(landing, customers=300, months=3, seed=9)
+    ingest(landing, settings=settings)
+    report = build(settings=settings)
+    assert report.published
+    yield settings, landing
+    warehouse.EmbeddedServer(settings).stop()
+
+
+def _one(settings: Settings, query: str, *params):
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        return conn.execute(query, params).fetchone()
+
+
+def _marts_digest(settings: Settings) -> str:
+    return _one(
+        settings,
+        "select md5(string_agg(t::text, '|' order by t::text)) from marts.customer_portrait t",
+    )[0]
+
+
+def test_a_published_build_records_both_gates_and_a_watermark(published):
+    settings, _ = published
+    stages = _one(
+        settings, "select array_agg(distinct stage order by stage) from dq.validation_results"
+    )[0]
+    assert stages == ["landing", "marts"]
+    watermark = _one(settings, "select max(transactions_through) from dq.publications")[0]
+    assert watermark is not None
+    visible, total = _one(settings, "select (select count(*) from marts.fct_transactions), "
+                                    "(select count(*) from intermediate.int_transactions_deduplicated)")  # fmt: skip
+    assert visible == total > 0
+
+
+def test_bi_reads_published_marts_and_dq_views_but_not_the_build_schema(published):
+    settings, _ = published
+    with psycopg.connect(warehouse.bi_url(settings)) as conn:
+        assert conn.execute("select count(*) from marts.customer_portrait").fetchone()[0] > 0
+        assert conn.execute("select count(*) from dq.validation_pass_rate").fetchone()[0] > 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select count(*) from intermediate.int_transactions_deduplicated")
+
+
+def test_a_failed_marts_gate_publishes_nothing_and_keeps_the_build_for_inspection(
+    published, tmp_path
+):
+    settings, landing = published
+    before = _marts_digest(settings)
+    watermark = _one(settings, "select max(transactions_through) from dq.publications")[0]
+    rows = list(csv.reader((landing / "customers.csv").open()))
+    header = rows[0]
+    retail = next(
+        i for i, r in enumerate(rows[1:], start=1) if r[header.index("customer_type")] == "retail"
+    )
+    rows[retail][header.index("birth_date")] = (
+        "2020-01-01"  # a five-year-old customer: valid landing, absurd portrait
+    )
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in landing.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    with (bad / "customers.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    ingest(bad, batch_date=date(2025, 4, 1), settings=settings)
+    with pytest.raises(GateFailed) as info:
+        build(settings=settings)
+    message = info.value.line()
+    assert (
+        "marts gate failed" in message and "age_years" in message and "customer_portrait" in message
+    )
+    assert _marts_digest(settings) == before, "published marts must stay exactly as they were"
+    assert _one(settings, "select max(transactions_through) from dq.publications")[0] == watermark
+    assert _one(settings, "select to_regclass('marts_build.customer_portrait')")[0] is not None
+    ingest(
+        landing, batch_date=date(2025, 4, 1), settings=settings
+    )  # the corrected delivery replaces the batch
+    assert build(settings=settings).published
+
+
+def test_a_landing_gate_failure_stops_before_dbt(published):
+    settings, _ = published
+    before = _marts_digest(settings)
+    with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
+        batch = conn.execute(
+            "select batch_id from dq.ingest_batches where status = 'loaded' order by started_at desc limit 1"
+        ).fetchone()[0]
+        # a row that bypassed the loader (a bug or a manual fix): the gate is the second line of defence
+        conn.execute(
+            "update dq.ingest_batches set ingested_at = now() where batch_id = %s", (batch,)
+        )
+        conn.execute("insert into raw.products (product_id, product_name, family, is_asset, ftp_rate, batch_id, batch_date) "
+                     "select product_id, product_name, 'spaceship', is_asset, ftp_rate, batch_id, batch_date "
+                     "from raw.products where batch_id = %s limit 1", (batch,))  # fmt: skip
+    with pytest.raises(GateFailed, match=r"landing gate failed: suite landing\.products"):
+        build(settings=settings)
+    assert _marts_digest(settings) == before
+
+
+def test_dq_report_page_shows_the_latest_runs(published):
+    from html.parser import HTMLParser
+
+    from portrait.expectations.reports import write_report
+
+    settings, _ = published
+    summary = write_report(settings)
+    page = summary.path.read_text()
+    links: list[str] = []
+
+    class Links(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            links.extend(v for k, v in attrs if k in {"href", "src"} and v)
+
+    Links().feed(page)
+    assert all(link.startswith("#") for link in links), links
+    latest = {r["stage"]: r for r in summary.latest_runs}
+    assert set(latest) == {"landing", "marts"}
+    assert latest["marts"]["run_id"] in page

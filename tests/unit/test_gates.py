@@ -1,0 +1,80 @@
+"""Suites built from the contract, severities, and the one-line gate failure."""
+
+from __future__ import annotations
+
+import pytest
+from portrait.expectations.gates import CheckResult, GateFailed, GateResult, raise_if_failed
+from portrait.expectations.reports import render
+from portrait.expectations.suites import CRITICAL, WARNING, landing, marts
+
+from portrait.ingest.contract import TABLES_BY_NAME
+
+
+def test_landing_suite_checks_key_required_allowed_range_and_references():
+    spec = landing.table_suite(
+        TABLES_BY_NAME["transactions"], ["synthetic-20250131"], recent_counts=[100, 120, 110]
+    )
+    kinds = [type(e).__name__ for e in spec.expectations]
+    assert "ExpectColumnValuesToBeUnique" in kinds and "ExpectTableColumnsToMatchSet" in kinds
+    assert "'synthetic-20250131'" in spec.query
+    severities = {type(e).__name__: e.meta["severity"] for e in spec.expectations}
+    assert severities["ExpectTableRowCountToBeBetween"] == WARNING, (
+        "volume anomalies warn, they do not block"
+    )
+    assert severities["UnexpectedRowsExpectation"] == CRITICAL
+    volume = next(
+        e for e in spec.expectations if type(e).__name__ == "ExpectTableRowCountToBeBetween"
+    )
+    assert (volume.min_value, volume.max_value) == (55, 230)
+
+
+def test_batch_ids_are_quoted_safely():
+    spec = landing.table_suite(
+        TABLES_BY_NAME["customers"], ["x'); drop table raw.customers; --"], []
+    )
+    assert "'x''); drop table raw.customers; --'" in spec.query
+
+
+def test_marts_suite_adds_psi_only_when_a_published_portrait_exists():
+    first = marts.suites("marts_build", None)
+    later = marts.suites("marts_build", "marts")
+    assert len(later[0].expectations) == len(first[0].expectations) + len(marts.PSI_INDICATORS)
+    assert all(
+        e.meta["severity"] == WARNING for e in later[0].expectations[len(first[0].expectations) :]
+    )
+
+
+def _check(success: bool, severity: str) -> CheckResult:
+    return CheckResult(suite="marts.customer_portrait", table="marts_build.customer_portrait",
+                       expectation="expect_column_values_to_be_between", column="age_years", severity=severity,
+                       success=success, unexpected_count=1, observed=None, description="range")  # fmt: skip
+
+
+def test_warnings_do_not_block_and_critical_failures_name_suite_expectation_and_table():
+    ok = GateResult(
+        run_id="r1",
+        stage="marts",
+        seconds=0,
+        checks=[_check(True, CRITICAL), _check(False, WARNING)],
+    )
+    raise_if_failed(ok)
+    assert ok.success and len(ok.warnings) == 1
+    bad = GateResult(run_id="r2", stage="marts", seconds=0, checks=[_check(False, CRITICAL)])
+    with pytest.raises(GateFailed) as info:
+        raise_if_failed(bad)
+    line = info.value.line()
+    assert (
+        "suite marts.customer_portrait" in line
+        and "marts_build.customer_portrait" in line
+        and "age_years" in line
+    )
+
+
+def test_report_page_is_self_contained_and_flags_failures():
+    page = render(
+        [{"stage": "marts", "run_id": "r2", "run_at": "now", "checks": 3, "passed": 2, "critical_failures": 1, "warnings": 0}],
+        [], [{"severity": "critical", "stage": "marts", "suite": "s", "table_name": "t", "column": "c",
+              "expectation": "e", "description": "<b>", "unexpected_count": 1, "observed": None, "sample": "[5]"}],
+    )  # fmt: skip
+    assert 'class="status-FAILED"' in page and "&lt;b&gt;" in page
+    assert "http" not in page.replace("http-equiv", ""), "no external links or assets"
