@@ -249,6 +249,89 @@ def publish(settings: Settings, *, as_of: date | None, seconds: float, landing_r
         conn.commit()
 
 
+def prepare_build(settings: Settings, *, fresh: bool = True) -> None:
+    """Step 1: pseudonym key, landing tables up to date, an empty build schema."""
+    ensure_pseudonym_key(settings)
+    _prepare_build_schema(settings, fresh=fresh)
+
+
+def landing_gate(settings: Settings) -> dict[str, object] | None:
+    """Step 2: the landing gate on the batches loaded since the last publication (None if none)."""
+    from portrait.expectations import gates as dq
+    from portrait.expectations.suites import landing
+
+    batches, recent, delivered = _unpublished_batches(settings)
+    if not batches:
+        return None
+    result = dq.run_gate("landing", landing.suites(batches, recent, delivered), settings=settings)
+    dq.raise_if_failed(result)
+    return result.summary()
+
+
+def _raise_for_failed_nodes(report: BuildReport, settings: Settings) -> None:
+    failed = report.failed()
+    if not failed:
+        return
+    first = failed[0]
+    detail = [line.strip() for line in (first.message or "").strip().splitlines()
+              if line.strip() and not line.strip().startswith(("Database Error in", "compiled code at"))]  # fmt: skip
+    more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
+    raise BuildFailed(
+        f"{first.resource_type} {first.name} {first.status}: {' / '.join(detail[:2]) if detail else 'no message'}{more}"
+        "; nothing published",
+        where=f"schema {BUILD_SCHEMA} kept for inspection; log {Path(settings.home) / 'dbt' / 'logs' / 'dbt.log'}",
+        rule="dbt build",
+    )
+
+
+def dbt_build(settings: Settings, *, as_of: date | None = None, select: str | None = None,
+              full_refresh: bool = False) -> BuildReport:  # fmt: skip
+    """Step 3: dbt build (models, seeds, tests; not snapshots) into the build schema."""
+    args = ["build", "--exclude", "resource_type:snapshot"]
+    if select:
+        args += ["--select", select, "--indirect-selection", "cautious"]
+    if full_refresh:
+        args.append("--full-refresh")
+    report = run_dbt(args, settings=settings, variables=build_variables(as_of))
+    report.as_of_date = as_of.isoformat() if as_of else None
+    _raise_for_failed_nodes(report, settings)
+    return report
+
+
+def build_variables(as_of: date | None = None, schema: str = BUILD_SCHEMA) -> dict[str, object]:
+    variables: dict[str, object] = {"marts_schema": schema}
+    if as_of:
+        variables["as_of_date"] = as_of.isoformat()
+    return variables
+
+
+def marts_gate(settings: Settings) -> dict[str, object]:
+    """Step 4: the marts gate on the build schema, against the published marts if any."""
+    from portrait.expectations import gates as dq
+    from portrait.expectations.suites import marts
+
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        published = conn.execute(
+            "select to_regclass(%s)", (f"{PUBLISHED_SCHEMA}.customer_portrait",)
+        ).fetchone()[0]
+    result = dq.run_gate(
+        "marts",
+        marts.suites(BUILD_SCHEMA, PUBLISHED_SCHEMA if published else None),
+        settings=settings,
+    )
+    dq.raise_if_failed(result)
+    return result.summary()
+
+
+def snapshot(settings: Settings, as_of: date | None = None) -> BuildReport:
+    """Step 6 (after publishing): SCD2 snapshots of the published portrait."""
+    report = run_dbt(
+        ["snapshot"], settings=settings, variables=build_variables(as_of, PUBLISHED_SCHEMA)
+    )
+    _raise_for_failed_nodes(report, settings)
+    return report
+
+
 def build(
     *,
     settings: Settings | None = None,
@@ -257,76 +340,31 @@ def build(
     full_refresh: bool = False,
     gates: bool = True,
 ) -> BuildReport:
-    """Write-Audit-Publish: landing gate, dbt build into the build schema, marts gate, swap.
+    """Write-Audit-Publish: landing gate, dbt build into the build schema, marts gate, swap, snapshots.
 
     With ``select`` the build schema is built for inspection and nothing is published.
     Raises GateFailed or BuildFailed naming the first failure; the published marts stay as they were.
     """
-    from portrait.expectations import gates as dq
-    from portrait.expectations.suites import landing, marts
-
     settings = settings or get_settings()
     began = time.perf_counter()
-    ensure_pseudonym_key(settings)
-    _prepare_build_schema(settings, fresh=select is None)
+    prepare_build(settings, fresh=select is None)
     gate_summaries: list[dict[str, object]] = []
-    landing_run = marts_run = None
-    warnings_count = 0
     if gates and select is None:
-        batches, recent, delivered = _unpublished_batches(settings)
-        if batches:
-            result = dq.run_gate(
-                "landing", landing.suites(batches, recent, delivered), settings=settings
-            )
-            gate_summaries.append(result.summary())
-            landing_run, warnings_count = result.run_id, len(result.warnings)
-            dq.raise_if_failed(result)
-    args = ["build", "--exclude", "resource_type:snapshot"]
-    if select:
-        args += ["--select", select, "--indirect-selection", "cautious"]
-    if full_refresh:
-        args.append("--full-refresh")
-    variables: dict[str, object] = {"marts_schema": BUILD_SCHEMA}
-    if as_of:
-        variables["as_of_date"] = as_of.isoformat()
-    report = run_dbt(args, settings=settings, variables=variables)
-    report.as_of_date = as_of.isoformat() if as_of else None
-    failed = report.failed()
-    if failed:
-        first = failed[0]
-        detail = [line.strip() for line in (first.message or "").strip().splitlines()
-                  if line.strip() and not line.strip().startswith(("Database Error in", "compiled code at"))]  # fmt: skip
-        more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
-        raise BuildFailed(
-            f"{first.resource_type} {first.name} {first.status}: {' / '.join(detail[:2]) if detail else 'no message'}{more}"
-            "; nothing published",
-            where=f"schema {BUILD_SCHEMA} kept for inspection; log {Path(settings.home) / 'dbt' / 'logs' / 'dbt.log'}",
-            rule="dbt build",
-        )
+        landing = landing_gate(settings)
+        if landing:
+            gate_summaries.append(landing)
+    report = dbt_build(settings, as_of=as_of, select=select, full_refresh=full_refresh)
     if select is not None:
-        report.published = False
         return report
     if gates:
-        with warehouse.connect(warehouse.owner_url(settings)) as conn:
-            published = conn.execute(
-                "select to_regclass(%s)", (f"{PUBLISHED_SCHEMA}.customer_portrait",)
-            ).fetchone()[0]
-        result = dq.run_gate(
-            "marts",
-            marts.suites(BUILD_SCHEMA, PUBLISHED_SCHEMA if published else None),
-            settings=settings,
-        )
-        gate_summaries.append(result.summary())
-        marts_run = result.run_id
-        warnings_count += len(result.warnings)
-        dq.raise_if_failed(result)
-    publish(settings, as_of=as_of, seconds=time.perf_counter() - began, landing_run=landing_run,
-            marts_run=marts_run, warnings=warnings_count)  # fmt: skip
-    snapshot = run_dbt(
-        ["snapshot"], settings=settings, variables={**variables, "marts_schema": PUBLISHED_SCHEMA}
-    )
-    report.nodes += snapshot.nodes
-    for key, value in snapshot.counts.items():
+        gate_summaries.append(marts_gate(settings))
+    publish(settings, as_of=as_of, seconds=time.perf_counter() - began,
+            landing_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "landing"), None),
+            marts_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "marts"), None),
+            warnings=sum(int(g["warnings"]) for g in gate_summaries))  # fmt: skip
+    snap = snapshot(settings, as_of)
+    report.nodes += snap.nodes
+    for key, value in snap.counts.items():
         report.counts[key] = report.counts.get(key, 0) + value
     report.gates = gate_summaries
     report.published = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -51,13 +52,23 @@ def _already_loaded(settings: Settings, folder: Path) -> str | None:
     return batch_id if loaded == current else None
 
 
+def _published_after(settings: Settings, batch_id: str) -> bool:
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        if not conn.execute("select to_regclass('dq.publications')").fetchone()[0]:
+            return False
+        row = conn.execute(
+            "select max(p.published_at) > max(b.finished_at) from dq.publications p, dq.ingest_batches b "
+            "where b.batch_id = %s and b.status = 'loaded'", (batch_id,)).fetchone()  # fmt: skip
+    return bool(row and row[0])
+
+
 def demo(
     customers: int = typer.Option(10_000, "--customers", min=20),
     months: int = typer.Option(12, "--months", min=1),
     seed: int = typer.Option(42, "--seed"),
     as_json: bool = JsonOption,
 ) -> None:
-    """Start the warehouse, generate a synthetic bank, ingest it, and print where to look."""
+    """Start the warehouse, generate a synthetic bank, run the daily pipeline through Airflow, print where to look."""
     settings = get_settings()
     began = time.perf_counter()
     steps: list[dict] = []
@@ -86,25 +97,20 @@ def demo(
         result = generate(landing, customers=customers, months=months, seed=seed)
         return f"{sum(result.rows.values()):,} rows in {len(result.files)} files ({landing})"
 
-    def load() -> str:
+    def pipeline() -> str:
         batch = _already_loaded(settings, landing)
-        if batch:
-            return f"unchanged (batch {batch} already loaded)"
-        from portrait.ingest.api import ingest
+        if batch and _published_after(settings, batch):
+            return f"unchanged (batch {batch} already loaded and published)"
+        from portrait.ingest.adapters.contract_folder import default_batch_date
+        from portrait.orchestration.runner import run_daily
 
-        report = ingest(landing, source="synthetic", settings=settings)
-        return f"batch {report.batch_id}: {report.rows_loaded:,} loaded, {report.rows_quarantined:,} quarantined"
-
-    def build() -> str:
-        from portrait.build import build as run_build
-
-        report = run_build(settings=settings)
-        return f"dbt build: {report.counts.get('success', 0)} models/seeds, {report.counts.get('pass', 0)} tests passed"
+        when = default_batch_date(landing) or datetime.now(UTC).date()
+        report = run_daily(logical_date=when, landing_dir=str(landing), settings=settings)
+        return f"Airflow ran {len(report.tasks)} tasks (landing_ingest, warehouse_build); marts published"
 
     step("warehouse", start)
     step("generate", gen)
-    step("ingest", load)
-    step("build", build)
+    step("run", pipeline)
 
     payload = {
         "steps": steps,
@@ -132,7 +138,11 @@ def demo(
         console.print(
             "  indicator catalogue: docs/indicator-catalogue.md; landing contract: docs/landing-contract.md"
         )
-        console.print("  Airflow CLI: `portrait airflow -- dags list`")
+        console.print(
+            "  Airflow runs: `portrait airflow -- dags list-runs warehouse_build`;"
+            " UI: `portrait airflow -- standalone`"
+        )
+        console.print("  data-quality summary: `portrait dq report`")
         console.print("BI connection string: `portrait db url --role bi`")
         console.print(f"Local state: {p['home']}")
 

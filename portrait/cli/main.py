@@ -17,6 +17,7 @@ from portrait.cli.demo import demo
 from portrait.cli.generate import generate
 from portrait.cli.ingest import ingest
 from portrait.cli.output import err_console
+from portrait.cli.run import run
 from portrait.config import apply_telemetry_off
 from portrait.errors import PortraitError
 
@@ -39,6 +40,7 @@ app.command("contract")(contract)
 app.command("generate")(generate)
 app.command("ingest")(ingest)
 app.command("build")(build)
+app.command("run")(run)
 app.command("catalogue")(catalogue)
 
 

@@ -1,0 +1,72 @@
+"""Builds the warehouse once a landing batch has arrived: Write-Audit-Publish.
+
+landing gate (GX) -> dbt build into marts_build (one dbt build through dbt's Python runner) ->
+marts gate (GX) -> atomic swap into marts -> SCD2 snapshots. A failed gate, model or test stops the
+run; the published marts stay as they were.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import dag, task
+
+from portrait.orchestration import assets
+from portrait.orchestration.defaults import DEFAULT_ARGS
+
+
+@dag(
+    schedule=[assets.RAW_BATCH],
+    start_date=pendulum.datetime(
+        1990, 1, 1, tz="UTC"
+    ),  # historical extracts (e.g. 1990s) must run too
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["warehouse", "portrait"],
+    doc_md=__doc__,
+)
+def warehouse_build():
+    @task
+    def prepare() -> None:
+        from portrait.orchestration.tasks import prepare_build
+
+        prepare_build()
+
+    @task
+    def landing_gate() -> dict | None:
+        from portrait.orchestration.tasks import landing_gate as run
+
+        return run()
+
+    @task
+    def dbt_build() -> dict:
+        from portrait.orchestration.tasks import dbt_build as run
+
+        return run()
+
+    @task
+    def marts_gate() -> dict:
+        from portrait.orchestration.tasks import marts_gate as run
+
+        return run()
+
+    @task(outlets=[assets.PUBLISHED_MARTS])
+    def publish(landing: dict | None, marts: dict) -> dict:
+        from portrait.orchestration.tasks import publish as run
+
+        return run(landing, marts)
+
+    @task
+    def snapshot() -> dict:
+        from portrait.orchestration.tasks import snapshot as run
+
+        return run()
+
+    landing = landing_gate()
+    dbt = dbt_build()
+    marts = marts_gate()
+    prepare() >> landing >> dbt >> marts
+    publish(landing, marts) >> snapshot()
+
+
+warehouse_build()

@@ -1,0 +1,31 @@
+"""Default task arguments of every Portrait DAG: retries with backoff, timeouts, a clear failure log."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+log = logging.getLogger("portrait.orchestration")
+
+
+def log_failure(context: dict) -> None:
+    """One line that says which task of which run failed and why (the exception's own line)."""
+    ti = context.get("task_instance")
+    error = context.get("exception")
+    reason = getattr(error, "line", None)
+    reason = (
+        reason() if callable(reason) else str(error).strip().splitlines()[0] if error else "unknown"
+    )
+    log.error("portrait task failed: dag=%s task=%s run=%s reason=%s",
+              getattr(ti, "dag_id", "?"), getattr(ti, "task_id", "?"), context.get("run_id"), reason)  # fmt: skip
+
+
+DEFAULT_ARGS = {
+    "owner": "portrait",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=15),
+    "execution_timeout": timedelta(hours=2),
+    "on_failure_callback": log_failure,
+}
