@@ -147,21 +147,20 @@ def check_chunk(
         col = text[column.name]
         filled = ~empty[column.name]
         kind = column.type
+
+        def fail(
+            failed: np.ndarray, rule: str, what: str, column: Column = column, col=col
+        ) -> None:
+            # the values are only materialised when something failed
+            if failed.any():
+                values = col.to_numpy(zero_copy_only=False)
+                marker.mark(failed, rule, _describe(column, values, failed, what))
+
         if kind in ("int", "decimal"):
             ok = _np(pc.match_substring_regex(col, INT_RE if kind == "int" else DECIMAL_RE))
-            bad = filled & ~ok
-            if bad.any():
-                values = col.to_numpy(zero_copy_only=False)
-                marker.mark(
-                    bad,
-                    "type",
-                    _describe(
-                        column,
-                        values,
-                        bad,
-                        f"not {'an integer' if kind == 'int' else 'a decimal number'}",
-                    ),
-                )
+            fail(
+                filled & ~ok, "type", f"not {'an integer' if kind == 'int' else 'a decimal number'}"
+            )
             if column.minimum is not None or column.maximum is not None:
                 numbers = pc.cast(
                     pc.if_else(pa.array(filled & ok), col, pa.scalar("0")), pa.float64()
@@ -171,13 +170,10 @@ def check_chunk(
                     out |= _np(pc.less(numbers, column.minimum))
                 if column.maximum is not None:
                     out |= _np(pc.greater(numbers, column.maximum))
-                out &= filled & ok
-                if out.any():
-                    values = col.to_numpy(zero_copy_only=False)
-                    bounds = "; ".join(
-                        r for r in column.rules() if r.startswith(("between", ">=", "<="))
-                    )
-                    marker.mark(out, "range", _describe(column, values, out, f"must be {bounds}"))
+                bounds = "; ".join(
+                    r for r in column.rules() if r.startswith(("between", ">=", "<="))
+                )
+                fail(out & filled & ok, "range", f"must be {bounds}")
             normalised[column.name] = col
         elif kind in ("date", "timestamp"):
             day_text = pc.utf8_slice_codeunits(col, 0, 10)
@@ -187,55 +183,30 @@ def check_chunk(
             if not ok[filled].all():
                 ok = _np(pc.match_substring_regex(col, DATE_RE if kind == "date" else TIMESTAMP_RE))
                 ok &= _valid_date(pc.if_else(pa.array(ok), day_text, pa.scalar("2000-01-01")))
-            bad = filled & ~ok
-            if bad.any():
-                values = col.to_numpy(zero_copy_only=False)
-                expected = "a date YYYY-MM-DD" if kind == "date" else "an ISO 8601 date-time"
-                marker.mark(bad, "type", _describe(column, values, bad, f"not {expected}"))
+            fail(
+                filled & ~ok,
+                "type",
+                "not a date YYYY-MM-DD" if kind == "date" else "not an ISO 8601 date-time",
+            )
             if column.not_after_batch:
                 # ISO dates compare as text; offsets near midnight are within a day of the batch date
                 late = _np(pc.greater(day_text, pa.scalar(batch_day_text))) & filled & ok
-                if late.any():
-                    values = col.to_numpy(zero_copy_only=False)
-                    marker.mark(
-                        late,
-                        "future_date",
-                        _describe(column, values, late, f"after the batch date {batch_date}"),
-                    )
+                fail(late, "future_date", f"after the batch date {batch_date}")
             normalised[column.name] = col
         elif kind == "bool":
             lowered = pc.utf8_lower(col)
             is_true = _np(pc.is_in(lowered, value_set=pa.array(TRUE_VALUES)))
             is_false = _np(pc.is_in(lowered, value_set=pa.array(FALSE_VALUES)))
-            bad = filled & ~(is_true | is_false)
-            if bad.any():
-                values = col.to_numpy(zero_copy_only=False)
-                marker.mark(
-                    bad, "type", _describe(column, values, bad, "not a boolean (true/false)")
-                )
+            fail(filled & ~(is_true | is_false), "type", "not a boolean (true/false)")
             normalised[column.name] = pc.if_else(pa.array(is_true), pa.scalar("t"), pa.scalar("f"))
         else:
             normalised[column.name] = col
         if column.allowed:
-            bad = filled & ~_np(pc.is_in(col, value_set=pa.array(column.allowed)))
-            if bad.any():
-                values = col.to_numpy(zero_copy_only=False)
-                marker.mark(
-                    bad,
-                    "allowed_values",
-                    _describe(column, values, bad, f"not one of {', '.join(column.allowed)}"),
-                )
-        if column.references and parents is not None:
-            known = parents.get(column.references)
-            if known is not None:
-                bad = filled & ~_np(pc.is_in(col, value_set=known))
-                if bad.any():
-                    values = col.to_numpy(zero_copy_only=False)
-                    marker.mark(
-                        bad,
-                        "orphan_reference",
-                        _describe(column, values, bad, f"unknown {column.references}"),
-                    )
+            fail(filled & ~_np(pc.is_in(col, value_set=pa.array(column.allowed))), "allowed_values",
+                 f"not one of {', '.join(column.allowed)}")  # fmt: skip
+        if column.references and parents is not None and column.references in parents:
+            fail(filled & ~_np(pc.is_in(col, value_set=parents[column.references])), "orphan_reference",
+                 f"unknown {column.references}")  # fmt: skip
 
     good = ~marker.bad
     any_bad = bool(marker.bad.any())
