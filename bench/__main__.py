@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import bench_build, bench_generator, bench_ingest
+from bench import bench_build, bench_gates, bench_generator, bench_ingest
 from bench.common import Figure, private_warehouse, write_results
 from portrait import warehouse
 
@@ -25,7 +25,7 @@ def main() -> int:
         "--scale", action="store_true", help="also measure the generator at 100k x 12"
     )
     parser.add_argument(
-        "--only", choices=["generator", "ingest", "build"], help="run one benchmark"
+        "--only", choices=["generator", "ingest", "build", "gates"], help="run one benchmark"
     )
     args = parser.parse_args()
     figures: list[Figure] = []
@@ -35,6 +35,8 @@ def main() -> int:
             figures += bench_generator.run(100_000, 12)
     if args.only in (None, "ingest"):
         figures += _in_private_warehouse(bench_ingest.run)
+    if args.only in (None, "gates"):
+        figures += _in_private_warehouse(bench_gates.run)
     if args.only in (None, "build"):
         figures += _in_private_warehouse(bench_build.run)
     write_results(figures)

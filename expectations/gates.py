@@ -7,6 +7,7 @@ warehouse, where governance and BI read them (``dq.validation_pass_rate``).
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -141,9 +142,9 @@ def run_gate(stage: str, specs: list[SuiteSpec], *, settings: Settings | None = 
     for spec in specs:
         asset = source.add_query_asset(name=spec.name, query=spec.query)
         batch = asset.add_batch_definition_whole_table(f"{spec.name}.batch")
-        suite = context.suites.add(
-            gx.ExpectationSuite(name=spec.name, expectations=spec.expectations)
-        )
+        # copies: GX binds an expectation to one suite, and specs may be validated more than once
+        copies = [copy.copy(e) for e in spec.expectations]
+        suite = context.suites.add(gx.ExpectationSuite(name=spec.name, expectations=copies))
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=f"{spec.name}.run", data=batch, suite=suite)
         )
@@ -194,10 +195,10 @@ def store(result: GateResult, settings: Settings) -> None:
         conn.cursor().copy(
             'copy dq.validation_results (run_id, stage, suite, table_name, expectation, "column", severity, success, '
             "unexpected_count, observed, description, sample) from stdin"
-        ) as copy,
+        ) as stream,
     ):
         for c in result.checks:
-            copy.write_row((result.run_id, result.stage, c.suite, c.table, c.expectation, c.column, c.severity, c.success,
+            stream.write_row((result.run_id, result.stage, c.suite, c.table, c.expectation, c.column, c.severity, c.success,
                             c.unexpected_count, c.observed, c.description,
                             None if c.sample is None else json.dumps(c.sample, default=str)[:10000]))  # fmt: skip
 
