@@ -17,7 +17,6 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -141,7 +140,9 @@ def _free_port() -> int:
 
 
 def _port_is_free(port: int) -> bool:
+    """Free for a listening socket as PostgreSQL opens it (SO_REUSEADDR: TIME_WAIT does not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -300,6 +301,8 @@ class EmbeddedServer:
         """Start the server if it is not running. Returns True if it was started now."""
         if not self.initialised():
             self._initdb()
+        else:
+            self._prepare_permissions()  # parents may have been tightened since initdb
         pid = self.running_pid()
         if pid is not None:
             return False
@@ -330,13 +333,19 @@ class EmbeddedServer:
 
     def stop(self) -> bool:
         """Stop the server (fast shutdown). Returns True if it was running."""
-        if self.running_pid() is None:
+        pid = self.running_pid()
+        if pid is None:
             self._clear_stale_pidfile()
             return False
-        self._run(
-            "pg_ctl", "-w", "-t", "60", "-D", str(self.pgdata), "-m", "fast", "stop", timeout=90
-        )
-        return True
+        # SIGINT is what `pg_ctl -m fast stop` sends; sending it ourselves needs no access to the
+        # data directory, whose parents another tool may have tightened since the server started.
+        os.kill(pid, signal.SIGINT)
+        for _ in range(600):
+            if not _pid_alive(pid):
+                return True
+            time.sleep(0.1)
+        raise DatabaseError("the embedded PostgreSQL did not stop within 60 s", where=str(self.pgdata),
+                            rule=f"see {self.log_file}")  # fmt: skip
 
     def kill(self) -> None:
         """Kill the postmaster hard (used by crash-recovery tests)."""
@@ -405,12 +414,6 @@ def connect(
             where=mask_url(target),
             rule="is the server running? (`portrait db start` or check PORTRAIT_DATABASE_URL)",
         ) from None
-
-
-@contextlib.contextmanager
-def cursor(url: str | None = None) -> Iterator[psycopg.Cursor]:
-    with connect(url) as conn, conn.cursor() as cur:
-        yield cur
 
 
 def ensure_started(settings: Settings | None = None) -> bool:
