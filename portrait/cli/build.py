@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import typer
 
 from portrait import warehouse
@@ -24,7 +26,7 @@ def build(
     from portrait.build import build as run
 
     warehouse.ensure_started()
-    with console.status("dbt build…", spinner="dots") if not as_json else _null():
+    with console.status("dbt build…", spinner="dots") if not as_json else contextlib.nullcontext():
         report = run(
             as_of=parse_date(as_of, "--as-of") if as_of else None,
             select=select,
@@ -41,11 +43,3 @@ def build(
             )
 
     emit(report.as_dict(), as_json, human)
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None

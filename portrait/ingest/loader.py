@@ -281,11 +281,6 @@ class BatchLoader:
         key_cols = [c for c in table.key if c in lf.header.present]
         hashes: list[np.ndarray] = []
         lines_all: list[np.ndarray] = []
-        is_parent = any(
-            c.references and c.references.split(".")[0] == table.name
-            for t in TABLES
-            for c in t.columns
-        )
         parent_refs = {c.references for t in TABLES for c in t.columns
                        if c.references and c.references.split(".")[0] == table.name}  # fmt: skip
         keys_seen: dict[str, list[pa.Array]] = {ref: [] for ref in parent_refs}
@@ -318,7 +313,7 @@ class BatchLoader:
                     if key_cols and checked.valid.num_rows:
                         hashes.append(key_hashes(checked.valid, tuple(key_cols)))
                         lines_all.append(checked.valid_lines)
-                    if is_parent:
+                    if parent_refs:
                         for ref in parent_refs:
                             column = ref.split(".")[1]
                             if column in checked.valid.column_names:

@@ -41,14 +41,13 @@ class RunReport:
 
 def prepare_environment(settings: Settings) -> None:
     """Airflow reads its configuration at import: set it (and dbt's connection) before importing."""
-    from portrait.build import dbt_env, prepare_build
+    from portrait.build import dbt_env
     from portrait.orchestration.env import airflow_env, prepare_airflow_home
 
     env = airflow_env(settings)
     os.environ.update(env)
     prepare_airflow_home(settings, env)
     os.environ.update(dbt_env(settings))
-    prepare_build(settings, fresh=False)
 
 
 def run_daily(*, logical_date: date, landing_dir: str | None = None, settings: Settings | None = None,

@@ -31,7 +31,6 @@ def built(tmp_path_factory) -> Settings:
     ingest(landing, settings=settings)
     report = build(settings=settings)
     assert report.success
-    settings.__dict__["_first_report"] = report
     yield settings
     warehouse.EmbeddedServer(settings).stop()
 
