@@ -195,7 +195,10 @@ def _prepare_build_schema(settings: Settings, fresh: bool) -> None:
     from portrait.expectations.gates import ensure_tables
 
     ensure_tables(settings)
+    from portrait.ml.schema import ensure_tables as ensure_ml_tables
+
     with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
+        ensure_ml_tables(conn)  # dbt reads ml.customer_scores even before the first scoring
         conn.execute(PUBLICATIONS_DDL)
         if fresh:
             conn.execute(f"drop schema if exists {BUILD_SCHEMA} cascade")
@@ -369,4 +372,46 @@ def build(
     report.gates = gate_summaries
     report.published = True
     report.seconds = round(time.perf_counter() - began, 2)
+    return report
+
+
+SCORES_SCHEMA = "marts_scores"
+SCORED_SELECTION = "stg_ml__customer_scores tag:scores"
+
+
+def publish_scored_marts(settings: Settings | None = None) -> BuildReport:
+    """After scoring: rebuild the marts tagged ``scores`` (next best offer, target list, segments)
+    in a side schema against the published marts, test them, and swap them into ``marts`` in one
+    transaction. A failed model or test publishes nothing.
+    """
+    from portrait.ml.schema import ensure_tables as ensure_ml_tables
+
+    settings = settings or get_settings()
+    with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
+        if (
+            conn.execute(
+                "select to_regclass(%s)", (f"{PUBLISHED_SCHEMA}.customer_portrait",)
+            ).fetchone()[0]
+            is None
+        ):
+            raise BuildFailed("no published marts to add scores to", where=f"schema {PUBLISHED_SCHEMA}",
+                              rule="run the warehouse build (`portrait run` / `portrait build`) first")  # fmt: skip
+        ensure_ml_tables(conn)
+        conn.execute(f"drop schema if exists {SCORES_SCHEMA} cascade")
+        conn.execute(f"create schema {SCORES_SCHEMA}")
+    variables = {"marts_schema": PUBLISHED_SCHEMA, "scores_schema": SCORES_SCHEMA}
+    report = run_dbt(
+        ["build", "--select", SCORED_SELECTION], settings=settings, variables=variables
+    )
+    _raise_for_failed_nodes(report, settings)
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        tables = [r[0] for r in conn.execute(
+            "select tablename from pg_tables where schemaname = %s order by 1", (SCORES_SCHEMA,)).fetchall()]  # fmt: skip
+        for table in tables:
+            conn.execute(f"drop table if exists {PUBLISHED_SCHEMA}.{table}")
+            conn.execute(f"alter table {SCORES_SCHEMA}.{table} set schema {PUBLISHED_SCHEMA}")
+            conn.execute(f"grant select on {PUBLISHED_SCHEMA}.{table} to {warehouse.BI_ROLE}")
+        conn.execute(f"drop schema {SCORES_SCHEMA} cascade")
+        conn.commit()
+    report.published = True
     return report

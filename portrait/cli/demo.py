@@ -62,6 +62,39 @@ def _published_after(settings: Settings, batch_id: str) -> bool:
     return bool(row and row[0])
 
 
+SHOWN_TABLES = ("marts.customer_portrait", "marts.customer_tags", "marts.next_best_offer",
+                "marts.campaign_target_list", "marts.campaign_performance", "marts.fct_transactions",
+                "ml.customer_scores", "quarantine.rejected_rows")  # fmt: skip
+
+
+def _table_counts(settings: Settings) -> dict[str, int]:
+    counts = {}
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        for table in SHOWN_TABLES:
+            if conn.execute("select to_regclass(%s)", (table,)).fetchone()[0]:
+                counts[table] = conn.execute(f"select count(*) from {table}").fetchone()[0]
+    return counts
+
+
+def _models(settings: Settings) -> list[dict]:
+    from portrait.ml.promote import listing
+
+    return listing(settings)
+
+
+def _dq_status(settings: Settings) -> str:
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        if not conn.execute("select to_regclass('dq.validation_results')").fetchone()[0]:
+            return "no validation yet"
+        rows = conn.execute(
+            "select stage, count(*) filter (where not success), count(*) from dq.validation_results "
+            "where run_id in (select distinct on (stage) run_id from dq.validation_results order by stage, run_at desc) "
+            "group by stage order by stage").fetchall()  # fmt: skip
+    return "; ".join(
+        f"{stage} gate {total - failed}/{total} checks passed" for stage, failed, total in rows
+    )
+
+
 def demo(
     customers: int = typer.Option(10_000, "--customers", min=20),
     months: int = typer.Option(12, "--months", min=1),
@@ -108,12 +141,38 @@ def demo(
         report = run_daily(logical_date=when, landing_dir=str(landing), settings=settings)
         return f"Airflow ran {len(report.tasks)} tasks (landing_ingest, warehouse_build); marts published"
 
+    unchanged = {"pipeline": False}
+
+    def pipeline_step() -> str:
+        detail = pipeline()
+        unchanged["pipeline"] = detail.startswith("unchanged")
+        return detail
+
+    def models_step() -> str:
+        from portrait.ml.promote import listing
+        from portrait.orchestration.runner import run_daily
+
+        if unchanged["pipeline"] and all(row["champion"] for row in listing(settings)):
+            return "unchanged (champions already trained on this data)"
+        from portrait.ingest.adapters.contract_folder import default_batch_date
+
+        when = default_batch_date(landing) or datetime.now(UTC).date()
+        report = run_daily(logical_date=when, settings=settings,
+                           dag_ids=("ml_training", "customer_scoring", "campaign_feedback"))  # fmt: skip
+        return (f"Airflow ran {len(report.tasks)} tasks (ml_training, customer_scoring, campaign_feedback); "
+                "scores and marketing marts published")  # fmt: skip
+
     step("warehouse", start)
     step("generate", gen)
-    step("run", pipeline)
+    step("run", pipeline_step)
+    step("train+score", models_step)
 
     payload = {
         "steps": steps,
+        "tables": _table_counts(settings),
+        "models": _models(settings),
+        "data_quality": _dq_status(settings),
+        "mlflow_ui": f"mlflow ui --backend-store-uri {settings.tracking_uri()}",
         "seconds": round(time.perf_counter() - began, 2),
         "database": warehouse.status(settings).as_dict(),
         "home": str(settings.home),
@@ -142,7 +201,17 @@ def demo(
             "  Airflow runs: `portrait airflow -- dags list-runs warehouse_build`;"
             " UI: `portrait airflow -- standalone`"
         )
+        console.print(
+            "  marketing: marts.next_best_offer, campaign_target_list; scores: ml.customer_scores"
+        )
+        console.print("Row counts: " + ", ".join(f"{k} {v:,}" for k, v in p["tables"].items()))
+        for m in p["models"]:
+            metrics = ", ".join(f"{k} {v:.3f}" for k, v in m["champion_metrics"].items())
+            console.print(f"Model {m['model']}: champion v{m['champion'] or '-'} {metrics}")
+        dq = p["data_quality"]
+        console.print(f"Data quality: {dq}")
         console.print("  data-quality summary: `portrait dq report`")
+        console.print(f"  MLflow UI: `{p['mlflow_ui']}`")
         console.print("BI connection string: `portrait db url --role bi`")
         console.print(f"Local state: {p['home']}")
 

@@ -16,8 +16,11 @@ from portrait.cli.contract import contract
 from portrait.cli.demo import demo
 from portrait.cli.generate import generate
 from portrait.cli.ingest import ingest
+from portrait.cli.models import models, promote
 from portrait.cli.output import err_console
 from portrait.cli.run import run
+from portrait.cli.score import score
+from portrait.cli.train import train
 from portrait.config import apply_telemetry_off
 from portrait.errors import PortraitError
 
@@ -42,6 +45,10 @@ app.command("ingest")(ingest)
 app.command("build")(build)
 app.command("run")(run)
 app.command("catalogue")(catalogue)
+app.command("train")(train)
+app.command("score")(score)
+app.command("models")(models)
+app.command("promote")(promote)
 
 
 def main() -> None:

@@ -19,14 +19,17 @@ def run(
     landing_dir: str | None = typer.Option(
         None, "--landing", help="Landing folder (default: PORTRAIT_HOME/landing/synthetic)."
     ),
+    train: bool = typer.Option(
+        False, "--train", help="Also run the (weekly) ml_training DAG before scoring."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Run landing_ingest then warehouse_build through Airflow; print each task's state and time."""
+    """Run the daily DAGs through Airflow (ingest, warehouse, scoring, feedback); print each task."""
     from pathlib import Path
 
     from portrait.config import get_settings
     from portrait.ingest.adapters.contract_folder import default_batch_date
-    from portrait.orchestration.runner import run_daily
+    from portrait.orchestration.runner import DAILY_CHAIN, WITH_TRAINING, run_daily
 
     settings = get_settings()
     warehouse.ensure_started(settings)
@@ -36,13 +39,14 @@ def run(
         if when
         else (default_batch_date(folder) or datetime.now(UTC).date())
     )
-    report = run_daily(logical_date=logical, landing_dir=str(folder), settings=settings)
+    report = run_daily(logical_date=logical, landing_dir=str(folder), settings=settings,
+                       dag_ids=WITH_TRAINING if train else DAILY_CHAIN)  # fmt: skip
 
     def human(p: dict) -> None:
         for t in p["tasks"]:
-            mark = "[green]✓[/]" if t["state"] == "success" else "[red]✗[/]"
+            mark = {"success": "[green]✓[/]", "skipped": "[dim]-[/]"}.get(t["state"], "[red]✗[/]")
             console.print(
-                f"{mark} {t['dag_id']:<16} {t['task_id']:<48} {t['state']:<10} {t['seconds']:>7.1f}s"
+                f"{mark} {t['dag_id']:<18} {t['task_id']:<46} {t['state']:<10} {t['seconds']:>7.1f}s"
             )
         console.print(f"Daily run for {p['logical_date']} succeeded in {p['seconds']:.1f}s "
                       "(see `portrait airflow -- dags list-runs warehouse_build`)")  # fmt: skip

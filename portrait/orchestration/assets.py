@@ -8,3 +8,7 @@ from airflow.sdk import Asset
 RAW_BATCH = Asset(name="portrait_raw_batch", uri="portrait://warehouse/raw/batch")
 # The marts published by Write-Audit-Publish (schema marts).
 PUBLISHED_MARTS = Asset(name="portrait_published_marts", uri="portrait://warehouse/marts")
+# Champion models in the MLflow registry (new versions trained and judged).
+MODELS = Asset(name="portrait_models", uri="portrait://mlflow/models")
+# ml.customer_scores and the marketing marts built from them (next best offer, target list).
+SCORED_MARTS = Asset(name="portrait_scored_marts", uri="portrait://warehouse/marts/scores")

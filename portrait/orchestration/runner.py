@@ -13,7 +13,15 @@ from datetime import date
 from portrait.config import Settings, get_settings
 from portrait.errors import PortraitError
 
-DAILY_CHAIN = ("landing_ingest", "warehouse_build")
+DAILY_CHAIN = ("landing_ingest", "warehouse_build", "customer_scoring", "campaign_feedback")
+# the weekly training slots in before scoring when asked for (`portrait run --train`, the demo)
+WITH_TRAINING = (
+    "landing_ingest",
+    "warehouse_build",
+    "ml_training",
+    "customer_scoring",
+    "campaign_feedback",
+)
 
 
 class RunFailed(PortraitError):
@@ -84,7 +92,8 @@ def run_daily(*, logical_date: date, landing_dir: str | None = None, settings: S
                 if ti.start_date and ti.end_date
                 else 0.0
             )
-            report.tasks.append(TaskOutcome(dag_id, ti.task_id, str(ti.state), round(seconds, 2)))
+            task_id = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
+            report.tasks.append(TaskOutcome(dag_id, task_id, str(ti.state), round(seconds, 2)))
         if not any(t.dag_id == dag_id for t in report.tasks):
             raise RunFailed(f"DAG {dag_id} ran no task for {logical_date}", where=dag_id,
                             rule="the logical date must not lie before the DAG's start_date")  # fmt: skip

@@ -56,3 +56,53 @@ def snapshot() -> dict:
 
     report = run(get_settings())
     return {"snapshots": len(report.nodes)}
+
+
+def train_model(name: str) -> dict:
+    from portrait.ml.train import train
+
+    result = train(name, settings=get_settings())
+    return {"model": name, "version": result.version, "promoted": result.promoted,
+            "decision": result.decision, "metrics": result.metrics}  # fmt: skip
+
+
+def champions() -> list[str]:
+    from portrait.ml.promote import listing
+
+    return [row["model"] for row in listing(get_settings()) if row["champion"]]
+
+
+def prepare_scoring(logical_date: str | None = None) -> str:
+    """Materialise features once before the slices; returns the as-of date they share."""
+    from portrait.ml.score import prepare
+
+    return prepare(date.fromisoformat(logical_date) if logical_date else None,
+                   settings=get_settings()).isoformat()  # fmt: skip
+
+
+def score_slice(model: str, as_of: str, slice_index: int, slices: int) -> dict:
+    from portrait.ml.score import score
+
+    result = score(model, as_of=date.fromisoformat(as_of), slice_index=slice_index, slices=slices,
+                   settings=get_settings())  # fmt: skip
+    return {"model": model, "slice": result.slice, "rows": result.rows, "seconds": result.seconds}
+
+
+def measure_drift(models: list[str], as_of: str) -> dict:
+    from portrait.ml.score import measure_drift as run
+
+    warnings = {m: len(run(m, date.fromisoformat(as_of), settings=get_settings())) for m in models}
+    return {"drift_warnings": warnings}
+
+
+def publish_scored_marts() -> dict:
+    from portrait.build import publish_scored_marts as run
+
+    report = run(get_settings())
+    return {"counts": report.counts, "seconds": report.seconds}
+
+
+def campaign_feedback() -> dict:
+    from portrait.ml.feedback import evaluate_outcomes
+
+    return evaluate_outcomes(settings=get_settings())

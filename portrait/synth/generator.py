@@ -615,14 +615,15 @@ class SyntheticBank:
         views_total = (
             np.sum(self.views_by_month, axis=0) if self.views_by_month else np.zeros(self.n)
         )
-        for c in range(max(1, self.months // 2)):
-            mi = min(2 * c + 1, self.months - 1)
+        # a campaign every month; products recur, so later campaigns can learn from earlier ones
+        for c in range(max(1, self.months - 1)):
+            mi = min(c + 1, self.months - 1)
             pid = CAMPAIGN_PRODUCTS[c % len(CAMPAIGN_PRODUCTS)]
-            channel = CAMPAIGN_CHANNELS[c % len(CAMPAIGN_CHANNELS)]
+            channel = CAMPAIGN_CHANNELS[(c + c // len(CAMPAIGN_PRODUCTS)) % len(CAMPAIGN_CHANNELS)]
             start = self.month_starts[mi] + DAY * 3
             eligible = np.flatnonzero(~self.is_corp & ~self.holds[pid] & (self.onboard < start)
                                       & (self.churn_month > mi))  # fmt: skip
-            size = min(eligible.size, max(20, int(self.n * 0.25)))
+            size = min(eligible.size, max(20, int(self.n * 0.15)))
             target = rng.choice(eligible, size, replace=False)
             control = rng.random(size) < 0.2
             fit = self.fit[pid][target]

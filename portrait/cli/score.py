@@ -1,0 +1,46 @@
+"""`portrait score [--model NAME]`: batch scoring with the champion into ml.customer_scores."""
+
+from __future__ import annotations
+
+import typer
+
+from portrait import warehouse
+from portrait.cli.output import JsonOption, console, emit, parse_date
+
+
+def score(
+    model: list[str] | None = typer.Option(
+        None, "--model", help="Model to score with (repeatable; default: all with a champion)."
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Features as of this date (default: after the last complete month)."
+    ),
+    slice_index: int = typer.Option(0, "--slice", help="Customer-hash slice to score (0-based)."),
+    slices: int = typer.Option(1, "--slices", min=1, max=1024, help="Number of slices."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Score active customers in chunks; re-running the same as-of date replaces the same rows."""
+    from portrait.ml import models, promote
+    from portrait.ml.score import score as run
+
+    warehouse.ensure_started()
+    if model:
+        names = [models.get(name).name for name in model]
+    else:
+        names = [r["model"] for r in promote.listing() if r["champion"]]
+    day = parse_date(as_of, "--as-of") if as_of else None
+    log = (lambda _line: None) if as_json else (lambda line: console.print(f"  {line}"))
+    results = [
+        run(name, as_of=day, slice_index=slice_index, slices=slices, log=log).as_dict()
+        for name in names
+    ]
+
+    def human(p: dict) -> None:
+        if not p["models"]:
+            console.print("no model has a champion yet: run `portrait train` first")
+        for r in p["models"]:
+            console.print(f"{r['model_name']} v{r['model_version']} as of {r['as_of_date']}: "
+                          f"{r['customers']:,} customers, {r['rows']:,} scores in {r['seconds']:.1f}s"
+                          + (f", {len(r['drift'])} drift warning(s)" if r["drift"] else ""))  # fmt: skip
+
+    emit({"models": results}, as_json, human)
