@@ -27,6 +27,10 @@ def configure(settings: Settings):
     uri = settings.tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    if not settings.mlflow_tracking_uri:
+        # MLflow exports the URI to the environment; the next Settings (another PORTRAIT_HOME
+        # in the same process) must not mistake it for the user's choice
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 

@@ -24,6 +24,7 @@ from portrait.config import Settings, get_settings
 from portrait.errors import InputError
 
 CHUNK_ROWS = 20_000
+EXPLAINED_OFFERS = 2  # reason codes for each customer's two most valuable offers
 SCORE_COLUMNS = ["customer_id", "model_name", "model_version", "product_id", "score", "score_label",
                  "reason_codes", "as_of_date", "scored_at", "bucket"]  # fmt: skip
 
@@ -98,24 +99,43 @@ def _score_chunk(spec, module, pipeline, frame: pd.DataFrame, offers, cluster_na
                              "score_label": None, "reason_codes": codes, "bucket": frame["bucket"]})  # fmt: skip
     parts = []
     for product_id, channel in offers:
-        views = frame.pop("__views_" + product_id) if "__views_" + product_id in frame else 0.0
-        offered = frame.assign(offered_product_id=product_id, offered_channel=channel,
-                               offered_product_views_90d=views)  # fmt: skip
+        held = frame["__held_" + product_id].to_numpy()
+        offered = frame[~held].assign(offered_product_id=product_id, offered_channel=channel,
+                                      offered_product_views_90d=frame.loc[~held, "__views_" + product_id])  # fmt: skip
         parts.append(offered)
     stacked = pd.concat(parts, ignore_index=True)
+    if stacked.empty:
+        return pd.DataFrame(
+            columns=["customer_id", "product_id", "score", "score_label", "reason_codes", "bucket"]
+        )
     names = [*features.FEATURES, *datasets.OFFER_CATEGORICAL, *datasets.OFFER_NUMERIC]
     score = module.predict(pipeline, stacked[names])
     out = pd.DataFrame({"customer_id": stacked["customer_id"], "product_id": stacked["offered_product_id"],
                         "score": score, "score_label": None, "reason_codes": None, "bucket": stacked["bucket"]})  # fmt: skip
     if reasons:
-        # explained: each customer's offer of highest expected value (what next_best_offer shows)
-        value = out["product_id"].map(values).fillna(1.0) if values else 1.0
-        best = (out["score"] * value).groupby(out["customer_id"], sort=False).idxmax().to_numpy()
+        # explained: each customer's most valuable offers (next_best_offer picks one of them unless
+        # the risk or age rules exclude both)
+        value = out["product_id"].map(values).fillna(1.0).to_numpy() if values else 1.0
+        rank = (
+            (out["score"] * value)
+            .groupby(out["customer_id"], sort=False)
+            .rank(method="first", ascending=False)
+        )
+        best = out.index[rank.to_numpy() <= EXPLAINED_OFFERS]
         out.loc[best, "reason_codes"] = module.reason_codes(pipeline, stacked.loc[best, names])
     return out
 
 
-def _attach_views(conn, frame: pd.DataFrame, as_of: date, offers) -> pd.DataFrame:
+def _attach_offer_context(conn, frame: pd.DataFrame, as_of: date, offers) -> pd.DataFrame:
+    """Per offered product: the customer's views of it, and whether they already hold it."""
+    held = conn.execute(
+        "select distinct customer_id, product_id from marts.dim_account where customer_id = any(%s) "
+        "and opened_date < %s and (closed_date is null or closed_date >= %s)",
+        (list(frame["customer_id"]), as_of, as_of)).fetchall()  # fmt: skip
+    holdings = pd.DataFrame(held, columns=["customer_id", "product_id"])
+    for product_id, _ in offers:
+        holders = set(holdings.loc[holdings["product_id"] == product_id, "customer_id"])
+        frame["__held_" + product_id] = frame["customer_id"].isin(holders).to_numpy()
     rows = conn.execute(
         "select customer_id, product_id, offered_product_views_90d from ml.customer_product_views "
         "where as_of_date = %s and customer_id = any(%s)", (as_of, list(frame["customer_id"]))).fetchall()  # fmt: skip
@@ -186,7 +206,7 @@ def score(name: str, *, as_of: date | None = None, slice_index: int = 0, slices:
         with warehouse.connect(warehouse.owner_url(settings)) as reader:
             for frame in _chunks(reader, as_of, slices, slice_index, chunk_rows):
                 if spec.product_specific:
-                    frame = _attach_views(reader, frame, as_of, offers)
+                    frame = _attach_offer_context(reader, frame, as_of, offers)
                 out = _score_chunk(spec, module, pipeline, frame, offers, cluster_names,
                                    reasons=reasons, values=values)  # fmt: skip
                 out = out.assign(model_name=name, model_version=champion.version, as_of_date=as_of,

@@ -22,10 +22,14 @@ def test_portrait_run_publishes_marts_and_records_the_runs_in_airflow(tmp_path: 
     home = tmp_path / "home"
     env = {**os.environ, "PORTRAIT_HOME": str(home)}
     env.pop("PORTRAIT_DATABASE_URL", None)
-    generate(home / "landing" / "synthetic", customers=250, months=3, seed=3)
+    generate(home / "landing" / "synthetic", customers=1500, months=8, seed=3)
     try:
         result = subprocess.run(
-            [str(PORTRAIT), "run", "--json"], env=env, capture_output=True, text=True, timeout=900
+            [str(PORTRAIT), "run", "--train", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1200,
         )
         assert result.returncode == 0, result.stderr[-3000:]
         report = json.loads(result.stdout.strip().splitlines()[-1])
@@ -33,9 +37,27 @@ def test_portrait_run_publishes_marts_and_records_the_runs_in_airflow(tmp_path: 
         assert states[("landing_ingest", "ingest")] == "success"
         assert states[("warehouse_build", "publish")] == "success"
         assert all(s == "success" for s in states.values()), states
+        assert {t for d, t in states if d == "ml_training"} == {"train[0]", "train[1]", "train[2]"}
+        assert (
+            len([t for d, t in states if d == "customer_scoring" and t.startswith("score[")]) >= 2
+        )
+        assert states[("customer_scoring", "marketing_marts")] == "success"
+        assert states[("campaign_feedback", "evaluate_outcomes")] == "success"
         settings = Settings(home=home, database_url=None)
         with warehouse.connect(warehouse.owner_url(settings)) as conn:
             assert conn.execute("select count(*) from marts.customer_portrait").fetchone()[0] > 0
+            scored = dict(
+                conn.execute(
+                    "select model_name, count(*) from ml.customer_scores group by 1"
+                ).fetchall()
+            )
+            assert scored.get("churn_risk", 0) > 0 and scored.get("customer_segmentation", 0) > 0
+            assert (
+                conn.execute(
+                    "select count(*) from marts.customer_segments where ml_cluster is not null"
+                ).fetchone()[0]
+                > 0
+            )
         runs = subprocess.run([str(PORTRAIT), "airflow", "--", "dags", "list-runs", "warehouse_build", "-o", "json"],
                               env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
         assert runs.returncode == 0, runs.stderr[-2000:]

@@ -1,0 +1,233 @@
+"""The ML lifecycle on a small synthetic bank: real warehouse, real dbt, real MLflow (SQLite store).
+
+A private PORTRAIT_HOME with 8 months of history: enough for point-in-time training sets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date
+
+import mlflow
+import pytest
+from portrait.ml import features, models, promote, registry
+from portrait.ml.score import score
+from portrait.ml.train import train
+
+from portrait import warehouse
+from portrait.build import build, publish_scored_marts
+from portrait.config import Settings
+from portrait.errors import InputError
+from portrait.ingest.api import ingest
+from portrait.synth.generator import generate
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.integration
+AS_OF = date(2025, 7, 1)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    home = tmp_path_factory.mktemp("ml_home")
+    settings = Settings(home=home, database_url=None)
+    warehouse.ensure_started(settings)
+    landing = tmp_path_factory.mktemp("ml_landing")
+    generate(landing, customers=1500, months=8, seed=21)
+    ingest(landing, settings=settings)
+    build(settings=settings)
+    results = {name: train(name, settings=settings, log=lambda _: None) for name in models.names()}
+    yield settings, results
+    warehouse.EmbeddedServer(settings).stop()
+
+
+def _rows(settings: Settings, query: str, *params) -> list[tuple]:
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def test_features_for_a_date_ignore_everything_that_happened_after_it(trained):
+    settings, _ = trained
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        before = features.compute(conn, AS_OF)
+        customer = before["customer_id"].iloc[0]
+        # history written after T: a login, a complaint-free month of transactions, balances, a contact
+        conn.execute("insert into marts.fct_digital_events (event_id, customer_id, event_at, event_date, channel, event_type, product_id) "
+                     "values ('late-1', %s, %s, %s, 'app', 'login', null)", (customer, "2025-07-01T00:00:00Z", AS_OF))  # fmt: skip
+        conn.execute("insert into marts.fct_balances_monthly (account_id, customer_id, product_family, is_asset, month_start, month_end_date, "
+                     "balance_amount, average_balance_amount) values ('late-acc', %s, 'savings', false, %s, %s, 1e9, 1e9)",
+                     (customer, AS_OF, date(2025, 7, 31)))  # fmt: skip
+        conn.execute("update intermediate.int_transactions_aggregated_monthly set txn_count = txn_count + 1000 "
+                     "where month_start >= %s", (AS_OF,))  # fmt: skip
+        conn.execute("insert into marts.fct_campaign_contacts (contact_id, campaign_id, customer_id, product_id, contact_group, contacted_at, "
+                     "channel, has_responded, has_converted, converted_at, conversion_amount, is_outcome_known) "
+                     "values ('late-c', 'K999', %s, 'P02', 'treated', %s, 'email', true, true, %s, 10, true)",
+                     (customer, "2025-07-02T10:00:00Z", "2025-07-03T10:00:00Z"))  # fmt: skip
+        after = features.compute(conn, AS_OF)
+        conn.rollback()
+        assert before.equals(after)
+        # ... while the same history dated before T does change them (the test can fail)
+        conn.execute("insert into marts.fct_digital_events (event_id, customer_id, event_at, event_date, channel, event_type, product_id) "
+                     "values ('early-1', %s, %s, %s, 'app', 'login', null)", (customer, "2025-06-30T00:00:00Z", date(2025, 6, 30)))  # fmt: skip
+        changed = features.compute(conn, AS_OF)
+        conn.rollback()
+        assert not before.equals(changed)
+
+
+def test_training_is_tracked_registered_and_promoted_by_the_rules(trained):
+    settings, results = trained
+    response = results["response_propensity"]
+    assert {"auc", "pr_auc", "lift_top_decile", "brier", "calibration_error"} <= set(
+        response.metrics
+    )
+    assert response.rows_train > response.rows_holdout > 0
+    client = registry.configure(settings)
+    run = client.get_run(response.run_id)
+    assert (
+        run.data.tags["data_digest"]
+        and run.data.tags["as_of_date"]
+        and run.data.tags["code_version"]
+    )
+    artifacts = {a.path for a in client.list_artifacts(response.run_id)} | {
+        a.path for a in client.list_artifacts(response.run_id, "plots")}  # fmt: skip
+    assert {"plots/roc.png", "plots/lift.png", "plots/calibration.png", "feature_importance.csv",
+            "reference.json"} <= artifacts  # fmt: skip
+    model_info = mlflow.models.get_model_info(f"models:/response_propensity/{response.version}")
+    assert (
+        model_info.signature is not None
+        and "offered_product_id" in model_info.signature.inputs.input_names()
+    )
+    assert results["customer_segmentation"].extra["cluster_names"]
+    for result in results.values():
+        if result.promoted:
+            assert (
+                registry.by_alias(client, result.model_name, registry.CHAMPION).version
+                == result.version
+            )
+        else:
+            assert (
+                registry.by_alias(client, result.model_name, registry.CHALLENGER).version
+                == result.version
+            )
+    assert _rows(settings, "select count(*) from ml.training_sets")[0][0] == 3
+
+
+def test_a_challenger_below_the_floor_stays_challenger(trained):
+    settings, results = trained
+    client = registry.configure(settings)
+    spec = dataclasses.replace(models.get("churn_risk"), floors={"auc": 1.01})  # unreachable
+    result = results["churn_risk"]
+    decision = promote.decide(
+        spec, client, result.version, result.metrics, None, None, settings=settings
+    )
+    assert not decision.promoted and "below quality floor" in decision.reason
+
+
+def test_a_human_can_promote_a_version_and_it_is_audited(trained):
+    settings, results = trained
+    version = results["churn_risk"].version
+    result = run_cli("promote", "churn_risk", version, "--reason", "signed off by risk", "--json",
+                     env={"PORTRAIT_HOME": str(settings.home)})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    audit = _rows(settings, "select decided_by, reason from ml.promotions where model_name = 'churn_risk' "
+                            "order by decided_at desc limit 1")[0]  # fmt: skip
+    assert "portrait promote" in audit[0] and audit[1] == "signed off by risk"
+    listing = json.loads(
+        run_cli("models", "--json", env={"PORTRAIT_HOME": str(settings.home)}).stdout
+    )
+    churn = next(m for m in listing["models"] if m["model"] == "churn_risk")
+    assert churn["champion"] == version and "auc" in churn["champion_metrics"]
+    missing = run_cli("promote", "churn_risk", "999", env={"PORTRAIT_HOME": str(settings.home)})
+    assert missing.returncode == 2 and "no version 999" in missing.stderr
+
+
+def test_scoring_is_idempotent_and_slices_add_up_to_the_whole(trained):
+    settings, _ = trained
+    whole = score("churn_risk", settings=settings, log=lambda _: None)
+    full = dict(
+        _rows(
+            settings,
+            "select customer_id, score from ml.customer_scores where model_name = 'churn_risk'",
+        )
+    )
+    assert whole.customers == len(full) > 0
+    as_of = date.fromisoformat(whole.as_of_date)
+    for index in range(3):
+        score(
+            "churn_risk",
+            as_of=as_of,
+            slice_index=index,
+            slices=3,
+            settings=settings,
+            log=lambda _: None,
+        )
+    again = dict(
+        _rows(
+            settings,
+            "select customer_id, score from ml.customer_scores where model_name = 'churn_risk'",
+        )
+    )
+    assert again == full
+    versions = _rows(
+        settings,
+        "select distinct model_version, as_of_date from ml.customer_scores where model_name = 'churn_risk'",
+    )
+    assert versions == [(whole.model_version, as_of)]
+    drift = _rows(
+        settings,
+        "select count(*) from ml.feature_drift where model_name = 'churn_risk' and feature = 'score'",
+    )
+    assert drift[0][0] == 1
+    with pytest.raises(InputError, match="slice"):
+        score("churn_risk", as_of=as_of, slice_index=3, slices=3, settings=settings)
+
+
+def test_scores_become_next_best_offers_and_a_target_list_that_respects_consent(trained):
+    settings, results = trained
+    if not results["response_propensity"].promoted:
+        promote.override(
+            "response_propensity", results["response_propensity"].version, settings=settings
+        )
+    score("response_propensity", settings=settings, log=lambda _: None)
+    score("customer_segmentation", settings=settings, log=lambda _: None)
+    publish_scored_marts(settings)
+    offers = _rows(settings, "select count(*), count(reason_codes) from marts.next_best_offer")[0]
+    assert offers[0] > 0 and offers[1] >= 0.95 * offers[0]
+    scored_held = _rows(settings, "select count(*) from ml.customer_scores s join marts.dim_account a using (customer_id, product_id) "
+                                  "where s.model_name = 'response_propensity' and a.closed_date is null")  # fmt: skip
+    assert scored_held[0][0] == 0, "products a customer holds are not scored as offers"
+    held = _rows(settings, "select count(*) from marts.next_best_offer o join marts.dim_account a "
+                           "on a.customer_id = o.customer_id and a.product_id = o.product_id and a.closed_date is null")  # fmt: skip
+    assert held[0][0] == 0
+    risky = _rows(settings, "select count(*) from marts.next_best_offer o join intermediate.offer_catalogue c using (product_id) "
+                            "join marts.customer_portrait p using (customer_id) where c.is_credit and (p.has_delinquent_loan or p.has_defaulted_loan)")  # fmt: skip
+    assert risky[0][0] == 0
+    unconsented = _rows(settings, "select count(*) from marts.campaign_target_list t join marts.customer_portrait p using (customer_id) "
+                                  "where not case t.channel when 'app' then p.consent_app when 'email' then p.consent_email "
+                                  "when 'sms' then p.consent_sms else p.consent_phone end")  # fmt: skip
+    assert unconsented[0][0] == 0
+    groups = dict(
+        _rows(settings, "select contact_group, count(*) from marts.campaign_target_list group by 1")
+    )
+    share = groups.get("control", 0) / sum(groups.values())
+    assert 0.03 < share < 0.2
+    clusters = _rows(settings, "select count(ml_cluster_name) from marts.customer_segments")[0][0]
+    assert clusters > 0
+    bi = _rows(
+        settings,
+        "select has_table_privilege(%s, 'marts.next_best_offer', 'select')",
+        warehouse.BI_ROLE,
+    )
+    assert bi[0][0] is True
+    before = _rows(
+        settings,
+        "select md5(string_agg(t::text, '|' order by t::text)) from marts.campaign_target_list t",
+    )
+    publish_scored_marts(settings)
+    assert (
+        _rows(
+            settings,
+            "select md5(string_agg(t::text, '|' order by t::text)) from marts.campaign_target_list t",
+        )
+        == before
+    )
