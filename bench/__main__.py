@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import bench_build, bench_gates, bench_generator, bench_ingest
+from bench import bench_build, bench_gates, bench_generator, bench_ingest, bench_scoring
 from bench.common import Figure, private_warehouse, write_results
 from portrait import warehouse
 
@@ -25,7 +25,9 @@ def main() -> int:
         "--scale", action="store_true", help="also measure the generator at 100k x 12"
     )
     parser.add_argument(
-        "--only", choices=["generator", "ingest", "build", "gates"], help="run one benchmark"
+        "--only",
+        choices=["generator", "ingest", "build", "gates", "scoring"],
+        help="run one benchmark",
     )
     args = parser.parse_args()
     figures: list[Figure] = []
@@ -39,6 +41,8 @@ def main() -> int:
         figures += _in_private_warehouse(bench_gates.run)
     if args.only in (None, "build"):
         figures += _in_private_warehouse(bench_build.run)
+    if args.only in (None, "scoring"):
+        figures += _in_private_warehouse(bench_scoring.run)
     write_results(figures)
     for f in figures:
         print(f"{f.name:<60} {f.value:>14,.3f} {f.unit:<7} goal {f.goal}")

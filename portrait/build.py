@@ -404,6 +404,12 @@ def publish_scored_marts(settings: Settings | None = None) -> BuildReport:
         ["build", "--select", SCORED_SELECTION], settings=settings, variables=variables
     )
     _raise_for_failed_nodes(report, settings)
+    from portrait.expectations import gates as dq
+    from portrait.expectations.suites.marts import score_suites
+
+    gate = dq.run_gate("marts", score_suites(SCORES_SCHEMA), settings=settings)
+    dq.raise_if_failed(gate)
+    report.gates = [gate.summary()]
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
         tables = [r[0] for r in conn.execute(
             "select tablename from pg_tables where schemaname = %s order by 1", (SCORES_SCHEMA,)).fetchall()]  # fmt: skip

@@ -113,4 +113,29 @@ def suites(build_schema: str, published_schema: str | None) -> list[SuiteSpec]:
             meta=severity(CRITICAL, rule="range"),
         ),
     ]
-    return [portrait, contribution, campaigns]
+    return [portrait, contribution, campaigns, *score_suites(build_schema)]
+
+
+def score_suites(schema: str) -> list[SuiteSpec]:
+    """Score ranges in the marketing marts built from ml.customer_scores (empty before scoring)."""
+    e = gx.expectations
+    offers = SuiteSpec(name="marts.next_best_offer", table=f"{schema}.next_best_offer",
+                       query=f"select * from {schema}.next_best_offer")  # fmt: skip
+    offers.expectations += [
+        e.ExpectColumnValuesToBeUnique(column="customer_id", meta=severity(CRITICAL, rule="key")),
+        e.ExpectColumnValuesToBeBetween(column="propensity", min_value=0, max_value=1, meta=severity(CRITICAL, rule="score range")),
+        e.ExpectColumnValuesToBeBetween(column="churn_risk_score", min_value=0, max_value=1, meta=severity(CRITICAL, rule="score range")),
+        e.ExpectColumnValuesToBeBetween(column="expected_value_amount", min_value=0, meta=severity(CRITICAL, rule="range")),
+    ]  # fmt: skip
+    targets = SuiteSpec(name="marts.campaign_target_list", table=f"{schema}.campaign_target_list",
+                        query=f"select * from {schema}.campaign_target_list")  # fmt: skip
+    targets.expectations += [
+        e.ExpectColumnValuesToBeInSet(column="contact_group", value_set=["treated", "control"],
+                                      meta=severity(CRITICAL, rule="allowed values")),
+        e.UnexpectedRowsExpectation(
+            description="the control group is between 2% and 30% of a target list of 200 or more",
+            unexpected_rows_query=("select count(*) from {batch} having count(*) >= 200 and "
+                                   "avg((contact_group = 'control')::int) not between 0.02 and 0.30"),
+            meta=severity(WARNING, rule="control group share")),
+    ]  # fmt: skip
+    return [offers, targets]

@@ -19,6 +19,7 @@ from portrait import warehouse
 from portrait.build import build, publish_scored_marts
 from portrait.config import Settings
 from portrait.errors import InputError
+from portrait.expectations.gates import GateFailed
 from portrait.ingest.api import ingest
 from portrait.synth.generator import generate
 from tests.conftest import run_cli
@@ -231,3 +232,21 @@ def test_scores_become_next_best_offers_and_a_target_list_that_respects_consent(
         )
         == before
     )
+
+
+def test_an_out_of_range_score_is_refused_and_the_published_offers_stay(trained):
+    settings, _ = trained
+    digest = "select md5(string_agg(t::text, '|' order by t::text)) from marts.next_best_offer t"
+    before = _rows(settings, digest)
+    assert _rows(settings, "select count(*) from marts.next_best_offer")[0][0] > 0
+    bad = "update ml.customer_scores set score = score + 1 where model_name = 'response_propensity'"
+    fix = "update ml.customer_scores set score = score - 1 where model_name = 'response_propensity'"
+    with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
+        conn.execute(bad)
+    try:
+        with pytest.raises(GateFailed, match="propensity"):
+            publish_scored_marts(settings)
+    finally:
+        with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
+            conn.execute(fix)
+    assert _rows(settings, digest) == before
