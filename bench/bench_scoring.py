@@ -31,17 +31,16 @@ def _bare_frames(settings: Settings, name: str):
     import mlflow.sklearn
     import pandas as pd
     from portrait.ml import datasets, features, registry
-    from portrait.ml.score import _attach_offer_context, _chunks, _offers, prepare
+    from portrait.ml.score import _chunks, _offers, prepare
 
     registry.configure(settings)
     pipeline = mlflow.sklearn.load_model(f"models:/{name}@champion")
     as_of = prepare(settings=settings)
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
-        frame = pd.concat(list(_chunks(conn, as_of, 1, 0, 10**9)), ignore_index=True)
-        if name != "response_propensity":
-            return pipeline, frame[features.FEATURES]
-        offers = _offers(conn)
-        frame = _attach_offer_context(conn, frame, as_of, offers)
+        offers = _offers(conn) if name == "response_propensity" else []
+        frame = pd.concat(list(_chunks(conn, as_of, 1, 0, 10**9, offers)), ignore_index=True)
+    if not offers:
+        return pipeline, frame[features.FEATURES]
     parts = [frame[~frame["__held_" + p]].assign(offered_product_id=p, offered_channel=c,
              offered_product_views_90d=frame["__views_" + p]) for p, c in offers]  # fmt: skip
     names = [*features.FEATURES, *datasets.OFFER_CATEGORICAL, *datasets.OFFER_NUMERIC]

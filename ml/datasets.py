@@ -34,7 +34,7 @@ from marts.fct_campaign_contacts k
 join ml.customer_features f
   on f.as_of_date = date_trunc('month', k.contacted_at)::date and f.customer_id = k.customer_id
   and f.as_of_date = any(%(months)s)
-left join ml.customer_product_views v
+left join ml.customer_offer_context v
   on v.as_of_date = f.as_of_date and v.customer_id = k.customer_id and v.product_id = k.product_id
 where k.contact_group = 'treated' and k.is_outcome_known
 order by k.contacted_at, k.contact_id

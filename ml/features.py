@@ -195,16 +195,27 @@ left join service s using (customer_id)
 left join loans l using (customer_id)
 """
 
-PRODUCT_VIEWS_SQL = """
-select %(as_of)s::date as as_of_date, e.customer_id, e.product_id, count(*)::float8 as offered_product_views_90d
-from marts.fct_digital_events e
-where e.event_type = 'product_view' and e.product_id is not null
-  and e.event_date < %(as_of)s::date and e.event_date >= %(as_of)s::date - 90
-group by e.customer_id, e.product_id
+OFFER_CONTEXT_SQL = """
+with views as (
+    select e.customer_id, e.product_id, count(*)::float8 as offered_product_views_90d
+    from marts.fct_digital_events e
+    where e.event_type = 'product_view' and e.product_id is not null
+      and e.event_date < %(as_of)s::date and e.event_date >= %(as_of)s::date - 90
+    group by e.customer_id, e.product_id
+),
+held as (
+    select distinct a.customer_id, a.product_id
+    from marts.dim_account a
+    where a.opened_date < %(as_of)s::date and (a.closed_date is null or a.closed_date >= %(as_of)s::date)
+)
+select %(as_of)s::date as as_of_date, customer_id, product_id,
+       coalesce(views.offered_product_views_90d, 0)::float8 as offered_product_views_90d,
+       (held.customer_id is not null) as is_held
+from views full join held using (customer_id, product_id)
 """
 
 # hash of the query text: a changed definition recreates the tables
-DEFINITION = hashlib.sha256((FEATURE_SQL + PRODUCT_VIEWS_SQL).encode()).hexdigest()[:16]
+DEFINITION = hashlib.sha256((FEATURE_SQL + OFFER_CONTEXT_SQL).encode()).hexdigest()[:16]
 
 
 def _ensure_tables(conn: psycopg.Connection) -> None:
@@ -212,41 +223,65 @@ def _ensure_tables(conn: psycopg.Connection) -> None:
     if current and current[0] and current[0].endswith(f"[definition {DEFINITION}]"):
         return
     conn.execute("create schema if not exists ml")
-    conn.execute("drop table if exists ml.customer_features")
-    conn.execute("drop table if exists ml.customer_product_views")
-    conn.execute(
-        f"create table ml.customer_features as {FEATURE_SQL} with no data",
-        {"as_of": date(2000, 1, 1)},
-    )
+    for table in (
+        "customer_features",
+        "customer_product_views",
+        "customer_offer_context",
+        "feature_runs",
+    ):
+        conn.execute(f"drop table if exists ml.{table}")
+    placeholder = {"as_of": date(2000, 1, 1)}
+    conn.execute(f"create table ml.customer_features as {FEATURE_SQL} with no data", placeholder)
     conn.execute("alter table ml.customer_features add primary key (as_of_date, customer_id)")
     conn.execute("create index on ml.customer_features (as_of_date, bucket)")
     conn.execute(
-        f"create table ml.customer_product_views as {PRODUCT_VIEWS_SQL} with no data",
-        {"as_of": date(2000, 1, 1)},
+        f"create table ml.customer_offer_context as {OFFER_CONTEXT_SQL} with no data", placeholder
     )
     conn.execute(
-        "alter table ml.customer_product_views add primary key (as_of_date, customer_id, product_id)"
+        "alter table ml.customer_offer_context add primary key (as_of_date, customer_id, product_id)"
     )
+    conn.execute("create table ml.feature_runs (as_of_date date primary key, computed_at timestamptz not null, "
+                 "customers bigint not null)")  # fmt: skip
     comment = (
         "Point-in-time customer features: for as_of_date T only data dated before T "
         f"(see portrait.ml.features) [definition {DEFINITION}]"
     )
     conn.execute(f"comment on table ml.customer_features is '{comment}'")
+    conn.execute("comment on table ml.customer_offer_context is "
+                 "'Per customer and product as of as_of_date: product views in the 90 days before, already held'")  # fmt: skip
     conn.execute(
-        "comment on table ml.customer_product_views is "
-        "'Product views in the 90 days before as_of_date, per customer and product'"
+        "comment on table ml.feature_runs is 'When the features of each as-of date were computed'"
     )
 
 
-def materialise(conn: psycopg.Connection, as_of: date) -> int:
-    """(Re)compute the features for ``as_of`` in one transaction; returns the customer count."""
+def _fresh(conn: psycopg.Connection, as_of: date) -> int | None:
+    """Customer count if the features for ``as_of`` were computed after the latest publication."""
+    row = conn.execute(
+        "select r.customers from ml.feature_runs r where r.as_of_date = %s and r.computed_at > "
+        "(select coalesce(max(published_at), '-infinity'::timestamptz) from dq.publications)",
+        (as_of,)).fetchone()  # fmt: skip
+    return row[0] if row else None
+
+
+def materialise(conn: psycopg.Connection, as_of: date, *, reuse: bool = True) -> int:
+    """Compute the features for ``as_of`` in one transaction; returns the customer count.
+
+    With ``reuse`` the features are computed once per publication of the marts they read.
+    """
     with conn.transaction():
         _ensure_tables(conn)
+        if reuse and conn.execute("select to_regclass('dq.publications')").fetchone()[0]:
+            count = _fresh(conn, as_of)
+            if count is not None:
+                return count
         conn.execute("delete from ml.customer_features where as_of_date = %s", (as_of,))
-        conn.execute("delete from ml.customer_product_views where as_of_date = %s", (as_of,))
-        cur = conn.execute(f"insert into ml.customer_features {FEATURE_SQL}", {"as_of": as_of})
-        count = cur.rowcount
-        conn.execute(f"insert into ml.customer_product_views {PRODUCT_VIEWS_SQL}", {"as_of": as_of})
+        conn.execute("delete from ml.customer_offer_context where as_of_date = %s", (as_of,))
+        count = conn.execute(
+            f"insert into ml.customer_features {FEATURE_SQL}", {"as_of": as_of}
+        ).rowcount
+        conn.execute(f"insert into ml.customer_offer_context {OFFER_CONTEXT_SQL}", {"as_of": as_of})
+        conn.execute("insert into ml.feature_runs values (%s, clock_timestamp(), %s) on conflict (as_of_date) "
+                     "do update set computed_at = excluded.computed_at, customers = excluded.customers", (as_of, count))  # fmt: skip
     return count
 
 

@@ -10,6 +10,7 @@ the same (model, as-of date) gives the same rows.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,7 +24,7 @@ from portrait import warehouse
 from portrait.config import Settings, get_settings
 from portrait.errors import InputError
 
-CHUNK_ROWS = 20_000
+CHUNK_ROWS = 5_000  # customers per chunk (x offered products for response_propensity)
 EXPLAINED_OFFERS = 2  # reason codes for each customer's two most valuable offers
 SCORE_COLUMNS = ["customer_id", "model_name", "model_version", "product_id", "score", "score_label",
                  "reason_codes", "as_of_date", "scored_at", "bucket"]  # fmt: skip
@@ -72,16 +73,53 @@ def prepare(as_of: date | None = None, *, settings: Settings | None = None) -> d
     return as_of
 
 
-def _chunks(conn, as_of: date, slices: int, slice_index: int, chunk_rows: int):
+def _chunks(conn, as_of: date, slices: int, slice_index: int, chunk_rows: int, offers=()):
+    """Features of one slice in chunks of about ``chunk_rows`` customers (ranges of hash buckets),
+    each read with COPY and parsed by pyarrow; with ``offers``, per product the customer's views of
+    it (``__views_<id>``) and whether they hold it (``__held_<id>``), pivoted in the database."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    from psycopg import sql
+
     columns = ["customer_id", "bucket", *features.FEATURES]
-    query = (f"select {', '.join(columns)} from ml.customer_features where as_of_date = %s "
-             "and bucket %% %s = %s order by customer_id")  # fmt: skip
-    with conn.cursor(name="portrait_score_features") as cur:
-        cur.itersize = chunk_rows
-        cur.execute(query, (as_of, slices, slice_index))
-        while rows := cur.fetchmany(chunk_rows):
-            frame = pd.DataFrame(rows, columns=columns)
-            yield datasets._typed(frame, features.CATEGORICAL, features.NUMERIC)
+    select = [sql.SQL("f.{}").format(sql.Identifier(c)) for c in columns]
+    types = {c: pa.string() for c in ["customer_id", *features.CATEGORICAL]}
+    types |= {"bucket": pa.int16()} | {c: pa.float64() for c in features.NUMERIC}
+    for product_id, _ in offers:
+        p = sql.Literal(product_id)
+        select.append(sql.SQL("coalesce(max(o.offered_product_views_90d) filter (where o.product_id = {}), 0)::float8 as {}")
+                      .format(p, sql.Identifier("__views_" + product_id)))  # fmt: skip
+        select.append(sql.SQL("coalesce(bool_or(o.is_held) filter (where o.product_id = {}), false) as {}")
+                      .format(p, sql.Identifier("__held_" + product_id)))  # fmt: skip
+        types |= {"__views_" + product_id: pa.float64(), "__held_" + product_id: pa.bool_()}
+    where = sql.SQL("f.as_of_date = {} and f.bucket % {} = {}").format(
+        sql.Literal(as_of), sql.Literal(slices), sql.Literal(slice_index))  # fmt: skip
+    total = conn.execute(
+        sql.SQL("select count(*) from ml.customer_features f where {}").format(where)
+    ).fetchone()[0]
+    parts = max(1, -(-total // chunk_rows))
+    edges = [round(i * features.BUCKETS / parts) for i in range(parts + 1)]
+    options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
+                                   quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"])  # fmt: skip
+    for low, high in itertools.pairwise(edges):
+        query = sql.SQL(
+            "copy (select {} from ml.customer_features f left join ml.customer_offer_context o "
+            "on o.as_of_date = f.as_of_date and o.customer_id = f.customer_id {}"
+            "where {} and f.bucket >= {} and f.bucket < {} group by f.as_of_date, f.customer_id) "
+            "to stdout (format csv, header)"
+        ).format(sql.SQL(", ").join(select), sql.SQL("" if offers else "and false "), where,
+                 sql.Literal(low), sql.Literal(high))  # fmt: skip
+        with conn.cursor().copy(query) as copy:
+            data = b"".join(bytes(block) for block in copy)
+        if not data.strip():
+            continue
+        table = pacsv.read_csv(pa.py_buffer(data), convert_options=options)
+        if table.num_rows == 0:
+            continue
+        frame = table.to_pandas()
+        for name in features.CATEGORICAL:
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), "unknown")
+        yield frame
 
 
 def _score_chunk(spec, module, pipeline, frame: pd.DataFrame, offers, cluster_names, *,
@@ -126,40 +164,51 @@ def _score_chunk(spec, module, pipeline, frame: pd.DataFrame, offers, cluster_na
     return out
 
 
-def _attach_offer_context(conn, frame: pd.DataFrame, as_of: date, offers) -> pd.DataFrame:
-    """Per offered product: the customer's views of it, and whether they already hold it."""
-    held = conn.execute(
-        "select distinct customer_id, product_id from marts.dim_account where customer_id = any(%s) "
-        "and opened_date < %s and (closed_date is null or closed_date >= %s)",
-        (list(frame["customer_id"]), as_of, as_of)).fetchall()  # fmt: skip
-    holdings = pd.DataFrame(held, columns=["customer_id", "product_id"])
-    for product_id, _ in offers:
-        holders = set(holdings.loc[holdings["product_id"] == product_id, "customer_id"])
-        frame["__held_" + product_id] = frame["customer_id"].isin(holders).to_numpy()
-    rows = conn.execute(
-        "select customer_id, product_id, offered_product_views_90d from ml.customer_product_views "
-        "where as_of_date = %s and customer_id = any(%s)", (as_of, list(frame["customer_id"]))).fetchall()  # fmt: skip
-    views = pd.DataFrame(rows, columns=["customer_id", "product_id", "views"])
-    wide = views.pivot_table(
-        index="customer_id", columns="product_id", values="views", aggfunc="sum"
-    )
-    for product_id, _ in offers:
-        column = wide[product_id] if product_id in wide else pd.Series(dtype=float)
-        frame["__views_" + product_id] = (
-            frame["customer_id"].map(column).fillna(0.0).astype(float).to_numpy()
-        )
-    return frame
-
-
 def _write(conn, out: pd.DataFrame) -> None:
-    buffer = io.StringIO()
-    out[SCORE_COLUMNS].to_csv(buffer, index=False, header=False)
-    buffer.seek(0)
-    with conn.cursor().copy(
-        f"copy ml.customer_scores ({', '.join(SCORE_COLUMNS)}) from stdin (format csv, force_not_null (product_id))"
-    ) as copy:
-        while data := buffer.read(1 << 20):
-            copy.write(data)
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    buffer = io.BytesIO()
+    table = pa.Table.from_pandas(out[SCORE_COLUMNS], preserve_index=False)
+    pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    statement = (f"copy ml.customer_scores ({', '.join(SCORE_COLUMNS)}) from stdin "
+                 "(format csv, force_not_null (product_id))")  # fmt: skip
+    with conn.cursor().copy(statement) as copy:
+        copy.write(buffer.getbuffer())
+
+
+class _Writer:
+    """Writes scored chunks on its own thread (COPY waits on the server, not the GIL) so the
+    next chunk is predicted meanwhile; errors surface on close."""
+
+    def __init__(self, conn) -> None:
+        import queue
+        import threading
+
+        self.conn = conn
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="portrait-score-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (out := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    _write(self.conn, out)
+                except BaseException as error:  # re-raised in close()
+                    self.error = error
+
+    def put(self, out: pd.DataFrame) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(out)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def score(name: str, *, as_of: date | None = None, slice_index: int = 0, slices: int = 1,
@@ -203,18 +252,19 @@ def score(name: str, *, as_of: date | None = None, slice_index: int = 0, slices:
                              rule="at least one campaign in the warehouse")  # fmt: skip
         conn.execute("delete from ml.customer_scores where model_name = %s and as_of_date = %s and bucket %% %s = %s",
                      (name, as_of, slices, slice_index))  # fmt: skip
-        with warehouse.connect(warehouse.owner_url(settings)) as reader:
-            for frame in _chunks(reader, as_of, slices, slice_index, chunk_rows):
-                if spec.product_specific:
-                    frame = _attach_offer_context(reader, frame, as_of, offers)
-                out = _score_chunk(spec, module, pipeline, frame, offers, cluster_names,
-                                   reasons=reasons, values=values)  # fmt: skip
-                out = out.assign(model_name=name, model_version=champion.version, as_of_date=as_of,
-                                 scored_at=scored_at.isoformat())  # fmt: skip
-                _write(conn, out)
-                customers += len(frame)
-                rows += len(out)
-                log(f"{name}: scored {customers:,} customers ({rows:,} rows)")
+        writer = _Writer(conn)
+        try:
+            with warehouse.connect(warehouse.owner_url(settings)) as reader:
+                for frame in _chunks(reader, as_of, slices, slice_index, chunk_rows, offers):
+                    out = _score_chunk(spec, module, pipeline, frame, offers, cluster_names,
+                                       reasons=reasons, values=values)  # fmt: skip
+                    writer.put(out.assign(model_name=name, model_version=champion.version,
+                                          as_of_date=as_of, scored_at=scored_at))  # fmt: skip
+                    customers += len(frame)
+                    rows += len(out)
+                    log(f"{name}: scored {customers:,} customers ({rows:,} rows)")
+        finally:
+            writer.close()
         conn.commit()
     result = ScoreResult(name, champion.version, as_of.isoformat(), f"{slice_index}/{slices}",
                          customers, rows, round(time.perf_counter() - began, 2))  # fmt: skip

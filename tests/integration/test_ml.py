@@ -11,6 +11,7 @@ from datetime import date
 
 import mlflow
 import pytest
+from portrait.expectations.gates import GateFailed
 from portrait.ml import features, models, promote, registry
 from portrait.ml.score import score
 from portrait.ml.train import train
@@ -19,7 +20,6 @@ from portrait import warehouse
 from portrait.build import build, publish_scored_marts
 from portrait.config import Settings
 from portrait.errors import InputError
-from portrait.expectations.gates import GateFailed
 from portrait.ingest.api import ingest
 from portrait.synth.generator import generate
 from tests.conftest import run_cli
