@@ -9,7 +9,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test test-fast bench lint format clean
+.PHONY: help setup browser demo test test-fast bench lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,7 +26,16 @@ setup: $(UV) ## Create .venv from uv.lock (idempotent; fast when nothing changed
 demo: setup ## Start the warehouse and run the demo end to end
 	$(BIN)/portrait demo
 
-test: setup ## Run the whole test suite (real PostgreSQL, dbt, Airflow, MLflow)
+browser: ## Debian's chromium for the report's browser test, where apt is available (else the test skips)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then \
+	    echo "installing Debian's chromium for the browser test"; \
+	    SUDO=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+	    ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null) \
+	      || echo "chromium could not be installed: the browser test will skip"; \
+	  else echo "chromium not available (no apt, or no root): the browser test will skip"; fi; }
+
+test: setup browser ## Run the whole test suite (real PostgreSQL, dbt, Airflow, MLflow, Chromium)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: setup ## Unit tests only

@@ -10,11 +10,13 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import shutil
 import time
 import uuid
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from portrait.expectations.suites import CRITICAL, SuiteSpec
 
@@ -119,8 +121,13 @@ def _quiet_gx() -> None:
             logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def run_gate(stage: str, specs: list[SuiteSpec], *, settings: Settings | None = None) -> GateResult:
-    """Validate every suite; store the results; return them (never raises for failed checks)."""
+def run_gate(stage: str, specs: list[SuiteSpec], *, settings: Settings | None = None,
+             docs: bool = True) -> GateResult:  # fmt: skip
+    """Validate every suite; store the results; return them (never raises for failed checks).
+
+    With ``docs``, GX Data Docs of this run are written to PORTRAIT_HOME/reports/data_docs/<stage>/
+    (replacing the previous run's, so the site never links to a page that is gone).
+    """
     settings = settings or get_settings()
     _quiet_gx()
     import great_expectations as gx
@@ -136,6 +143,14 @@ def run_gate(stage: str, specs: list[SuiteSpec], *, settings: Settings | None = 
     )
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    site = f"portrait_{stage}"
+    docs_dir = data_docs_dir(settings, stage)
+    if docs:
+        context.add_data_docs_site(site_name=site, site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        })  # fmt: skip
     source = context.data_sources.add_postgres(
         name="warehouse", connection_string=_sqlalchemy_url(warehouse.owner_url(settings))
     )
@@ -173,7 +188,14 @@ def run_gate(stage: str, specs: list[SuiteSpec], *, settings: Settings | None = 
             ))  # fmt: skip
     result.seconds = time.perf_counter() - began
     store(result, settings)
+    if docs:
+        shutil.rmtree(docs_dir, ignore_errors=True)
+        context.build_data_docs(site_names=[site])
     return result
+
+
+def data_docs_dir(settings: Settings, stage: str) -> Path:
+    return settings.reports_dir / "data_docs" / stage
 
 
 def _exception_message(info: object) -> str | None:

@@ -81,8 +81,17 @@ def _table(rows: list[dict], columns: list[str]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def render(latest: list[dict], trend: list[dict], failures: list[dict]) -> str:
+def render(
+    latest: list[dict], trend: list[dict], failures: list[dict], docs: list[str] | None = None
+) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    links = " | ".join(f"<a href='../data_docs/{html.escape(stage)}/index.html'>{html.escape(stage)} gate</a>"
+                       for stage in docs or [])  # fmt: skip
+    docs_line = (
+        f"<p id='data-docs'>Great Expectations Data Docs of the latest runs: {links}</p>"
+        if links
+        else ""
+    )
     status = "FAILED" if any(r["critical_failures"] for r in latest) else "OK"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Portrait data quality</title>
@@ -95,6 +104,7 @@ th {{ background: #f2f2f2; }} tr.bad td {{ background: #fde8e8; }} .none {{ colo
 </style></head><body>
 <h1>Portrait data quality <span id="status" class="status-{status}">{status}</span></h1>
 <p>Generated {now}. Every check is stored in <code>dq.validation_results</code>; BI reads <code>dq.validation_pass_rate</code>.</p>
+{docs_line}
 <h2 id="latest">Latest run per stage</h2>
 {_table(latest, ["stage", "run_id", "run_at", "checks", "passed", "critical_failures", "warnings"])}
 <h2 id="failures">Failures in the latest runs (with sample failing values)</h2>
@@ -110,5 +120,6 @@ def write_report(settings: Settings | None = None) -> Summary:
     latest, trend, failures = collect(settings)
     path = settings.reports_dir / "dq" / "index.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(latest, trend, failures))
+    docs = sorted(p.parent.name for p in (settings.reports_dir / "data_docs").glob("*/index.html"))
+    path.write_text(render(latest, trend, failures, docs))
     return Summary(latest_runs=latest, trend=trend, failures=failures, path=path)

@@ -21,6 +21,9 @@ def report(as_json: bool = JsonOption) -> None:
         "path": str(summary.path),
         "latest_runs": summary.latest_runs,
         "failures": summary.failures[:20],
+        "data_docs": [
+            str(p) for p in sorted(summary.path.parent.parent.glob("data_docs/*/index.html"))
+        ],
     }
 
     def human(p: dict) -> None:
@@ -34,5 +37,7 @@ def report(as_json: bool = JsonOption) -> None:
             console.print(f"  {failure['severity']:<8} {failure['suite']} {failure['expectation']} "
                           f"{failure['column'] or ''}: {failure['observed'] or failure['unexpected_count']}")  # fmt: skip
         console.print(f"Report: {p['path']}")
+        for docs in p["data_docs"]:
+            console.print(f"GX Data Docs: {docs}")
 
     emit(payload, as_json, human)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import shutil
+import subprocess
 from datetime import date
 from pathlib import Path
 
@@ -137,7 +139,59 @@ def test_dq_report_page_shows_the_latest_runs(published):
             links.extend(v for k, v in attrs if k in {"href", "src"} and v)
 
     Links().feed(page)
-    assert all(link.startswith("#") for link in links), links
+    local = [link for link in links if not link.startswith("#")]
+    assert {"../data_docs/landing/index.html", "../data_docs/marts/index.html"} <= set(local), links
+    for link in local:
+        assert (summary.path.parent / link).resolve().is_file(), f"broken link {link}"
     latest = {r["stage"]: r for r in summary.latest_runs}
     assert set(latest) == {"landing", "marts"}
     assert latest["marts"]["run_id"] in page
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _links(page: str) -> list[str]:
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Links(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.extend(v for k, v in attrs if k in {"href", "src"} and v)
+
+    Links().feed(page)
+    return found
+
+
+def _rendered(url: str) -> str:
+    """The DOM of ``url`` after a real headless Chromium has loaded and run it."""
+    result = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                             "--virtual-time-budget=3000", "--dump-dom", url],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed: `make test` installs it where "
+                    "apt is available (as on CI); elsewhere install it to run the browser test")  # fmt: skip
+def test_the_report_renders_in_a_real_browser_with_the_latest_run_and_no_broken_links(published):
+    from portrait.expectations.reports import write_report
+
+    settings, _ = published
+    summary = write_report(settings)
+    dom = _rendered(summary.path.as_uri())
+    latest = {r["stage"]: r["run_id"] for r in summary.latest_runs}
+    assert "Portrait data quality" in dom and latest["marts"] in dom and latest["landing"] in dom
+    links = [link for link in _links(dom) if not link.startswith("#")]
+    assert links, "the page links to the Data Docs"
+    for link in links:
+        target = (summary.path.parent / link).resolve()
+        assert target.is_file(), f"broken link {link}"
+        docs = _rendered(target.as_uri())
+        assert "Validation" in docs or "Expectation" in docs, link
+        for page in _links(docs):
+            if page.endswith(".html") and "://" not in page:
+                assert (target.parent / page.split("#")[0]).resolve().is_file(), (
+                    f"broken Data Docs link {page}"
+                )
