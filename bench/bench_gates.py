@@ -24,7 +24,7 @@ def plain_sql(batch_ids: list[str]) -> list[str]:
     queries = []
     for table in TABLES:
         rows = f"(select * from raw.{table.name} where batch_id in ({batches})) t"
-        key = ", ".join(table.key)
+        key = ", ".join(["batch_id", *table.key])
         queries.append(
             f"select count(*) from (select {key} from {rows} group by {key} having count(*) > 1) d"
         )

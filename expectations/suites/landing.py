@@ -28,16 +28,9 @@ def table_suite(table: Table, batch_ids: list[str], recent_counts: list[int]) ->
     columns = [c.name for c in table.columns] + [name for name, _, _ in LINEAGE_COLUMNS]
     spec.expectations.append(e.ExpectTableColumnsToMatchSet(column_set=columns, exact_match=True,
                                                             meta=severity(CRITICAL, rule="schema")))  # fmt: skip
-    if len(table.key) == 1:
-        spec.expectations.append(
-            e.ExpectColumnValuesToBeUnique(column=table.key[0], meta=severity(CRITICAL, rule="key"))
-        )
-    else:
-        spec.expectations.append(
-            e.ExpectCompoundColumnsToBeUnique(
-                column_list=list(table.key), meta=severity(CRITICAL, rule="key")
-            )
-        )
+    # keys are unique within each batch (full snapshots of a table repeat them across batches)
+    spec.expectations.append(e.ExpectCompoundColumnsToBeUnique(
+        column_list=["batch_id", *table.key], meta=severity(CRITICAL, rule="key", column=",".join(table.key))))  # fmt: skip
     for column in table.columns:
         if column.required:
             spec.expectations.append(

@@ -122,6 +122,11 @@ def test_a_landing_gate_failure_stops_before_dbt(published):
     with pytest.raises(GateFailed, match=r"landing gate failed: suite landing\.products"):
         build(settings=settings)
     assert _marts_digest(settings) == before
+    with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
+        conn.execute(
+            "delete from raw.products where family = 'spaceship'"
+        )  # the fix: later tests start clean
+    assert build(settings=settings).published
 
 
 def test_dq_report_page_shows_the_latest_runs(published):
@@ -195,3 +200,50 @@ def test_the_report_renders_in_a_real_browser_with_the_latest_run_and_no_broken_
                 assert (target.parent / page.split("#")[0]).resolve().is_file(), (
                     f"broken Data Docs link {page}"
                 )
+
+
+def test_rows_the_loader_quarantines_never_reach_the_marts(published, tmp_path):
+    """Each kind of broken transaction row, end to end: quarantined at ingest, absent from marts."""
+    settings, landing = published
+    bad = tmp_path / "broken"
+    bad.mkdir()
+    for f in landing.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    rows = list(csv.reader((bad / "transactions.csv").open()))
+    header = rows[0]
+    breaks = {5: {"amount": "-3.00"}, 6: {"account_id": "A99999999"},
+              7: {"booked_at": "2099-01-01T00:00:00Z"}, 8: {"amount": "12,50"}}  # fmt: skip
+    broken_ids = []
+    for line, changes in breaks.items():
+        row = list(rows[line - 1])
+        row[header.index("txn_id")] = (
+            f"TBAD{line:07d}"  # new transactions, not seen in earlier batches
+        )
+        for column, value in changes.items():
+            row[header.index(column)] = value
+        rows.append(row)
+        broken_ids.append(row[header.index("txn_id")])
+    good = list(rows[9])
+    good[header.index("txn_id")] = "TGOOD000001"
+    rows.append(good)
+    with (bad / "transactions.csv").open("w", newline="") as handle:
+        csv.writer(handle, quoting=csv.QUOTE_ALL).writerows(rows)
+    report = ingest(bad, batch_date=date(2025, 4, 2), settings=settings)
+    quarantined = {r[0] for r in _all(settings, "select record ->> 'txn_id' from quarantine.rejected_rows "
+                                                "where batch_id = %s and source_table = 'transactions'", report.batch_id)}  # fmt: skip
+    assert set(broken_ids) <= quarantined
+    assert build(settings=settings).published
+    assert (
+        _all(
+            settings, "select txn_id from marts.fct_transactions where txn_id = any(%s)", broken_ids
+        )
+        == []
+    )
+    assert _all(
+        settings, "select txn_id from marts.fct_transactions where txn_id = 'TGOOD000001'"
+    ) == [("TGOOD000001",)]
+
+
+def _all(settings: Settings, query: str, *params) -> list[tuple]:
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        return conn.execute(query, params).fetchall()
