@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
 
 log = logging.getLogger("portrait.orchestration")
@@ -22,8 +23,9 @@ def log_failure(context: dict) -> None:
 
 DEFAULT_ARGS = {
     "owner": "portrait",
-    "retries": 2,
-    "retry_delay": timedelta(seconds=30),
+    # operators may tune both (e.g. a short delay for local runs); at least 2 retries are kept
+    "retries": max(2, int(os.environ.get("PORTRAIT_TASK_RETRIES", "2"))),
+    "retry_delay": timedelta(seconds=float(os.environ.get("PORTRAIT_RETRY_DELAY_SECONDS", "30"))),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=15),
     "execution_timeout": timedelta(hours=2),
