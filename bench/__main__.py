@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import bench_build, bench_gates, bench_generator, bench_ingest, bench_scoring
+from bench import (
+    bench_build,
+    bench_gates,
+    bench_generator,
+    bench_ingest,
+    bench_orchestration,
+    bench_scoring,
+)
 from bench.common import Figure, private_warehouse, write_results
 from portrait import warehouse
 
@@ -26,7 +33,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["generator", "ingest", "build", "gates", "scoring"],
+        choices=["generator", "ingest", "build", "gates", "scoring", "orchestration"],
         help="run one benchmark",
     )
     args = parser.parse_args()
@@ -43,6 +50,8 @@ def main() -> int:
         figures += _in_private_warehouse(bench_build.run)
     if args.only in (None, "scoring"):
         figures += _in_private_warehouse(bench_scoring.run)
+    if args.only in (None, "orchestration"):
+        figures += _in_private_warehouse(bench_orchestration.run)
     write_results(figures)
     for f in figures:
         print(f"{f.name:<60} {f.value:>14,.3f} {f.unit:<7} goal {f.goal}")

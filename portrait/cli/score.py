@@ -17,6 +17,11 @@ def score(
     ),
     slice_index: int = typer.Option(0, "--slice", help="Customer-hash slice to score (0-based)."),
     slices: int = typer.Option(1, "--slices", min=1, max=1024, help="Number of slices."),
+    marts: bool = typer.Option(
+        True,
+        "--marts/--no-marts",
+        help="Rebuild the marketing marts from the scores (whole runs only).",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Score active customers in chunks; re-running the same as-of date replaces the same rows."""
@@ -34,6 +39,12 @@ def score(
         run(name, as_of=day, slice_index=slice_index, slices=slices, log=log).as_dict()
         for name in names
     ]
+    published = False
+    if names and slices == 1 and marts:
+        from portrait.build import publish_scored_marts
+
+        publish_scored_marts()  # next best offer, target list, ML segments from the new scores
+        published = True
 
     def human(p: dict) -> None:
         if not p["models"]:
@@ -43,4 +54,9 @@ def score(
                           f"{r['customers']:,} customers, {r['rows']:,} scores in {r['seconds']:.1f}s"
                           + (f", {len(r['drift'])} drift warning(s)" if r["drift"] else ""))  # fmt: skip
 
-    emit({"models": results}, as_json, human)
+        if p["marketing_marts_published"]:
+            console.print(
+                "marts.next_best_offer, campaign_target_list and customer_segments rebuilt and published"
+            )
+
+    emit({"models": results, "marketing_marts_published": published}, as_json, human)
