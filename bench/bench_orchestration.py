@@ -11,11 +11,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 from bench.common import Figure
 from portrait.config import Settings
+from portrait.ingest.adapters.contract_folder import default_batch_date
 from portrait.synth.generator import generate
 
 PORTRAIT = Path(sys.executable).with_name("portrait")
@@ -40,7 +40,7 @@ def run(
 ) -> list[Figure]:
     folder = Path(tempfile.mkdtemp(prefix="portrait-bench-orchestration-"))
     generate(folder, customers=customers, months=months, seed=42)
-    day = date(2025, 6, 30).isoformat()
+    day = default_batch_date(folder).isoformat()  # the last day of the generated history
     env = {**os.environ, "PORTRAIT_HOME": str(settings.home)}
     env.pop("PORTRAIT_DATABASE_URL", None)
     # warm: first load, build and training, so that both sides score with champions

@@ -177,6 +177,48 @@ def _write(conn, out: pd.DataFrame) -> None:
         copy.write(buffer.getbuffer())
 
 
+def _prefetched(chunks):
+    """Read the next chunk on a thread while the current one is predicted (COPY and the pyarrow
+    parser release the GIL); at most one chunk waits in memory. The reader stops when the
+    consumer does, also on an error."""
+    import queue
+    import threading
+
+    done = object()
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand_over(item) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                if not hand_over(chunk):
+                    return
+        except BaseException as error:  # handed to the consumer
+            hand_over(error)
+            return
+        hand_over(done)
+
+    thread = threading.Thread(target=read, name="portrait-score-reader", daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 class _Writer:
     """Writes scored chunks on its own thread (COPY waits on the server, not the GIL) so the
     next chunk is predicted meanwhile; errors surface on close."""
@@ -255,7 +297,9 @@ def score(name: str, *, as_of: date | None = None, slice_index: int = 0, slices:
         writer = _Writer(conn)
         try:
             with warehouse.connect(warehouse.owner_url(settings)) as reader:
-                for frame in _chunks(reader, as_of, slices, slice_index, chunk_rows, offers):
+                for frame in _prefetched(
+                    _chunks(reader, as_of, slices, slice_index, chunk_rows, offers)
+                ):
                     out = _score_chunk(spec, module, pipeline, frame, offers, cluster_names,
                                        reasons=reasons, values=values)  # fmt: skip
                     writer.put(out.assign(model_name=name, model_version=champion.version,
