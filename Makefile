@@ -9,7 +9,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help setup browser demo test test-fast bench lint format clean
+.PHONY: help setup browser demo test test-fast bench bench-scale lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ test-fast: setup ## Unit tests only
 
 bench: setup ## Benchmarks, printing ratios against baselines measured in the same run
 	$(BIN)/python -m bench
+
+bench-scale: setup ## 100k customers x 12 months end to end: wall time and peak memory per stage
+	$(BIN)/python -m bench.scale
 
 lint: setup ## ruff
 	$(BIN)/ruff check .

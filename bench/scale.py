@@ -1,0 +1,84 @@
+"""`make bench-scale`: the platform end to end at 100k customers x 12 months, stage by stage.
+
+Each stage is the user's own command, run as a child process: its wall time and its peak
+resident memory (from the kernel's rusage of that child; the PostgreSQL server is a separate
+process and not included) go to bench/results-scale.md and .json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import BENCH_DIR, machine
+
+PORTRAIT = Path(sys.executable).with_name("portrait")
+
+
+def _stage(name: str, args: list[str], env: dict[str, str], rows: list[dict]) -> None:
+    began = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # child: become the command
+        os.execve(str(PORTRAIT), [str(PORTRAIT), *args], env)  # noqa: S606 (no shell, on purpose)
+    _, status, usage = os.wait4(pid, 0)
+    seconds = time.perf_counter() - began
+    code = os.waitstatus_to_exitcode(status)
+    rows.append({"stage": name, "command": "portrait " + shlex.join(args), "seconds": round(seconds, 1),
+                 "peak_mb": round(usage.ru_maxrss / 1024), "exit_code": code})  # fmt: skip
+    print(
+        f"{name:<34} {seconds:>8.1f} s {usage.ru_maxrss / 1024:>8.0f} MB  exit {code}", flush=True
+    )
+    if code != 0:
+        raise SystemExit(f"stage {name} failed (exit {code})")
+
+
+def _write(rows: list[dict], customers: int, months: int) -> None:
+    payload = {"machine": machine(), "customers": customers, "months": months, "stages": rows,
+               "total_seconds": round(sum(r["seconds"] for r in rows), 1),
+               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+    (BENCH_DIR / "results-scale.json").write_text(json.dumps(payload, indent=2) + "\n")
+    lines = [f"# Scale run: {customers:,} customers x {months} months", "",
+             f"Measured {payload['measured_at']} on {payload['machine']['cores']} cores, "
+             f"{payload['machine']['memory_gb']} GB. Reproduce with `make bench-scale`.", "",
+             "| stage | wall time (s) | peak memory of the command (MB) |", "| --- | ---: | ---: |"]  # fmt: skip
+    lines += [f"| {r['stage']} | {r['seconds']:,.1f} | {r['peak_mb']:,} |" for r in rows]
+    lines += ["", f"Total: {payload['total_seconds'] / 60:.1f} min."]
+    (BENCH_DIR / "results-scale.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale")
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--months", type=int, default=12)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="portrait-scale-"))
+    env = {**os.environ, "PORTRAIT_HOME": str(home)}
+    env.pop("PORTRAIT_DATABASE_URL", None)
+    first, second = home / "landing" / "day1", home / "landing" / "day2"
+    rows: list[dict] = []
+    try:
+        _stage("generate", ["generate", "--customers", str(args.customers), "--months", str(args.months),
+                            "--out", str(first)], env, rows)  # fmt: skip
+        _stage("ingest", ["ingest", str(first)], env, rows)
+        _stage("full build (gates, dbt, publish)", ["build"], env, rows)
+        _stage("train (3 models)", ["train"], env, rows)
+        _stage("score + marketing marts", ["score"], env, rows)
+        _stage("next delivery: generate", ["generate", "--customers", str(args.customers), "--months",
+                                           str(args.months + 1), "--out", str(second)], env, rows)  # fmt: skip
+        _stage("next delivery: ingest", ["ingest", str(second)], env, rows)
+        _stage("next delivery: incremental build", ["build"], env, rows)
+        _stage("next delivery: score", ["score"], env, rows)
+    finally:
+        _write(rows, args.customers, args.months)
+        os.spawnve(os.P_WAIT, str(PORTRAIT), [str(PORTRAIT), "db", "stop"], env)  # noqa: S606
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
