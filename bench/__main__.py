@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 
 from bench import (
@@ -24,6 +25,7 @@ def _in_private_warehouse(run) -> list[Figure]:
         return run(settings)
     finally:
         warehouse.EmbeddedServer(settings).stop()
+        shutil.rmtree(settings.home, ignore_errors=True)  # gigabytes of database and landing files
 
 
 def main() -> int:

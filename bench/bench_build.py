@@ -40,7 +40,7 @@ def split_by_month(folder: Path, last_day: str, first_day: str, out: Path) -> No
 
 
 def run(settings: Settings, customers: int = 10_000, months: int = 12) -> list[Figure]:
-    work = Path(tempfile.mkdtemp(prefix="portrait-bench-build-"))
+    work = Path(tempfile.mkdtemp(dir=settings.home, prefix="portrait-bench-build-"))
     result = generate(work / "all", customers=customers, months=months + 1, seed=42)
     end = date.fromisoformat(result.end_date)
     last_month_start = end.replace(day=1)

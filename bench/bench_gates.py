@@ -51,7 +51,7 @@ def plain_sql(batch_ids: list[str]) -> list[str]:
 def run(
     settings: Settings, customers: int = 10_000, months: int = 6, repeats: int = 2
 ) -> list[Figure]:
-    folder = Path(tempfile.mkdtemp(prefix="portrait-bench-gates-"))
+    folder = Path(tempfile.mkdtemp(dir=settings.home, prefix="portrait-bench-gates-"))
     generate(folder, customers=customers, months=months, seed=42)
     ingest(folder, batch_date=date(2030, 1, 1), settings=settings)
     prepare_build(settings)

@@ -37,7 +37,7 @@ def _bare_copy_script(folder: Path, schema: str) -> str:
 def run(
     settings: Settings, customers: int = 10_000, months: int = 6, repeats: int = 3
 ) -> list[Figure]:
-    folder = Path(tempfile.mkdtemp(prefix="portrait-bench-landing-"))
+    folder = Path(tempfile.mkdtemp(dir=settings.home, prefix="portrait-bench-landing-"))
     gen = generate(folder, customers=customers, months=months, seed=42)
     url = warehouse.owner_url(settings)
     script = folder.parent / f"{folder.name}-bare.sql"

@@ -38,7 +38,7 @@ def _timed(args: list[list[str]], env: dict[str, str]) -> float:
 def run(
     settings: Settings, customers: int = 3_000, months: int = 8, repeats: int = 2
 ) -> list[Figure]:
-    folder = Path(tempfile.mkdtemp(prefix="portrait-bench-orchestration-"))
+    folder = Path(tempfile.mkdtemp(dir=settings.home, prefix="portrait-bench-orchestration-"))
     generate(folder, customers=customers, months=months, seed=42)
     day = default_batch_date(folder).isoformat()  # the last day of the generated history
     env = {**os.environ, "PORTRAIT_HOME": str(settings.home)}

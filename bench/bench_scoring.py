@@ -53,7 +53,7 @@ def run(
     from portrait.ml.score import score
     from portrait.ml.train import train
 
-    folder = Path(tempfile.mkdtemp(prefix="portrait-bench-scoring-"))
+    folder = Path(tempfile.mkdtemp(dir=settings.home, prefix="portrait-bench-scoring-"))
     generate(folder, customers=customers, months=months, seed=42)
     ingest(folder, settings=settings)
     build(settings=settings, gates=False)

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import sys
 import tempfile
 import time
@@ -56,6 +57,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scale")
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--months", type=int, default=12)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the warehouse and files for inspection"
+    )
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="portrait-scale-"))
     env = {**os.environ, "PORTRAIT_HOME": str(home)}
@@ -77,6 +81,8 @@ def main() -> int:
     finally:
         _write(rows, args.customers, args.months)
         os.spawnve(os.P_WAIT, str(PORTRAIT), [str(PORTRAIT), "db", "stop"], env)  # noqa: S606
+        if not args.keep:
+            shutil.rmtree(home, ignore_errors=True)  # tens of gigabytes at 100k customers
     return 0
 
 
