@@ -29,8 +29,8 @@ def table_suite(table: Table, batch_ids: list[str], recent_counts: list[int]) ->
     spec.expectations.append(e.ExpectTableColumnsToMatchSet(column_set=columns, exact_match=True,
                                                             meta=severity(CRITICAL, rule="schema")))  # fmt: skip
     # keys are unique within each batch (full snapshots of a table repeat them across batches);
-    # grouped in the database so only duplicates come back (GX's compound-uniqueness check held
-    # 20 GB in the gate's process at 50M transactions)
+    # grouped in the database so only duplicates come back (GX's compound-uniqueness query ran
+    # the disk full with sort files at 50M transactions)
     key = ", ".join(["batch_id", *table.key])
     spec.expectations.append(e.UnexpectedRowsExpectation(
         description=f"({', '.join(table.key)}) is unique within each batch",
