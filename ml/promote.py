@@ -28,15 +28,14 @@ def _champion_metric(spec: models.ModelSpec, holdout, labels) -> float | None:
     """The current champion's primary metric on the challenger's holdout (None if it cannot score)."""
     import mlflow.sklearn
     from portrait.ml import evaluate
-    from portrait.ml.models import classifier, clustering
 
+    module = spec.implementation
     try:
         champion = mlflow.sklearn.load_model(f"models:/{spec.name}@{registry.CHAMPION}")
+        output = module.predict(champion, holdout)
         if spec.kind == "classifier":
-            score = classifier.predict(champion, holdout)
-            return evaluate.classification_metrics(labels, score)[spec.primary_metric]
-        assigned = clustering.predict(champion, holdout)
-        return clustering.metrics(champion, holdout, assigned)[spec.primary_metric]
+            return evaluate.classification_metrics(labels, output)[spec.primary_metric]
+        return module.metrics(champion, holdout, output)[spec.primary_metric]
     except Exception:  # a champion trained on other inputs cannot score this holdout
         return None
 

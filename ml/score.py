@@ -262,7 +262,6 @@ def score(name: str, *, as_of: date | None = None, slice_index: int = 0, slices:
     prediction) to the rows marketing acts on: the best offer per customer, every churn score.
     """
     import mlflow.sklearn
-    from portrait.ml.train import _module
 
     settings = settings or get_settings()
     spec = models.get(name)
@@ -277,7 +276,7 @@ def score(name: str, *, as_of: date | None = None, slice_index: int = 0, slices:
                          rule="train a model that passes the floors (`portrait train`) or `portrait promote`")  # fmt: skip
     began = time.perf_counter()
     pipeline = mlflow.sklearn.load_model(f"models:/{name}@{registry.CHAMPION}")
-    module = _module(spec)
+    module = spec.implementation
     cluster_names = json.loads(champion.tags.get("cluster_names", "{}"))
     if slices == 1:
         as_of = prepare(as_of, settings=settings)

@@ -45,12 +45,6 @@ def _requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in ("scikit-learn", "lightgbm", "pandas", "numpy")]
 
 
-def _module(spec: models.ModelSpec):
-    from portrait.ml.models import classifier, clustering
-
-    return classifier if spec.kind == "classifier" else clustering
-
-
 def train(name: str, *, settings: Settings | None = None, log=print) -> TrainResult:
     """Train one model end to end; raises InputError when the warehouse has too little history."""
     import mlflow
@@ -59,7 +53,7 @@ def train(name: str, *, settings: Settings | None = None, log=print) -> TrainRes
 
     settings = settings or get_settings()
     spec = models.get(name)
-    module = _module(spec)
+    module = spec.implementation
     began = time.perf_counter()
     client = registry.configure(settings)
     with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:

@@ -19,6 +19,13 @@ class ModelSpec:
     product_specific: bool = False
     build: Callable[..., object] | None = None
 
+    @property
+    def implementation(self):
+        """The module that fits, predicts and explains this kind of model."""
+        from portrait.ml.models import classifier, clustering
+
+        return classifier if self.kind == "classifier" else clustering
+
 
 def _specs() -> dict[str, ModelSpec]:
     from portrait.ml.models import classifier, clustering
