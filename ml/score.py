@@ -275,7 +275,8 @@ def score(name: str, *, as_of: date | None = None, slice_index: int = 0, slices:
         raise InputError(f"{name} has no champion to score with", where="MLflow registry",
                          rule="train a model that passes the floors (`portrait train`) or `portrait promote`")  # fmt: skip
     began = time.perf_counter()
-    pipeline = mlflow.sklearn.load_model(f"models:/{name}@{registry.CHAMPION}")
+    # load the exact version looked up, so the stamp on every row names the model that scored it
+    pipeline = mlflow.sklearn.load_model(f"models:/{name}/{champion.version}")
     module = spec.implementation
     cluster_names = json.loads(champion.tags.get("cluster_names", "{}"))
     if slices == 1:
