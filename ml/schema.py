@@ -21,8 +21,12 @@ create table if not exists ml.customer_scores (
     scored_at timestamptz not null,
     bucket smallint not null
 );
-create unique index if not exists customer_scores_key
-    on ml.customer_scores (model_name, as_of_date, customer_id, product_id);
+-- One row per (model, as-of date, customer, product) holds by construction: a slice deletes and
+-- rewrites its own rows in one transaction under an advisory lock (score.py). A unique btree on
+-- that key cost more than the COPY itself (45k rows: 0.52-0.68 s, against 0.18 s with this BRIN
+-- index and 0.10 s with none); rows arrive month by month, so a BRIN on as_of_date finds a run.
+drop index if exists ml.customer_scores_key;
+create index if not exists customer_scores_month on ml.customer_scores using brin (as_of_date);
 comment on table ml.customer_scores is
     'Batch scores of the champion model per customer (and offered product for response_propensity)';
 comment on column ml.customer_scores.product_id is

@@ -25,6 +25,7 @@ from portrait.config import Settings, get_settings
 from portrait.errors import InputError
 
 CHUNK_ROWS = 5_000  # customers per chunk (x offered products for response_propensity)
+OFFER_FRAME = "ml.scoring_offer_frame"  # per customer and offered product, pivoted by prepare()
 EXPLAINED_OFFERS = 2  # reason codes for each customer's two most valuable offers
 SCORE_COLUMNS = ["customer_id", "model_name", "model_version", "product_id", "score", "score_label",
                  "reason_codes", "as_of_date", "scored_at", "bucket"]  # fmt: skip
@@ -70,13 +71,56 @@ def prepare(as_of: date | None = None, *, settings: Settings | None = None) -> d
             raise InputError("nothing to score: the warehouse has no balance history",
                              where="marts.fct_balances_monthly", rule="run `portrait run` first")  # fmt: skip
         features.materialise(conn, as_of)
+        if conn.execute("select to_regclass('marts.fct_campaign_contacts')").fetchone()[0]:
+            _offer_frame(conn, as_of, _offers(conn))
     return as_of
+
+
+def _offer_signature(conn, as_of: date, offers) -> str:
+    computed = conn.execute(
+        "select computed_at from ml.feature_runs where as_of_date = %s", (as_of,)
+    ).fetchone()
+    return (f"Scoring cache (portrait.ml.score): as_of {as_of}; features {computed[0].isoformat() if computed else '-'}; "
+            f"products {','.join(p for p, _ in offers)}")  # fmt: skip
+
+
+def _offer_frame(conn, as_of: date, offers) -> None:
+    """One wide row per customer: views of each offered product in the 90 days before ``as_of`` and
+    whether it is held, pivoted once here so that scoring chunks join 1:1 instead of grouping
+    (the chunk reads took 0.36 s instead of 0.14 s at 10k customers). A cache of the latest
+    prepared date, rebuilt when the date, the products or the features change."""
+    from psycopg import sql
+
+    signature = _offer_signature(conn, as_of, offers)
+    if (
+        conn.execute("select obj_description(to_regclass(%s))", (OFFER_FRAME,)).fetchone()[0]
+        == signature
+    ):
+        return
+    pivot = []
+    for product_id, _ in offers:
+        p = sql.Literal(product_id)
+        pivot.append(sql.SQL("coalesce(max(offered_product_views_90d) filter (where product_id = {}), 0)::float8 as {}")
+                     .format(p, sql.Identifier("__views_" + product_id)))  # fmt: skip
+        pivot.append(sql.SQL("coalesce(bool_or(is_held) filter (where product_id = {}), false) as {}")
+                     .format(p, sql.Identifier("__held_" + product_id)))  # fmt: skip
+    with conn.transaction():
+        conn.execute(f"drop table if exists {OFFER_FRAME}")
+        conn.execute(sql.SQL("create unlogged table {} as select customer_id{} from ml.customer_offer_context "
+                             "where as_of_date = {} group by customer_id").format(
+            sql.SQL(OFFER_FRAME), sql.SQL("").join(sql.SQL(", ") + c for c in pivot), sql.Literal(as_of)))  # fmt: skip
+        conn.execute(f"alter table {OFFER_FRAME} add primary key (customer_id)")
+        conn.execute(
+            sql.SQL("comment on table {} is {}").format(
+                sql.SQL(OFFER_FRAME), sql.Literal(signature)
+            )
+        )
 
 
 def _chunks(conn, as_of: date, slices: int, slice_index: int, chunk_rows: int, offers=()):
     """Features of one slice in chunks of about ``chunk_rows`` customers (ranges of hash buckets),
     each read with COPY and parsed by pyarrow; with ``offers``, per product the customer's views of
-    it (``__views_<id>``) and whether they hold it (``__held_<id>``), pivoted in the database."""
+    it (``__views_<id>``) and whether they hold it (``__held_<id>``), joined 1:1 from the frame prepare() pivoted."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
     from psycopg import sql
@@ -85,30 +129,33 @@ def _chunks(conn, as_of: date, slices: int, slice_index: int, chunk_rows: int, o
     select = [sql.SQL("f.{}").format(sql.Identifier(c)) for c in columns]
     types = {c: pa.string() for c in ["customer_id", *features.CATEGORICAL]}
     types |= {"bucket": pa.int16()} | {c: pa.float64() for c in features.NUMERIC}
+    if offers and conn.execute(
+        "select obj_description(to_regclass(%s))", (OFFER_FRAME,)
+    ).fetchone()[0] != (_offer_signature(conn, as_of, offers)):
+        raise InputError(f"the scoring cache {OFFER_FRAME} is not prepared for {as_of} and the current products",
+                         where=OFFER_FRAME, rule="run `prepare` (the customer_scoring DAG's first task) before the slices")  # fmt: skip
     for product_id, _ in offers:
-        p = sql.Literal(product_id)
-        select.append(sql.SQL("coalesce(max(o.offered_product_views_90d) filter (where o.product_id = {}), 0)::float8 as {}")
-                      .format(p, sql.Identifier("__views_" + product_id)))  # fmt: skip
-        select.append(sql.SQL("coalesce(bool_or(o.is_held) filter (where o.product_id = {}), false) as {}")
-                      .format(p, sql.Identifier("__held_" + product_id)))  # fmt: skip
+        views, held = (sql.Identifier(prefix + product_id) for prefix in ("__views_", "__held_"))
+        select.append(sql.SQL("coalesce(o.{}, 0) as {}").format(views, views))
+        select.append(sql.SQL("coalesce(o.{}, false) as {}").format(held, held))
         types |= {"__views_" + product_id: pa.float64(), "__held_" + product_id: pa.bool_()}
     where = sql.SQL("f.as_of_date = {} and f.bucket % {} = {}").format(
         sql.Literal(as_of), sql.Literal(slices), sql.Literal(slice_index))  # fmt: skip
-    total = conn.execute(
-        sql.SQL("select count(*) from ml.customer_features f where {}").format(where)
-    ).fetchone()[0]
+    prepared = conn.execute(
+        "select customers from ml.feature_runs where as_of_date = %s", (as_of,)
+    ).fetchone()
+    total = -(-prepared[0] // slices) if prepared else 0
     parts = max(1, -(-total // chunk_rows))
     edges = [round(i * features.BUCKETS / parts) for i in range(parts + 1)]
     options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
                                    quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"])  # fmt: skip
     for low, high in itertools.pairwise(edges):
         query = sql.SQL(
-            "copy (select {} from ml.customer_features f left join ml.customer_offer_context o "
-            "on o.as_of_date = f.as_of_date and o.customer_id = f.customer_id {}"
-            "where {} and f.bucket >= {} and f.bucket < {} group by f.as_of_date, f.customer_id) "
-            "to stdout (format csv, header)"
-        ).format(sql.SQL(", ").join(select), sql.SQL("" if offers else "and false "), where,
-                 sql.Literal(low), sql.Literal(high))  # fmt: skip
+            "copy (select {} from ml.customer_features f {} "
+            "where {} and f.bucket >= {} and f.bucket < {}) to stdout (format csv, header)"
+        ).format(sql.SQL(", ").join(select),
+                 sql.SQL(f"left join {OFFER_FRAME} o on o.customer_id = f.customer_id" if offers else ""),
+                 where, sql.Literal(low), sql.Literal(high))  # fmt: skip
         with conn.cursor().copy(query) as copy:
             data = b"".join(bytes(block) for block in copy)
         if not data.strip():
@@ -177,82 +224,6 @@ def _write(conn, out: pd.DataFrame) -> None:
         copy.write(buffer.getbuffer())
 
 
-def _prefetched(chunks):
-    """Read the next chunk on a thread while the current one is predicted (COPY and the pyarrow
-    parser release the GIL); at most one chunk waits in memory. The reader stops when the
-    consumer does, also on an error."""
-    import queue
-    import threading
-
-    done = object()
-    ready: queue.Queue = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def hand_over(item) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read() -> None:
-        try:
-            for chunk in chunks:
-                if not hand_over(chunk):
-                    return
-        except BaseException as error:  # handed to the consumer
-            hand_over(error)
-            return
-        hand_over(done)
-
-    thread = threading.Thread(target=read, name="portrait-score-reader", daemon=True)
-    thread.start()
-    try:
-        while (item := ready.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
-class _Writer:
-    """Writes scored chunks on its own thread (COPY waits on the server, not the GIL) so the
-    next chunk is predicted meanwhile; errors surface on close."""
-
-    def __init__(self, conn) -> None:
-        import queue
-        import threading
-
-        self.conn = conn
-        self.queue: queue.Queue = queue.Queue(maxsize=2)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="portrait-score-writer", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while (out := self.queue.get()) is not None:
-            if self.error is None:
-                try:
-                    _write(self.conn, out)
-                except BaseException as error:  # re-raised in close()
-                    self.error = error
-
-    def put(self, out: pd.DataFrame) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put(out)
-
-    def close(self) -> None:
-        self.queue.put(None)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-
-
 def score(name: str, *, as_of: date | None = None, slice_index: int = 0, slices: int = 1,
           chunk_rows: int = CHUNK_ROWS, reasons: bool = True, drift: bool = True,
           settings: Settings | None = None, log=print) -> ScoreResult:  # fmt: skip
@@ -292,23 +263,22 @@ def score(name: str, *, as_of: date | None = None, slice_index: int = 0, slices:
         if spec.product_specific and not offers:
             raise InputError(f"{name}: no campaign products to score", where="marts.fct_campaign_contacts",
                              rule="at least one campaign in the warehouse")  # fmt: skip
+        # two runs of the same slice wait for each other instead of both inserting (no unique index)
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s))",
+                     (f"ml.customer_scores/{name}/{as_of}/{slices}/{slice_index}",))  # fmt: skip
         conn.execute("delete from ml.customer_scores where model_name = %s and as_of_date = %s and bucket %% %s = %s",
                      (name, as_of, slices, slice_index))  # fmt: skip
-        writer = _Writer(conn)
-        try:
-            with warehouse.connect(warehouse.owner_url(settings)) as reader:
-                for frame in _prefetched(
-                    _chunks(reader, as_of, slices, slice_index, chunk_rows, offers)
-                ):
-                    out = _score_chunk(spec, module, pipeline, frame, offers, cluster_names,
-                                       reasons=reasons, values=values)  # fmt: skip
-                    writer.put(out.assign(model_name=name, model_version=champion.version,
-                                          as_of_date=as_of, scored_at=scored_at))  # fmt: skip
-                    customers += len(frame)
-                    rows += len(out)
-                    log(f"{name}: scored {customers:,} customers ({rows:,} rows)")
-        finally:
-            writer.close()
+        # sequential on purpose: a reader thread and a writer thread were measured on 2 cores
+        # (threads 1.29 s, sequential 1.24 s, medians of 7 at 10k customers): LightGBM already
+        # uses every core, so overlapping I/O only slowed the predictions
+        for frame in _chunks(conn, as_of, slices, slice_index, chunk_rows, offers):
+            out = _score_chunk(spec, module, pipeline, frame, offers, cluster_names,
+                               reasons=reasons, values=values)  # fmt: skip
+            _write(conn, out.assign(model_name=name, model_version=champion.version,
+                                    as_of_date=as_of, scored_at=scored_at))  # fmt: skip
+            customers += len(frame)
+            rows += len(out)
+            log(f"{name}: scored {customers:,} customers ({rows:,} rows)")
         conn.commit()
     result = ScoreResult(name, champion.version, as_of.isoformat(), f"{slice_index}/{slices}",
                          customers, rows, round(time.perf_counter() - began, 2))  # fmt: skip
