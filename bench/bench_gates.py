@@ -9,7 +9,7 @@ from pathlib import Path
 from portrait.expectations.gates import run_gate
 from portrait.expectations.suites import landing
 
-from bench.common import Figure, median_seconds
+from bench.common import Figure, interleaved_medians
 from portrait import warehouse
 from portrait.build import _unpublished_batches, prepare_build
 from portrait.config import Settings
@@ -49,7 +49,7 @@ def plain_sql(batch_ids: list[str]) -> list[str]:
 
 
 def run(
-    settings: Settings, customers: int = 10_000, months: int = 6, repeats: int = 2
+    settings: Settings, customers: int = 10_000, months: int = 6, repeats: int = 3
 ) -> list[Figure]:
     folder = Path(tempfile.mkdtemp(dir=settings.home, prefix="portrait-bench-gates-"))
     generate(folder, customers=customers, months=months, seed=42)
@@ -71,8 +71,7 @@ def run(
 
     gx_gate(0)  # warm: imports, caches
     sql(0)
-    gate_s, gate_all = median_seconds(gx_gate, repeats)
-    sql_s, sql_all = median_seconds(sql, repeats)
+    (gate_s, gate_all), (sql_s, sql_all) = interleaved_medians(gx_gate, sql, repeats)
     detail = {"customers": customers, "months": months, "gx_checks": sum(len(s.expectations) for s in specs),
               "sql_queries": len(queries), "gate_seconds": gate_all, "sql_seconds": sql_all}  # fmt: skip
     return [

@@ -37,6 +37,20 @@ def median_seconds(fn: Callable[[int], object], repeats: int) -> tuple[float, li
     return statistics.median(times), [round(t, 3) for t in times]
 
 
+def interleaved_medians(
+    first: Callable[[int], object], second: Callable[[int], object], repeats: int
+) -> tuple[tuple[float, list[float]], tuple[float, list[float]]]:
+    """Medians of two alternated measurements (first, second, first, ...): a slow spell of the
+    machine then lands on both sides of a ratio instead of on one."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for i in range(repeats):
+        for fn, out in zip((first, second), times, strict=True):
+            began = time.perf_counter()
+            fn(i)
+            out.append(time.perf_counter() - began)
+    return tuple((statistics.median(t), [round(x, 3) for x in t]) for t in times)  # type: ignore[return-value]
+
+
 def private_warehouse() -> Settings:
     """A fresh embedded server in a temporary PORTRAIT_HOME, so benchmarks never touch user data."""
     home = Path(tempfile.mkdtemp(prefix="portrait-bench-"))
