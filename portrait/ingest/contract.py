@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-CONTRACT_VERSION = "1.0.0"
+CONTRACT_VERSION = "1.1.0"  # 1.1.0: economic_indicators (market context, e.g. UCI macro columns)
 
 ColumnType = Literal["text", "int", "decimal", "date", "timestamp", "bool"]
 PiiClass = Literal["none", "direct", "quasi", "contact", "sensitive"]
@@ -334,6 +334,19 @@ TABLES: tuple[Table, ...] = (
             _c("total_liabilities_amount", "decimal", "Total liabilities.", minimum=0),
             _c("settlement_volume_amount", "decimal", "Payments settled through the bank in the year.", minimum=0),
             _c("employee_count", "int", "Employees at year end.", minimum=0),
+        ),
+    ),
+    Table(
+        "economic_indicators",
+        "Market context the bank's marketing runs in: rates, prices, confidence, employment, by date.",
+        key=("indicator_date", "indicator"),
+        grain="one row per indicator per date it applies from",
+        columns=(
+            _c("indicator_date", "date", "First day the value applies.", required=True, not_after_batch=True),
+            _c("indicator", "text", "Indicator name in snake_case, e.g. euribor_3m_rate.", required=True),
+            _c("value", "decimal", "Value of the indicator.", required=True),
+            _c("unit", "text", "Unit, e.g. percent, index, thousands of people."),
+            _c("source", "text", "Publisher of the figure."),
         ),
     ),
 )  # fmt: skip

@@ -1,0 +1,311 @@
+"""UCI Bank Marketing (Moro, Cortez & Rita): telemarketing contacts of a Portuguese bank, 2008-2010.
+
+`portrait ingest PATH --source uci-bank-marketing` takes ``bank-additional-full.csv`` (21 columns,
+with five macro-economic indicators), ``bank-full.csv`` (17 columns, with balance and day of month),
+their 10 % samples, or a folder holding one of them. Each row is one phone contact of a term-deposit
+campaign and its outcome ``y``; the adapter maps it onto the landing contract (docs/sources.md):
+
+- ``customers``: one per row, or per ``client_id`` when the file has that column; attributes as
+  delivered (job, marital status, education); the birth date is approximated from the age at the
+  contact. The source has no names, so ``full_name`` is the placeholder ``UCI client <id>``.
+- ``products``: the term deposit offered, and the housing and personal loans the file says a
+  client holds (``accounts``). The source carries no rates: they are 0 and documented as unknown.
+- ``campaigns``: one per calendar month of contacts; ``campaign_contacts``: one per row, outcome
+  ``y`` (empty: not known yet, scored but never used as a label).
+- ``economic_indicators``: the macro columns, one value per indicator and contact date.
+- ``balances``: ``bank-full``'s yearly average balance, as the balance of a current account at
+  the end of the contact's month.
+
+The file has no year: rows are in time order from May 2008, so the year starts at 2008 and
+advances whenever the month goes back (``dec`` -> ``mar``). ``bank-full`` gives the day of the
+month; ``bank-additional`` only the weekday, so the day is the next day with that weekday after
+the previous contact of the month (the first such weekday for the month's first contact). ``duration`` is never loaded:
+it is only known after the call and would leak the outcome into any model.
+
+A row whose month, age or outcome cannot be read is quarantined (rule ``source format``) with its
+line, and none of the tables gets anything from it.
+"""
+
+from __future__ import annotations
+
+import calendar
+import functools
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from portrait.errors import InputError
+from portrait.ingest.contract import TABLES_BY_NAME
+from portrait.ingest.loader import LandingFile
+from portrait.ingest.readers import Chunk, HeaderCheck, ParseReject
+
+FILES = ("bank-additional-full.csv", "bank-full.csv", "bank-additional.csv", "bank.csv")
+FIRST_YEAR = 2008  # the public files start in May 2008 (Moro et al. 2014)
+COMMON = ["age", "job", "marital", "education", "default", "housing", "loan", "contact", "month",
+          "duration", "campaign", "pdays", "previous", "poutcome", "y"]  # fmt: skip
+ADDITIONAL = [
+    "day_of_week",
+    "emp.var.rate",
+    "cons.price.idx",
+    "cons.conf.idx",
+    "euribor3m",
+    "nr.employed",
+]
+FULL = ["balance", "day"]
+MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m}
+WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+# name, unit, publisher of each macro column (bank-additional-names.txt)
+INDICATORS = {
+    "emp.var.rate": ("employment_variation_rate", "percent, quarterly", "INE Portugal"),
+    "cons.price.idx": ("consumer_price_index", "index, monthly", "INE Portugal"),
+    "cons.conf.idx": ("consumer_confidence_index", "index, monthly", "INE Portugal"),
+    "euribor3m": ("euribor_3m_rate", "percent, daily", "Banco de Portugal"),
+    "nr.employed": ("employees_count", "thousands, quarterly", "INE Portugal"),
+}
+OCCUPATION = {"admin.": "employee", "blue-collar": "employee", "entrepreneur": "self_employed",
+              "housemaid": "employee", "management": "employee", "retired": "retired",
+              "self-employed": "self_employed", "services": "employee", "student": "student",
+              "technician": "employee", "unemployed": "unemployed", "unknown": "unknown"}  # fmt: skip
+EDUCATION = {"basic.4y": "primary", "basic.6y": "primary", "basic.9y": "primary", "illiterate": "primary",
+             "high.school": "secondary", "professional.course": "secondary",
+             "university.degree": "tertiary", "primary": "primary", "secondary": "secondary",
+             "tertiary": "tertiary", "unknown": "unknown"}  # fmt: skip
+PRODUCTS = {  # product_id: (name, family, is_asset)
+    "UCI_TERM_DEPOSIT": ("Term deposit (telemarketing offer)", "term_deposit", False),
+    "UCI_HOUSING_LOAN": ("Housing loan", "mortgage", True),
+    "UCI_PERSONAL_LOAN": ("Personal loan", "personal_loan", True),
+    "UCI_CURRENT_ACCOUNT": ("Current account", "current_account", False),
+}
+
+
+def locate(path: Path) -> Path:
+    """The file itself, or the most complete UCI file in a folder."""
+    if path.is_file():
+        return path
+    if path.is_dir():
+        for name in FILES:
+            if (path / name).is_file():
+                return path / name
+        raise InputError("no UCI Bank Marketing file in the folder", where=str(path),
+                         rule="one of " + ", ".join(FILES))  # fmt: skip
+    raise InputError(
+        "path does not exist", where=str(path), rule="a UCI file or a folder holding one"
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _convert(path: Path, _stamp: tuple[int, int]) -> dict[str, object]:
+    try:
+        raw = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False, quotechar='"')
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+        raise InputError(f"unreadable UCI file: {str(err).splitlines()[0]}", where=str(path),
+                         rule="semicolon-separated CSV with a header") from None  # fmt: skip
+    columns = list(raw.columns)
+    kind = "additional" if "day_of_week" in columns else "full"
+    expected = COMMON + (ADDITIONAL if kind == "additional" else FULL)
+    missing = [c for c in expected if c not in columns]
+    if missing:
+        raise InputError(f"missing column {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
+                         where=f"{path}, header", rule="bank-additional (21 columns) or bank-full (17 columns)")  # fmt: skip
+    unknown = [c for c in columns if c not in expected and c != "client_id"]
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        texts = [line.rstrip("\r\n") for line in handle][1:]
+    raw["__line"] = np.arange(2, len(raw) + 2)
+    raw["__text"] = texts[: len(raw)] + [""] * max(0, len(raw) - len(texts))
+
+    rejects: list[ParseReject] = []
+    month = raw["month"].str.lower().map(MONTHS)
+    age = pd.to_numeric(raw["age"], errors="coerce")
+    outcome = raw["y"].str.lower()
+    bad = {
+        "month": month.isna(),
+        "age": age.isna() | (age < 16) | (age > 110),
+        "y": ~outcome.isin(["yes", "no", ""]),
+    }
+    if kind == "additional":
+        bad["day_of_week"] = ~raw["day_of_week"].str.lower().isin(list(WEEKDAYS))
+    else:
+        day = pd.to_numeric(raw["day"], errors="coerce")
+        bad["day"] = day.isna() | (day < 1) | (day > 31)
+    for column, mask in bad.items():
+        for line, text, value in raw.loc[mask, ["__line", "__text", column]].itertuples(
+            index=False
+        ):
+            rejects.append(ParseReject(int(line), text[:2000], "source format",
+                                       f"{column} {value!r} is not a valid UCI value"))  # fmt: skip
+    keep = ~np.logical_or.reduce([m.to_numpy() for m in bad.values()])
+    rows = raw[keep].reset_index(drop=True)
+    month = month[keep].astype(int).to_numpy()
+    age = age[keep].astype(int).to_numpy()
+
+    # year: starts in FIRST_YEAR and advances whenever the month goes back
+    year = FIRST_YEAR + np.concatenate([[0], np.cumsum(np.diff(month) < 0)])
+    if kind == "full":
+        day = pd.to_numeric(rows["day"]).astype(int).to_numpy()
+        last = np.array([calendar.monthrange(y, m)[1] for y, m in zip(year, month, strict=True)])
+        day = np.minimum(day, last)
+    else:
+        day = _days_from_weekdays(
+            year, month, rows["day_of_week"].str.lower().map(WEEKDAYS).to_numpy()
+        )
+    when = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day}))
+    iso = when.dt.strftime("%Y-%m-%d")
+    lines = rows["__line"].to_numpy()
+    ids = (
+        rows["client_id"].str.strip()
+        if "client_id" in rows
+        else pd.Series([f"UCI{n:06d}" for n in lines])
+    )
+    if (ids == "").any():
+        ids = ids.where(ids != "", pd.Series([f"UCI{n:06d}" for n in lines]))
+
+    tables: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
+    first = ~ids.duplicated()
+    birth = (when - pd.to_timedelta(age * 365.25, unit="D")).dt.strftime("%Y-%m-%d")
+    customers = pd.DataFrame({
+        "customer_id": ids, "customer_type": "retail", "full_name": "UCI client " + ids,
+        "birth_date": birth, "occupation": rows["job"].str.lower().map(OCCUPATION).fillna("unknown"),
+        "marital_status": rows["marital"].str.lower().where(rows["marital"].str.lower().isin(
+            ["single", "married", "divorced", "widowed"]), "unknown"),
+        "education": rows["education"].str.lower().map(EDUCATION).fillna("unknown"),
+        "onboarded_date": iso,
+    })  # fmt: skip
+    # a client seen again keeps the attributes of the first contact, onboarded at the first contact
+    tables["customers"] = (customers[first.to_numpy()], lines[first.to_numpy()])
+
+    held = []
+    for flag, product in (("housing", "UCI_HOUSING_LOAN"), ("loan", "UCI_PERSONAL_LOAN")):
+        mask = (rows[flag].str.lower() == "yes").to_numpy() & first.to_numpy()
+        held.append((pd.DataFrame({"account_id": ids[mask] + "-" + product.removeprefix("UCI_"),
+                                   "customer_id": ids[mask], "product_id": product, "currency": "EUR",
+                                   "opened_date": iso[mask], "status": "active"}), lines[mask]))  # fmt: skip
+    if kind == "full":
+        mask = first.to_numpy()
+        current = pd.DataFrame({"account_id": ids[mask] + "-CURRENT_ACCOUNT", "customer_id": ids[mask],
+                                "product_id": "UCI_CURRENT_ACCOUNT", "currency": "EUR",
+                                "opened_date": iso[mask], "status": "active"})  # fmt: skip
+        held.append((current, lines[mask]))
+        month_end = (when + pd.offsets.MonthEnd(0)).dt.strftime("%Y-%m-%d")
+        tables["balances"] = (pd.DataFrame({"account_id": current["account_id"].to_numpy(),
+                                            "month_end_date": month_end[mask].to_numpy(),
+                                            "balance_amount": rows["balance"][mask].to_numpy(),
+                                            "average_balance_amount": rows["balance"][mask].to_numpy()}),
+                              lines[mask])  # fmt: skip
+    tables["accounts"] = (pd.concat([f for f, _ in held], ignore_index=True),
+                          np.concatenate([n for _, n in held]))  # fmt: skip
+
+    products = [p for p in PRODUCTS if kind == "full" or p != "UCI_CURRENT_ACCOUNT"]
+    tables["products"] = (pd.DataFrame({
+        "product_id": products, "product_name": [PRODUCTS[p][0] for p in products],
+        "family": [PRODUCTS[p][1] for p in products],
+        "is_asset": ["true" if PRODUCTS[p][2] else "false" for p in products], "ftp_rate": "0",
+    }), np.ones(len(products), dtype=np.int64))  # fmt: skip
+
+    period = when.dt.strftime("%Y-%m")
+    campaign_ids = "UCI-" + period
+    grouped = pd.DataFrame({"campaign_id": campaign_ids, "when": when, "line": lines}).groupby(
+        "campaign_id"
+    )
+    spans = grouped.agg(
+        start=("when", "min"), end=("when", "max"), line=("line", "min")
+    ).reset_index()
+    tables["campaigns"] = (pd.DataFrame({
+        "campaign_id": spans["campaign_id"], "campaign_name": "Term deposit telemarketing " + spans["campaign_id"].str[4:],
+        "product_id": "UCI_TERM_DEPOSIT", "channel": "phone", "start_date": spans["start"].dt.strftime("%Y-%m-%d"),
+        "end_date": spans["end"].dt.strftime("%Y-%m-%d"), "control_share": "0",
+    }), spans["line"].to_numpy())  # fmt: skip
+
+    y = rows["y"].str.lower()
+    contacted = iso + "T12:00:00Z"
+    tables["campaign_contacts"] = (pd.DataFrame({
+        "contact_id": [f"UCI-C{n:06d}" for n in lines], "campaign_id": campaign_ids, "customer_id": ids,
+        "contact_group": "treated", "contacted_at": contacted, "channel": "phone",
+        "has_converted": y.map({"yes": "true", "no": "false"}).fillna(""),
+        "converted_at": contacted.where(y == "yes", ""),
+    }), lines)  # fmt: skip
+
+    if kind == "additional":
+        parts = []
+        for column, (name, unit, publisher) in INDICATORS.items():
+            frame = pd.DataFrame({"indicator_date": iso, "indicator": name, "value": rows[column],
+                                  "unit": unit, "source": publisher, "line": lines})  # fmt: skip
+            parts.append(frame.drop_duplicates(["indicator_date", "indicator"]))
+        indicators = pd.concat(parts, ignore_index=True)
+        tables["economic_indicators"] = (
+            indicators.drop(columns="line"),
+            indicators["line"].to_numpy(),
+        )
+
+    return {"kind": kind, "tables": tables, "rejects": rejects, "unknown": unknown,
+            "last_date": when.max().date() if len(when) else None, "rows": len(raw)}  # fmt: skip
+
+
+def _days_from_weekdays(year: np.ndarray, month: np.ndarray, weekday: np.ndarray) -> np.ndarray:
+    """Day of month from the weekday sequence: the first row of a month falls on the first such
+    weekday; each next row on the next day with its weekday (the same day if it is unchanged), so
+    dates never go back within a month. A date past the month's end stays on its last such day."""
+    days = np.empty(len(month), dtype=np.int64)
+    current = None
+    for i in range(len(month)):  # 41k rows: a plain loop is clearer than the vectorised form
+        first = date(int(year[i]), int(month[i]), 1)
+        if (
+            current is None
+            or (current.year, current.month) != (first.year, first.month)
+            or current < first
+        ):
+            current = first
+        target = current + timedelta(days=(int(weekday[i]) - current.weekday()) % 7)
+        while target.month != first.month:
+            target -= timedelta(days=7)
+        current = target
+        days[i] = target.day
+    return days
+
+
+def _conversion(path: Path) -> dict[str, object]:
+    file = locate(path)
+    stat = file.stat()
+    return _convert(file.resolve(), (stat.st_mtime_ns, stat.st_size))
+
+
+def _chunks(table: str, frame: pd.DataFrame, lines: np.ndarray, rejects: list[ParseReject]):
+    columns = [c for c in TABLES_BY_NAME[table].column_names if c in frame.columns]
+    data = pa.table(
+        {c: pa.array(frame[c].fillna("").astype(str).to_numpy(), pa.string()) for c in columns}
+    )
+    yield Chunk(data, np.asarray(lines, dtype=np.int64), rejects)
+
+
+def discover(path: Path) -> tuple[list[LandingFile], list[str]]:
+    """The contract tables derived from one UCI file (read once, kept for the load)."""
+    conversion = _conversion(path)
+    file = locate(path)
+    warnings = [
+        f"{file.name}: column {c!r} is not part of the UCI layout, ignored"
+        for c in conversion["unknown"]
+    ]
+    warnings.append(
+        f"{file.name}: `duration` not loaded (known only after the call; it would leak the outcome)"
+    )
+    files = []
+    for table, (frame, lines) in conversion["tables"].items():
+        rejects = conversion["rejects"] if table == "campaign_contacts" else []
+        header = HeaderCheck(
+            present=[c for c in TABLES_BY_NAME[table].column_names if c in frame.columns],
+            unknown=[],
+        )
+        files.append(LandingFile(TABLES_BY_NAME[table], file, header,
+                                 functools.partial(_chunks, table, frame, lines, rejects)))  # fmt: skip
+    return files, warnings
+
+
+def default_batch_date(path: Path) -> date | None:
+    """The day after the last contact: every contact of the file is then in the past."""
+    try:
+        last = _conversion(path)["last_date"]
+    except InputError:
+        return None
+    return last + timedelta(days=1) if last else None

@@ -1,0 +1,74 @@
+"""Real-data sources through the platform: ingest with quarantine and lineage, then the warehouse.
+
+A private warehouse; the UCI files are written here in UCI's own layout. The test on the shared
+copy of the real file skips when ../shared/data is absent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from portrait import warehouse
+from portrait.build import build
+from portrait.config import Settings
+from portrait.ingest.api import ingest
+from tests.unit.test_uci_adapter import ADDITIONAL_HEADER, additional_row, write
+
+pytestmark = pytest.mark.integration
+REAL_UCI = Path(__file__).resolve().parents[3] / "shared" / "data" / "bank_marketing"
+
+
+@pytest.fixture(scope="module")
+def uci_home(tmp_path_factory) -> Settings:
+    home = tmp_path_factory.mktemp("uci_home")
+    settings = Settings(home=home, database_url=None)
+    warehouse.ensure_started(settings)
+    yield settings
+    warehouse.EmbeddedServer(settings).stop()
+
+
+def _rows(settings: Settings, query: str, *params) -> list[tuple]:
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def test_uci_contacts_reach_the_marts_and_bad_rows_only_quarantine(uci_home, tmp_path):
+    months = ["may", "jun", "jul", "aug", "oct", "nov", "dec", "mar", "apr"]
+    rows = [additional_row(month=m, weekday=w, y="yes" if i % 4 == 0 else "no", euribor=f"{4.0 - i / 10:.3f}")
+            for i, (m, w) in enumerate((m, w) for m in months for w in ("mon", "wed", "fri"))]  # fmt: skip
+    rows.insert(5, additional_row(month="smarch"))  # line 7
+    folder = tmp_path / "uci"
+    folder.mkdir()
+    write(folder / "bank-additional-full.csv", ADDITIONAL_HEADER, rows)
+    report = ingest(folder, source="uci-bank-marketing", settings=uci_home)
+    assert (
+        str(report.batch_date) == "2009-04-11"
+    )  # the day after the last contact (Fri 10 April 2009)
+    assert report.rows_quarantined == 1
+    assert _rows(uci_home, "select source_table, line_number, rule from quarantine.rejected_rows where batch_id = %s",
+                 report.batch_id) == [("campaign_contacts", 7, "source format")]  # fmt: skip
+    assert _rows(uci_home, "select line_number, source_file from raw.campaign_contacts where batch_id = %s "
+                 "order by line_number limit 1", report.batch_id)[0] == (2, "bank-additional-full.csv")  # fmt: skip
+
+    assert build(settings=uci_home).success
+    contacts, converted = _rows(uci_home, "select count(*), count(*) filter (where has_converted) from marts.fct_campaign_contacts")[0]  # fmt: skip
+    assert (contacts, converted) == (27, 7)
+    assert _rows(uci_home, "select count(*) from marts.customer_portrait")[0][0] == 27
+    euribor = _rows(uci_home, "select indicator_date, value, valid_to from marts.fct_economic_indicators "
+                    "where indicator = 'euribor_3m_rate' order by indicator_date")  # fmt: skip
+    assert len(euribor) == 27 and float(euribor[0][1]) == 4.0 and euribor[0][2] == euribor[1][0]
+    assert euribor[-1][2] is None
+
+
+@pytest.mark.skipif(
+    not (REAL_UCI / "bank-additional-full.csv").exists(), reason="../shared/data not present"
+)
+def test_the_real_uci_file_loads_completely(uci_home):
+    report = ingest(REAL_UCI, source="uci-bank-marketing", settings=uci_home)
+    assert report.rows_quarantined == 0
+    total, yes, first, last = _rows(uci_home, "select count(*), count(*) filter (where has_converted), min(contacted_at)::date, "
+                                    "max(contacted_at)::date from raw.campaign_contacts where batch_id = %s", report.batch_id)[0]  # fmt: skip
+    assert (total, yes) == (41188, 4640)  # SOURCE.md: 4,640 yes of 41,188
+    assert (str(first)[:7], str(last)[:7]) == ("2008-05", "2010-11")
