@@ -66,7 +66,7 @@ def suites(build_schema: str, published_schema: str | None) -> list[SuiteSpec]:
         e.ExpectColumnValuesToNotBeNull(column="value_tier", meta=severity(CRITICAL, rule="completeness")),
         e.ExpectColumnValuesToBeInSet(column="value_tier", value_set=["key", "important", "standard", "low"],
                                       meta=severity(CRITICAL, rule="allowed values")),
-        e.ExpectColumnValuesToBeBetween(column="age_years", min_value=14, max_value=120, meta=severity(CRITICAL, rule="range")),
+        e.ExpectColumnValuesToBeBetween(column="age_years", min_value=0, max_value=120, meta=severity(CRITICAL, rule="range")),
         e.ExpectColumnValuesToBeBetween(column="product_count", min_value=0, max_value=200, meta=severity(CRITICAL, rule="range")),
         e.ExpectColumnValuesToBeBetween(column="rfm_recency_score", min_value=1, max_value=5, meta=severity(CRITICAL, rule="range")),
         e.ExpectColumnProportionOfNonNullValuesToBeBetween(column="region", min_value=0.95,

@@ -236,7 +236,7 @@ TABLES: tuple[Table, ...] = (
             _c("start_date", "date", "Disbursement date.", required=True, not_after_batch=True),
             _c("maturity_date", "date", "Final repayment date."),
             _c("status", "text", "Repayment status.", required=True, allowed=("current", "delinquent", "default", "closed")),
-            _c("days_past_due", "int", "Days the oldest unpaid instalment is overdue.", required=True, minimum=0),
+            _c("days_past_due", "int", "Days the oldest unpaid instalment is overdue (empty: not known, e.g. Berka).", minimum=0),
             _c("collateral_type", "text", "Collateral.", allowed=("none", "property", "vehicle", "deposit", "guarantee")),
         ),
     ),

@@ -35,6 +35,9 @@ import pyarrow.parquet as pq
 
 from portrait.ingest.contract import CONTRACT_VERSION, TABLES_BY_NAME
 
+# contract tables the synthetic bank does not deliver: market context comes from real sources (UCI)
+NOT_GENERATED = frozenset({"economic_indicators"})
+
 DAY = np.timedelta64(1, "D")
 
 # product_id, name, family, is_asset, customer_rate, ftp_rate, fee_rate, monthly_fee, margin_rate, term

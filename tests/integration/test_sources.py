@@ -14,6 +14,7 @@ from portrait import warehouse
 from portrait.build import build
 from portrait.config import Settings
 from portrait.ingest.api import ingest
+from tests.unit.test_berka_adapter import bank
 from tests.unit.test_uci_adapter import ADDITIONAL_HEADER, additional_row, write
 
 pytestmark = pytest.mark.integration
@@ -72,3 +73,46 @@ def test_the_real_uci_file_loads_completely(uci_home):
                                     "max(contacted_at)::date from raw.campaign_contacts where batch_id = %s", report.batch_id)[0]  # fmt: skip
     assert (total, yes) == (41188, 4640)  # SOURCE.md: 4,640 yes of 41,188
     assert (str(first)[:7], str(last)[:7]) == ("2008-05", "2010-11")
+
+
+REAL_BERKA = Path(__file__).resolve().parents[3] / "shared" / "data" / "berka_pkdd99"
+
+
+@pytest.fixture(scope="module")
+def berka_home(tmp_path_factory) -> Settings:
+    home = tmp_path_factory.mktemp("berka_home")
+    settings = Settings(home=home, database_url=None)
+    warehouse.ensure_started(settings)
+    yield settings
+    warehouse.EmbeddedServer(settings).stop()
+
+
+def test_a_berka_bank_is_built_into_the_marts(berka_home, tmp_path):
+    folder = bank(tmp_path / "berka")
+    report = ingest(folder, source="berka", settings=berka_home)
+    assert report.rows_quarantined == 1  # the transaction dated 930399
+    assert any("permanent orders not loaded" in w for w in report.warnings)
+    assert build(settings=berka_home).success
+    assert _rows(berka_home, "select loan_id, loan_status from marts.fct_loans order by 1") == [
+        ("5314", "default"), ("5316", "current"),
+    ]  # fmt: skip
+    assert _rows(berka_home, "select count(*) from marts.customer_portrait")[0][0] == 3
+    # account 20 (pseudonymised in the marts) is the only one with transactions
+    balances = _rows(
+        berka_home, "select month_start, balance_amount from marts.fct_balances_monthly order by 1"
+    )
+    assert [(str(m)[:7], float(b)) for m, b in balances] == [
+        ("1993-02", 700.0),
+        ("1993-03", 600.0),
+        ("1993-04", 540.0),
+    ]
+
+
+@pytest.mark.skipif(not (REAL_BERKA / "loan.asc").exists(), reason="../shared/data not present")
+def test_the_real_berka_files_load_with_their_coverage(berka_home):
+    report = ingest(REAL_BERKA, source="berka", settings=berka_home)
+    assert report.rows_quarantined == 0
+    loans, defaults = _rows(berka_home, "select count(*), count(*) filter (where status in ('default', 'delinquent')) "
+                            "from raw.loans where batch_id = %s", report.batch_id)[0]  # fmt: skip
+    assert (loans, defaults) == (682, 76)  # SOURCE.md: B or D on 76 of 682 loans
+    assert any("1,229 of 4,500 accounts" in w for w in report.warnings)

@@ -10,7 +10,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from portrait.ingest.contract import TABLES
-from portrait.synth.generator import generate
+from portrait.synth.generator import NOT_GENERATED, generate
 
 
 @pytest.fixture(scope="module")
@@ -26,14 +26,14 @@ def _read(folder: Path, table: str):
 
 def test_same_seed_same_files(bank: Path, tmp_path: Path):
     generate(tmp_path, customers=1500, months=6, seed=7)
-    for table in TABLES:
+    for table in (t for t in TABLES if t.name not in NOT_GENERATED):
         assert (bank / f"{table.name}.csv").read_bytes() == (
             tmp_path / f"{table.name}.csv"
         ).read_bytes(), table.name
 
 
 def test_every_contract_table_is_written_with_its_columns(bank: Path):
-    for table in TABLES:
+    for table in (t for t in TABLES if t.name not in NOT_GENERATED):
         header = (bank / f"{table.name}.csv").read_text().splitlines()[0]
         assert header.replace('"', "").split(",") == table.column_names
 

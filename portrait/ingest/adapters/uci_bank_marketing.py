@@ -35,12 +35,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from portrait.errors import InputError
-from portrait.ingest.contract import TABLES_BY_NAME
+from portrait.ingest.adapters.frames import landing_files, read_source_csv, reject_rows
 from portrait.ingest.loader import LandingFile
-from portrait.ingest.readers import Chunk, HeaderCheck, ParseReject
 
 FILES = ("bank-additional-full.csv", "bank-full.csv", "bank-additional.csv", "bank.csv")
 FIRST_YEAR = 2008  # the public files start in May 2008 (Moro et al. 2014)
@@ -98,11 +96,7 @@ def locate(path: Path) -> Path:
 
 @functools.lru_cache(maxsize=4)
 def _convert(path: Path, _stamp: tuple[int, int]) -> dict[str, object]:
-    try:
-        raw = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False, quotechar='"')
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
-        raise InputError(f"unreadable UCI file: {str(err).splitlines()[0]}", where=str(path),
-                         rule="semicolon-separated CSV with a header") from None  # fmt: skip
+    raw, _ = read_source_csv(path, "semicolon-separated CSV with a header")
     columns = list(raw.columns)
     kind = "additional" if "day_of_week" in columns else "full"
     expected = COMMON + (ADDITIONAL if kind == "additional" else FULL)
@@ -111,33 +105,20 @@ def _convert(path: Path, _stamp: tuple[int, int]) -> dict[str, object]:
         raise InputError(f"missing column {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
                          where=f"{path}, header", rule="bank-additional (21 columns) or bank-full (17 columns)")  # fmt: skip
     unknown = [c for c in columns if c not in expected and c != "client_id"]
-    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
-        texts = [line.rstrip("\r\n") for line in handle][1:]
-    raw["__line"] = np.arange(2, len(raw) + 2)
-    raw["__text"] = texts[: len(raw)] + [""] * max(0, len(raw) - len(texts))
-
-    rejects: list[ParseReject] = []
     month = raw["month"].str.lower().map(MONTHS)
     age = pd.to_numeric(raw["age"], errors="coerce")
-    outcome = raw["y"].str.lower()
     bad = {
         "month": month.isna(),
         "age": age.isna() | (age < 16) | (age > 110),
-        "y": ~outcome.isin(["yes", "no", ""]),
+        "y": ~raw["y"].str.lower().isin(["yes", "no", ""]),
     }
     if kind == "additional":
         bad["day_of_week"] = ~raw["day_of_week"].str.lower().isin(list(WEEKDAYS))
     else:
         day = pd.to_numeric(raw["day"], errors="coerce")
         bad["day"] = day.isna() | (day < 1) | (day > 31)
-    for column, mask in bad.items():
-        for line, text, value in raw.loc[mask, ["__line", "__text", column]].itertuples(
-            index=False
-        ):
-            rejects.append(ParseReject(int(line), text[:2000], "source format",
-                                       f"{column} {value!r} is not a valid UCI value"))  # fmt: skip
     keep = ~np.logical_or.reduce([m.to_numpy() for m in bad.values()])
-    rows = raw[keep].reset_index(drop=True)
+    rows, rejects = reject_rows(raw, bad)
     month = month[keep].astype(int).to_numpy()
     age = age[keep].astype(int).to_numpy()
 
@@ -271,14 +252,6 @@ def _conversion(path: Path) -> dict[str, object]:
     return _convert(file.resolve(), (stat.st_mtime_ns, stat.st_size))
 
 
-def _chunks(table: str, frame: pd.DataFrame, lines: np.ndarray, rejects: list[ParseReject]):
-    columns = [c for c in TABLES_BY_NAME[table].column_names if c in frame.columns]
-    data = pa.table(
-        {c: pa.array(frame[c].fillna("").astype(str).to_numpy(), pa.string()) for c in columns}
-    )
-    yield Chunk(data, np.asarray(lines, dtype=np.int64), rejects)
-
-
 def discover(path: Path) -> tuple[list[LandingFile], list[str]]:
     """The contract tables derived from one UCI file (read once, kept for the load)."""
     conversion = _conversion(path)
@@ -290,15 +263,10 @@ def discover(path: Path) -> tuple[list[LandingFile], list[str]]:
     warnings.append(
         f"{file.name}: `duration` not loaded (known only after the call; it would leak the outcome)"
     )
-    files = []
-    for table, (frame, lines) in conversion["tables"].items():
-        rejects = conversion["rejects"] if table == "campaign_contacts" else []
-        header = HeaderCheck(
-            present=[c for c in TABLES_BY_NAME[table].column_names if c in frame.columns],
-            unknown=[],
-        )
-        files.append(LandingFile(TABLES_BY_NAME[table], file, header,
-                                 functools.partial(_chunks, table, frame, lines, rejects)))  # fmt: skip
+    tables = conversion["tables"]
+    files = landing_files(
+        tables, dict.fromkeys(tables, file), {"campaign_contacts": conversion["rejects"]}
+    )
     return files, warnings
 
 
