@@ -21,13 +21,16 @@ pytestmark = pytest.mark.integration
 REAL_UCI = Path(__file__).resolve().parents[3] / "shared" / "data" / "bank_marketing"
 
 
-@pytest.fixture(scope="module")
-def uci_home(tmp_path_factory) -> Settings:
-    home = tmp_path_factory.mktemp("uci_home")
-    settings = Settings(home=home, database_url=None)
+def _private_warehouse(tmp_path_factory, name: str):
+    settings = Settings(home=tmp_path_factory.mktemp(name), database_url=None)
     warehouse.ensure_started(settings)
     yield settings
     warehouse.EmbeddedServer(settings).stop()
+
+
+@pytest.fixture(scope="module")
+def uci_home(tmp_path_factory) -> Settings:
+    yield from _private_warehouse(tmp_path_factory, "uci_home")
 
 
 def _rows(settings: Settings, query: str, *params) -> list[tuple]:
@@ -80,11 +83,7 @@ REAL_BERKA = Path(__file__).resolve().parents[3] / "shared" / "data" / "berka_pk
 
 @pytest.fixture(scope="module")
 def berka_home(tmp_path_factory) -> Settings:
-    home = tmp_path_factory.mktemp("berka_home")
-    settings = Settings(home=home, database_url=None)
-    warehouse.ensure_started(settings)
-    yield settings
-    warehouse.EmbeddedServer(settings).stop()
+    yield from _private_warehouse(tmp_path_factory, "berka_home")
 
 
 def test_a_berka_bank_is_built_into_the_marts(berka_home, tmp_path):
