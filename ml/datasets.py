@@ -21,6 +21,8 @@ import pandas as pd
 import psycopg
 from portrait.ml import features
 
+from portrait.errors import InputError
+
 OFFER_CATEGORICAL = ["offered_product_id", "offered_channel"]
 OFFER_NUMERIC = ["offered_product_views_90d"]
 
@@ -126,6 +128,12 @@ def response_set(conn: psycopg.Connection) -> TrainingSet:
         "where contact_group = 'treated' and is_outcome_known order by 1").fetchall()]  # fmt: skip
     # contacts need MIN_HISTORY_MONTHS of history before them, or their features are truncated
     months = [m for m in months if first and m >= _add_months(first, MIN_HISTORY_MONTHS)]
+    if not months:
+        raise InputError("response_propensity: no treated contact with a known outcome has "
+                         f"{MIN_HISTORY_MONTHS} months of balance history before it",
+                         where="marts.fct_campaign_contacts, marts.fct_balances_monthly",
+                         rule="point-in-time features need that history; a source without balances "
+                              "(UCI Bank Marketing) cannot train this model yet")  # fmt: skip
     for month in months:
         features.materialise(conn, month)
     frame = _query(conn, RESPONSE_SQL.format(columns=COLUMNS), {"months": months})

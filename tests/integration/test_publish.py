@@ -81,7 +81,7 @@ def test_a_failed_marts_gate_publishes_nothing_and_keeps_the_build_for_inspectio
         i for i, r in enumerate(rows[1:], start=1) if r[header.index("customer_type")] == "retail"
     )
     rows[retail][header.index("birth_date")] = (
-        "2020-01-01"  # a five-year-old customer: valid landing, absurd portrait
+        "1890-01-01"  # a 135-year-old customer: valid landing, absurd portrait
     )
     bad = tmp_path / "bad"
     bad.mkdir()
