@@ -280,10 +280,6 @@ def score(name: str, *, as_of: date | None = None, slice_index: int = 0, slices:
             rows += len(out)
             log(f"{name}: scored {customers:,} customers ({rows:,} rows)")
         conn.commit()
-        # fresh statistics before dbt joins the scores (planned blind, the marketing marts took
-        # minutes at 100k customers instead of seconds)
-        conn.execute("analyze ml.customer_scores")
-        conn.commit()
     result = ScoreResult(name, champion.version, as_of.isoformat(), f"{slice_index}/{slices}",
                          customers, rows, round(time.perf_counter() - began, 2))  # fmt: skip
     if slices == 1 and drift:
