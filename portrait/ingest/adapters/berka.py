@@ -290,9 +290,11 @@ def _implied_annual_rate(
 
 def _remaining_principal(principal, monthly_rate, months, paid):
     """Outstanding principal of an annuity after ``paid`` monthly payments."""
-    r = np.where(monthly_rate > 0, monthly_rate, 1e-12)
+    r = np.where(monthly_rate > 0, monthly_rate, 1.0)  # 1.0: placeholder where the rate is 0
     growth_n, growth_k = (1 + r) ** months, (1 + r) ** paid
-    return np.clip(principal * (growth_n - growth_k) / (growth_n - 1), 0, principal)
+    remaining = np.where(monthly_rate > 0, principal * (growth_n - growth_k) / (growth_n - 1),
+                         principal * (months - paid) / months)  # fmt: skip
+    return np.clip(remaining, 0, principal)
 
 
 @functools.lru_cache(maxsize=2)
