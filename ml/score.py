@@ -84,6 +84,11 @@ def _offer_signature(conn, as_of: date, offers) -> str:
             f"products {','.join(p for p, _ in offers)}")  # fmt: skip
 
 
+def _offer_frame_ready(conn, as_of: date, offers) -> bool:
+    comment = conn.execute("select obj_description(to_regclass(%s))", (OFFER_FRAME,)).fetchone()[0]
+    return comment == _offer_signature(conn, as_of, offers)
+
+
 def _offer_frame(conn, as_of: date, offers) -> None:
     """One wide row per customer: views of each offered product in the 90 days before ``as_of`` and
     whether it is held, pivoted once here so that scoring chunks join 1:1 instead of grouping
@@ -91,11 +96,7 @@ def _offer_frame(conn, as_of: date, offers) -> None:
     prepared date, rebuilt when the date, the products or the features change."""
     from psycopg import sql
 
-    signature = _offer_signature(conn, as_of, offers)
-    if (
-        conn.execute("select obj_description(to_regclass(%s))", (OFFER_FRAME,)).fetchone()[0]
-        == signature
-    ):
+    if _offer_frame_ready(conn, as_of, offers):
         return
     pivot = []
     for product_id, _ in offers:
@@ -110,17 +111,15 @@ def _offer_frame(conn, as_of: date, offers) -> None:
                              "where as_of_date = {} group by customer_id").format(
             sql.SQL(OFFER_FRAME), sql.SQL("").join(sql.SQL(", ") + c for c in pivot), sql.Literal(as_of)))  # fmt: skip
         conn.execute(f"alter table {OFFER_FRAME} add primary key (customer_id)")
-        conn.execute(
-            sql.SQL("comment on table {} is {}").format(
-                sql.SQL(OFFER_FRAME), sql.Literal(signature)
-            )
-        )
+        signature = sql.Literal(_offer_signature(conn, as_of, offers))
+        conn.execute(sql.SQL("comment on table {} is {}").format(sql.SQL(OFFER_FRAME), signature))
 
 
 def _chunks(conn, as_of: date, slices: int, slice_index: int, chunk_rows: int, offers=()):
     """Features of one slice in chunks of about ``chunk_rows`` customers (ranges of hash buckets),
     each read with COPY and parsed by pyarrow; with ``offers``, per product the customer's views of
-    it (``__views_<id>``) and whether they hold it (``__held_<id>``), joined 1:1 from the frame prepare() pivoted."""
+    it (``__views_<id>``) and whether they hold it (``__held_<id>``), joined 1:1 from the frame
+    that prepare() pivoted."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
     from psycopg import sql
@@ -129,9 +128,7 @@ def _chunks(conn, as_of: date, slices: int, slice_index: int, chunk_rows: int, o
     select = [sql.SQL("f.{}").format(sql.Identifier(c)) for c in columns]
     types = {c: pa.string() for c in ["customer_id", *features.CATEGORICAL]}
     types |= {"bucket": pa.int16()} | {c: pa.float64() for c in features.NUMERIC}
-    if offers and conn.execute(
-        "select obj_description(to_regclass(%s))", (OFFER_FRAME,)
-    ).fetchone()[0] != (_offer_signature(conn, as_of, offers)):
+    if offers and not _offer_frame_ready(conn, as_of, offers):
         raise InputError(f"the scoring cache {OFFER_FRAME} is not prepared for {as_of} and the current products",
                          where=OFFER_FRAME, rule="run `prepare` (the customer_scoring DAG's first task) before the slices")  # fmt: skip
     for product_id, _ in offers:

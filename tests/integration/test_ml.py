@@ -181,6 +181,16 @@ def test_scoring_is_idempotent_and_slices_add_up_to_the_whole(trained):
     assert drift[0][0] == 1
     with pytest.raises(InputError, match="slice"):
         score("churn_risk", as_of=as_of, slice_index=3, slices=3, settings=settings)
+    # parallel slices of an offer model read the frame prepare() pivoted: for another date they
+    # refuse instead of scoring with another date's offer context
+    with pytest.raises(InputError, match="scoring cache"):
+        score(
+            "response_propensity",
+            as_of=date(2025, 3, 1),
+            slice_index=0,
+            slices=2,
+            settings=settings,
+        )
 
 
 def test_scores_become_next_best_offers_and_a_target_list_that_respects_consent(trained):
