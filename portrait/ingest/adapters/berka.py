@@ -30,7 +30,13 @@ import numpy as np
 import pandas as pd
 
 from portrait.errors import InputError
-from portrait.ingest.adapters.frames import Converted, landing_files, read_source_csv, reject_rows
+from portrait.ingest.adapters.frames import (
+    Converted,
+    landing_files,
+    product_master,
+    read_source_csv,
+    reject_rows,
+)
 from portrait.ingest.loader import LandingFile
 from portrait.ingest.readers import ParseReject
 
@@ -189,11 +195,7 @@ def _convert(folder: Path, _stamp: tuple) -> dict[str, object]:
     }), holder["__line"].to_numpy())  # fmt: skip
     source["cards"] = folder / "card.asc"
 
-    tables["products"] = (pd.DataFrame({
-        "product_id": list(PRODUCTS), "product_name": [v[0] for v in PRODUCTS.values()],
-        "family": [v[1] for v in PRODUCTS.values()], "is_asset": [str(v[2]).lower() for v in PRODUCTS.values()],
-        "ftp_rate": "0",
-    }), np.ones(len(PRODUCTS), dtype=np.int64))  # fmt: skip
+    tables["products"] = product_master(PRODUCTS)
     source["products"] = folder / "loan.asc"
 
     orders = _read(folder, "order.asc", ["order_id", "account_id", "amount", "k_symbol"])

@@ -77,3 +77,14 @@ def reject_rows(
         else np.ones(len(frame), bool)
     )
     return frame[keep].reset_index(drop=True), rejects
+
+
+def product_master(products: dict[str, tuple[str, str, bool]]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The fixed products a source implies (id: name, family, is_asset). Real sources carry no
+    product economics: the required FTP rate is 0 and documented as unknown (docs/sources.md)."""
+    frame = pd.DataFrame({
+        "product_id": list(products), "product_name": [v[0] for v in products.values()],
+        "family": [v[1] for v in products.values()],
+        "is_asset": ["true" if v[2] else "false" for v in products.values()], "ftp_rate": "0",
+    })  # fmt: skip
+    return frame, np.ones(len(products), dtype=np.int64)  # line 1: not from a data row

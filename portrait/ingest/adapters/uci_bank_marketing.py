@@ -37,7 +37,12 @@ import numpy as np
 import pandas as pd
 
 from portrait.errors import InputError
-from portrait.ingest.adapters.frames import landing_files, read_source_csv, reject_rows
+from portrait.ingest.adapters.frames import (
+    landing_files,
+    product_master,
+    read_source_csv,
+    reject_rows,
+)
 from portrait.ingest.loader import LandingFile
 
 FILES = ("bank-additional-full.csv", "bank-full.csv", "bank-additional.csv", "bank.csv")
@@ -117,10 +122,9 @@ def _convert(path: Path, _stamp: tuple[int, int]) -> dict[str, object]:
     else:
         day = pd.to_numeric(raw["day"], errors="coerce")
         bad["day"] = day.isna() | (day < 1) | (day > 31)
-    keep = ~np.logical_or.reduce([m.to_numpy() for m in bad.values()])
     rows, rejects = reject_rows(raw, bad)
-    month = month[keep].astype(int).to_numpy()
-    age = age[keep].astype(int).to_numpy()
+    month = rows["month"].str.lower().map(MONTHS).to_numpy(int)
+    age = pd.to_numeric(rows["age"]).to_numpy(int)
 
     # year: starts in FIRST_YEAR and advances whenever the month goes back
     year = FIRST_YEAR + np.concatenate([[0], np.cumsum(np.diff(month) < 0)])
@@ -178,12 +182,9 @@ def _convert(path: Path, _stamp: tuple[int, int]) -> dict[str, object]:
     tables["accounts"] = (pd.concat([f for f, _ in held], ignore_index=True),
                           np.concatenate([n for _, n in held]))  # fmt: skip
 
-    products = [p for p in PRODUCTS if kind == "full" or p != "UCI_CURRENT_ACCOUNT"]
-    tables["products"] = (pd.DataFrame({
-        "product_id": products, "product_name": [PRODUCTS[p][0] for p in products],
-        "family": [PRODUCTS[p][1] for p in products],
-        "is_asset": ["true" if PRODUCTS[p][2] else "false" for p in products], "ftp_rate": "0",
-    }), np.ones(len(products), dtype=np.int64))  # fmt: skip
+    tables["products"] = product_master(
+        {p: v for p, v in PRODUCTS.items() if kind == "full" or p != "UCI_CURRENT_ACCOUNT"}
+    )
 
     period = when.dt.strftime("%Y-%m")
     campaign_ids = "UCI-" + period
