@@ -113,7 +113,7 @@ def listing(settings: Settings | None = None) -> list[dict[str, object]]:
     settings = settings or get_settings()
     client = registry.configure(settings)
     rows = []
-    for name in models.names():
+    for name in models.names(on_demand=True):
         spec = models.get(name)
         row: dict[str, object] = {"model": name, "primary_metric": spec.primary_metric}
         for alias in (registry.CHAMPION, registry.CHALLENGER):

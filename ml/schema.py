@@ -37,6 +37,22 @@ comment on column ml.customer_scores.reason_codes is
 comment on column ml.customer_scores.bucket is
     'Stable customer-hash bucket (0-1023); slice k of n scores the buckets with bucket % n = k';
 
+create table if not exists ml.event_scores (
+    event_id text not null,
+    model_name text not null,
+    model_version text not null,
+    customer_id text not null,
+    event_at timestamptz not null,
+    score double precision not null,
+    label smallint,
+    scored_at timestamptz not null
+);
+create index if not exists event_scores_model on ml.event_scores (model_name, model_version);
+comment on table ml.event_scores is
+    'Scores of event-level models (contact_response, loan_default): one row per event and model version, features as of the event';
+comment on column ml.event_scores.event_id is 'contact_id (contact_response) or loan_id (loan_default)';
+comment on column ml.event_scores.label is 'The outcome where it is known (for evaluation), else null';
+
 create table if not exists ml.training_sets (
     model_name text not null,
     run_id text not null,

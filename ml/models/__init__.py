@@ -18,6 +18,12 @@ class ModelSpec:
     tolerance: float = 0.005
     product_specific: bool = False
     build: Callable[..., object] | None = None
+    # "customer": scored per active customer as of a date (ml.customer_scores); "event": one row
+    # per event, features as of the event (ml/events.py, scored into ml.event_scores)
+    grain: str = "customer"
+    # trained by `portrait train` without --model and by the training DAG; on-demand otherwise
+    scheduled: bool = True
+    params: dict[str, object] = field(default_factory=dict)  # estimator settings over the defaults
 
     @property
     def implementation(self):
@@ -59,6 +65,32 @@ def _specs() -> dict[str, ModelSpec]:
                 tolerance=0.02,
                 build=clustering.build,
             ),
+            ModelSpec(
+                name="contact_response",
+                kind="classifier",
+                description="Probability that a campaign contact converts within 30 days, from what "
+                "was known at the contact (sources without history, e.g. UCI Bank Marketing)",
+                primary_metric="auc",
+                floors={"auc": 0.6, "lift_top_decile": 1.3},
+                build=classifier.build,
+                grain="event",
+                scheduled=False,
+                # 41k contacts, strong drift over time: shallow trees, large leaves
+                params={"num_leaves": 7, "min_child_samples": 200, "n_estimators": 250},
+            ),
+            ModelSpec(
+                name="loan_default",
+                kind="classifier",
+                description="Probability that a loan ends in default or delinquency, from what was "
+                "known when it started",
+                primary_metric="auc",
+                floors={"auc": 0.6, "lift_top_decile": 1.5},
+                build=classifier.build,
+                grain="event",
+                scheduled=False,
+                # a few hundred loans (Berka: 682): small trees, few of them
+                params={"num_leaves": 4, "min_child_samples": 20, "n_estimators": 150},
+            ),
         )
     }
 
@@ -73,5 +105,6 @@ def get(name: str) -> ModelSpec:
     return specs[name]
 
 
-def names() -> list[str]:
-    return list(_specs())
+def names(*, on_demand: bool = False) -> list[str]:
+    """Models trained on schedule; with ``on_demand`` also those trained only when named."""
+    return [name for name, spec in _specs().items() if spec.scheduled or on_demand]

@@ -14,6 +14,7 @@ from portrait.cli.build import build
 from portrait.cli.catalogue import catalogue
 from portrait.cli.contract import contract
 from portrait.cli.demo import demo
+from portrait.cli.evaluate import evaluate
 from portrait.cli.generate import generate
 from portrait.cli.ingest import ingest
 from portrait.cli.models import models, promote
@@ -49,6 +50,7 @@ app.command("train")(train)
 app.command("score")(score)
 app.command("models")(models)
 app.command("promote")(promote)
+app.command("evaluate")(evaluate)
 
 
 def main() -> None:

@@ -10,7 +10,10 @@ from portrait.cli.output import JsonOption, console, emit
 
 def train(
     model: list[str] | None = typer.Option(
-        None, "--model", help="Model to train (repeatable; default: all)."
+        None,
+        "--model",
+        help="Model to train (repeatable; default: the scheduled ones; contact_response and "
+        "loan_default only when named).",
     ),
     as_json: bool = JsonOption,
 ) -> None:
@@ -26,7 +29,8 @@ def train(
     def human(p: dict) -> None:
         for r in p["models"]:
             shown = {k: v for k, v in r["metrics"].items() if k in
-                     ("auc", "pr_auc", "lift_top_decile", "brier", "silhouette", "smallest_cluster_share")}  # fmt: skip
+                     ("auc", "random_split_auc", "pr_auc", "lift_top_decile", "brier", "silhouette",
+                      "smallest_cluster_share")}  # fmt: skip
             metrics = ", ".join(f"{k} {v:.3f}" for k, v in shown.items())
             console.print(
                 f"{r['model_name']} v{r['version']} ({r['rows_train']:,} rows, {r['seconds']:.0f}s): {metrics}"

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import mlflow
 import pytest
 from portrait.expectations.gates import GateFailed
-from portrait.ml import features, models, promote, registry
-from portrait.ml.score import score
+from portrait.ml import events, features, models, promote, registry
+from portrait.ml.score import score, score_events
 from portrait.ml.train import train
 
 from portrait import warehouse
@@ -73,6 +73,58 @@ def test_features_for_a_date_ignore_everything_that_happened_after_it(trained):
         changed = features.compute(conn, AS_OF)
         conn.rollback()
         assert not before.equals(changed)
+
+
+def test_event_features_ignore_what_happened_after_each_event(trained):
+    settings, _ = trained
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        before = events.contact_response_set(conn).frame
+        cut = before["event_at"].iloc[len(before) // 2]
+        early = before[before["event_at"] < cut].reset_index(drop=True)
+        customer = early["customer_id"].iloc[-1]
+        # after the cut: a converted contact of that customer, an account opened the next day
+        conn.execute("insert into marts.fct_campaign_contacts (contact_id, campaign_id, customer_id, product_id, contact_group, contacted_at, "
+                     "channel, has_responded, has_converted, converted_at, conversion_amount, is_outcome_known) "
+                     "values ('late-c', 'K999', %s, 'P02', 'treated', %s, 'email', true, true, %s, 10, true)",
+                     (customer, cut, cut))  # fmt: skip
+        conn.execute("insert into marts.dim_account (account_id, customer_id, product_id, product_family, is_asset, currency, "
+                     "opened_date, account_status) values ('late-acc', %s, 'P02', 'savings', false, 'EUR', %s, 'active')",
+                     (customer, cut.date() + timedelta(days=1)))  # accounts are dated by day  # fmt: skip
+        after = events.contact_response_set(conn).frame
+        conn.rollback()
+        assert "late-c" in set(after["event_id"])
+        assert early.equals(after[after["event_at"] < cut].reset_index(drop=True))
+        # ... while the same contact dated before the customer's last early contact changes them
+        conn.execute("insert into marts.fct_campaign_contacts (contact_id, campaign_id, customer_id, product_id, contact_group, contacted_at, "
+                     "channel, has_responded, has_converted, converted_at, conversion_amount, is_outcome_known) "
+                     "values ('early-c', 'K999', %s, 'P02', 'treated', %s, 'email', true, true, %s, 10, true)",
+                     (customer, early["event_at"].iloc[0], early["event_at"].iloc[0]))  # fmt: skip
+        changed = events.contact_response_set(conn).frame
+        conn.rollback()
+        row = changed[changed["event_id"] == early["event_id"].iloc[-1]]
+        assert row["prior_contacts"].iloc[0] == early["prior_contacts"].iloc[-1] + 1
+
+
+def test_an_event_model_scores_its_holdout_through_the_registry_as_trained(trained):
+    settings, _ = trained
+    assert "contact_response" not in models.names()  # on demand, not in the scheduled training
+    result = train("contact_response", settings=settings, log=lambda _: None)
+    registry.configure(settings)
+    run = mlflow.get_run(result.run_id)
+    assert 0.5 < run.data.metrics["random_split_auc"] <= 1
+    since = datetime.fromisoformat(run.data.tags["holdout_from"])
+    scored = score_events("contact_response", version=result.version, since=since, settings=settings,
+                          log=lambda _: None)  # fmt: skip
+    # the stored scores of the held-out events are the holdout the training evaluated
+    assert scored.events == result.rows_holdout
+    assert scored.metrics["auc"] == pytest.approx(result.metrics["auc"], abs=1e-3)
+    again = score_events("contact_response", version=result.version, since=since, settings=settings,
+                         log=lambda _: None)  # fmt: skip
+    assert _rows(settings, "select count(*), count(distinct event_id), min(model_version), max(model_version) "
+                 "from ml.event_scores where model_name = 'contact_response'")[0] == (
+        again.events, again.events, result.version, result.version)  # fmt: skip
+    with pytest.raises(InputError, match="scores customers, not events"):
+        score_events("churn_risk", settings=settings)
 
 
 def test_training_is_tracked_registered_and_promoted_by_the_rules(trained):

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from portrait.ml import events
+from portrait.ml.evaluation import evaluate_source
 
 from portrait import warehouse
 from portrait.build import build
@@ -96,6 +98,13 @@ def test_a_berka_bank_is_built_into_the_marts(berka_home, tmp_path):
         ("5314", "default"), ("5316", "current"),
     ]  # fmt: skip
     assert _rows(berka_home, "select count(*) from marts.customer_portrait")[0][0] == 3
+    with warehouse.connect(warehouse.owner_url(berka_home)) as conn:
+        loans = events.loan_default_set(conn).frame
+    # one row per loan, features as of its start, label from its status (B/D -> in arrears)
+    assert loans["event_id"].tolist() == ["5314", "5316"] and loans["label"].tolist() == [1, 0]
+    assert loans["term_months"].round().tolist() == [12, 12]
+    # loan 5314 starts in July 1993: April's balance is in its three months before, nothing later
+    assert loans["deposits_minimum_3m_amount"].iloc[0] == 540.0
     # account 20 (pseudonymised in the marts) is the only one with transactions
     balances = _rows(
         berka_home, "select month_start, balance_amount from marts.fct_balances_monthly order by 1"
@@ -115,3 +124,24 @@ def test_the_real_berka_files_load_with_their_coverage(berka_home):
                             "from raw.loans where batch_id = %s", report.batch_id)[0]  # fmt: skip
     assert (loans, defaults) == (682, 76)  # SOURCE.md: B or D on 76 of 682 loans
     assert any("1,229 of 4,500 accounts" in w for w in report.warnings)
+
+
+@pytest.mark.skipif(not (REAL_BERKA / "loan.asc").exists(), reason="../shared/data not present")
+def test_the_real_berka_loans_are_evaluated_later_than_they_are_trained(tmp_path):
+    import mlflow
+
+    settings = Settings(home=tmp_path, database_url=None)
+    try:
+        result = evaluate_source("berka", REAL_BERKA, settings=settings, log=lambda _: None)
+    finally:
+        warehouse.EmbeddedServer(
+            Settings(home=tmp_path / "evaluations" / "berka", database_url=None)
+        ).stop()
+    assert (result.events, result.model_name) == (682, "loan_default")
+    assert 130 <= result.holdout_events <= 140  # the later 20 % by start date
+    assert result.holdout_from[:4] == "1998" and 0 < result.auc <= 1
+    assert result.auc_95[0] <= result.auc <= result.auc_95[1]
+    assert 0.5 < result.random_split_auc < 1
+    run = mlflow.get_run(result.run_id)
+    assert run.data.metrics["scored_holdout_auc"] == pytest.approx(result.auc)
+    assert (tmp_path / "evaluations" / "berka" / "evaluation.json").exists()
