@@ -54,7 +54,7 @@ def main() -> int:
         figures += _in_private_warehouse(bench_scoring.run)
     if args.only in (None, "orchestration"):
         figures += _in_private_warehouse(bench_orchestration.run)
-    write_results(figures)
+    write_results(figures, merge=args.only is not None)
     for f in figures:
         print(f"{f.name:<60} {f.value:>14,.3f} {f.unit:<7} goal {f.goal}")
     return 0

@@ -80,12 +80,23 @@ def machine() -> dict[str, object]:
     }
 
 
-def write_results(figures: list[Figure]) -> None:
-    payload = {"machine": machine(), "figures": [f.__dict__ for f in figures],
-               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
-    (BENCH_DIR / "results.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+def write_results(figures: list[Figure], *, merge: bool = False) -> None:
+    """Write the figures; with ``merge`` (one benchmark re-run), keep the others' last figures."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    rows = [f.__dict__ | {"measured_at": now} for f in figures]
+    path = BENCH_DIR / "results.json"
+    if merge and path.exists():
+        previous = json.loads(path.read_text())
+        fresh = {row["name"] for row in rows}
+        kept = [row | {"measured_at": row.get("measured_at", previous.get("measured_at"))}
+                for row in previous.get("figures", []) if row["name"] not in fresh]  # fmt: skip
+        rows = kept + rows
+    figures = [Figure(**{k: v for k, v in row.items() if k != "measured_at"}) for row in rows]
+    payload = {"machine": machine(), "figures": rows, "measured_at": now}
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     lines = ["# Benchmark results", "", f"Measured {payload['measured_at']} on {payload['machine']['cores']} cores, "
              f"{payload['machine']['memory_gb']} GB. Reproduce with `make bench`.", "",
-             "| figure | value | unit | goal |", "| --- | ---: | --- | --- |"]  # fmt: skip
-    lines += [f"| {f.name} | {f.value:,.3f} | {f.unit} | {f.goal} |" for f in figures]
+             "| figure | value | unit | goal | measured |", "| --- | ---: | --- | --- | --- |"]  # fmt: skip
+    lines += [f"| {f.name} | {f.value:,.3f} | {f.unit} | {f.goal} | {row['measured_at'][:10]} |"
+              for f, row in zip(figures, rows, strict=True)]  # fmt: skip
     (BENCH_DIR / "results.md").write_text("\n".join(lines) + "\n")

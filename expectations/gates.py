@@ -194,9 +194,11 @@ def _drop_views(settings: Settings, views: list[str]) -> None:
 def _run(context, batch, name: str, expectations: list, result_format: dict) -> list:
     """Validate ``expectations`` as suite ``name``; the results in the order of ``expectations``."""
     import great_expectations as gx
+    from portrait.expectations.verdicts import verdict_only
 
     # copies: GX binds an expectation to one suite, and specs may be validated more than once
-    copies = [copy.copy(e) for e in expectations]
+    verdicts = result_format.get("result_format") == "BOOLEAN_ONLY"
+    copies = [verdict_only(e) if verdicts else copy.copy(e) for e in expectations]
     suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=copies))
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"{name}.run", data=batch, suite=suite)
@@ -228,7 +230,7 @@ def _validate(
                           {"result_format": "SUMMARY", "partial_unexpected_count": 5})  # fmt: skip
             for i, item in zip(detailed, details, strict=True):
                 items[i] = item
-        for item in items:
+        for expectation, item in zip(spec.expectations, items, strict=True):
             config = item.expectation_config
             meta = config.meta or {}
             details = item.result or {}
@@ -239,7 +241,7 @@ def _validate(
             result.checks.append(CheckResult(
                 suite=spec.name,
                 table=spec.table,
-                expectation=config.type,
+                expectation=expectation.expectation_type,  # as in the suite (pass 1 may count only)
                 column=config.kwargs.get("column") or meta.get("column") or (",".join(config.kwargs.get("column_list") or []) or None),
                 severity=str(meta.get("severity", CRITICAL)),
                 success=bool(item.success),
