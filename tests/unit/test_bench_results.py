@@ -1,0 +1,31 @@
+"""`make bench --only X` re-measures one benchmark and keeps the others' last figures."""
+
+from __future__ import annotations
+
+import json
+
+from bench import common
+from bench.common import Figure, write_results
+
+
+def test_one_benchmark_rerun_replaces_its_figures_and_keeps_the_others(tmp_path, monkeypatch):
+    monkeypatch.setattr(common, "BENCH_DIR", tmp_path)
+    write_results(
+        [
+            Figure("ingest / copy", 2.0, "ratio", "<= 1.5"),
+            Figure("gates / sql", 2.04, "ratio", "<= 2"),
+        ]
+    )
+    write_results([Figure("gates / sql", 1.14, "ratio", "<= 2")], merge=True)
+    figures = {
+        f["name"]: f["value"]
+        for f in json.loads((tmp_path / "results.json").read_text())["figures"]
+    }
+    assert figures == {"ingest / copy": 2.0, "gates / sql": 1.14}
+    table = (tmp_path / "results.md").read_text()
+    assert "| gates / sql | 1.140 |" in table and "| ingest / copy | 2.000 |" in table
+    # a whole run replaces everything
+    write_results([Figure("gates / sql", 1.2, "ratio", "<= 2")])
+    assert [f["name"] for f in json.loads((tmp_path / "results.json").read_text())["figures"]] == [
+        "gates / sql"
+    ]
