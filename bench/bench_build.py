@@ -29,6 +29,8 @@ def split_by_month(folder: Path, last_day: str, first_day: str, out: Path) -> No
     out.mkdir(parents=True, exist_ok=True)
     for table in TABLES:
         source = folder / f"{table.name}.csv"
+        if not source.exists():  # a table the synthetic bank does not deliver (economic_indicators)
+            continue
         if table.name not in EVENT_TIME:
             shutil.copy(source, out / source.name)
             continue

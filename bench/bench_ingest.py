@@ -13,7 +13,7 @@ from portrait import warehouse
 from portrait.config import Settings
 from portrait.ingest.api import ingest
 from portrait.ingest.contract import TABLES
-from portrait.synth.generator import generate
+from portrait.synth.generator import NOT_GENERATED, generate
 
 
 def _psql() -> Path:
@@ -24,10 +24,11 @@ def _psql() -> Path:
 
 def _bare_copy_script(folder: Path, schema: str) -> str:
     lines = [f"drop schema if exists {schema} cascade;", f"create schema {schema};"]
-    for table in TABLES:
+    delivered = [table for table in TABLES if table.name not in NOT_GENERATED]
+    for table in delivered:
         cols = ", ".join(f'"{c.name}" text' for c in table.columns)
         lines.append(f"create table {schema}.{table.name} ({cols});")
-    for table in TABLES:
+    for table in delivered:
         lines.append(
             f"\\copy {schema}.{table.name} from '{folder / (table.name + '.csv')}' with (format csv, header true)"
         )
