@@ -1,8 +1,8 @@
 """Builds the warehouse once a landing batch has arrived: Write-Audit-Publish.
 
-landing gate (GX) -> dbt build into marts_build (one dbt build through dbt's Python runner) ->
-marts gate (GX) -> atomic swap into marts -> SCD2 snapshots. A failed gate, model or test stops the
-run; the published marts stay as they were.
+landing gate (GX) -> dbt build into marts_build (Astronomer Cosmos: local execution, dbt's Python
+runner, one build of the project) -> marts gate (GX) -> atomic swap into marts -> SCD2 snapshots
+(Cosmos). A failed gate, model or test stops the run; the published marts stay as they were.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, task
 
-from portrait.orchestration import assets
+from portrait.orchestration import assets, dbt
 from portrait.orchestration.defaults import DEFAULT_ARGS
 
 
@@ -39,12 +39,6 @@ def warehouse_build():
         return run()
 
     @task
-    def dbt_build() -> dict:
-        from portrait.orchestration.tasks import dbt_build as run
-
-        return run()
-
-    @task
     def marts_gate() -> dict:
         from portrait.orchestration.tasks import marts_gate as run
 
@@ -56,17 +50,11 @@ def warehouse_build():
 
         return run(landing, marts)
 
-    @task
-    def snapshot() -> dict:
-        from portrait.orchestration.tasks import snapshot as run
-
-        return run()
-
     landing = landing_gate()
-    dbt = dbt_build()
+    dbt_build = dbt.build_operator()
     marts = marts_gate()
-    prepare() >> landing >> dbt >> marts
-    publish(landing, marts) >> snapshot()
+    prepare() >> landing >> dbt_build >> marts
+    publish(landing, marts) >> dbt.snapshot_operator()
 
 
 warehouse_build()

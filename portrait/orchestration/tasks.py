@@ -28,13 +28,6 @@ def landing_gate() -> dict | None:
     return run(get_settings())
 
 
-def dbt_build() -> dict:
-    from portrait.build import dbt_build as run
-
-    report = run(get_settings())
-    return {"counts": report.counts, "seconds": report.seconds}
-
-
 def marts_gate() -> dict:
     from portrait.build import marts_gate as run
 
@@ -49,13 +42,6 @@ def publish(landing: dict | None, marts: dict | None) -> dict:
         landing_run=landing["run_id"] if landing else None, marts_run=marts["run_id"] if marts else None,
         warnings=sum(int(g["warnings"]) for g in gates))  # fmt: skip
     return {"published": True, "warnings": sum(int(g["warnings"]) for g in gates)}
-
-
-def snapshot() -> dict:
-    from portrait.build import snapshot as run
-
-    report = run(get_settings())
-    return {"snapshots": len(report.nodes)}
 
 
 def train_model(name: str) -> dict:
