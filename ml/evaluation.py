@@ -34,7 +34,7 @@ class Evaluation:
     model_version: str
     run_id: str
     home: str
-    events: int
+    events: int  # with a known outcome: the training set, earlier and held out
     holdout_events: int
     holdout_from: str
     holdout_positive_rate: float
@@ -103,12 +103,11 @@ def evaluate_source(source: str, path: Path, *, settings: Settings | None = None
     with warehouse.connect(warehouse.owner_url(own)) as conn:
         rows = conn.execute("select label, score from ml.event_scores where model_name = %s and model_version = %s "
                             "and label is not null", (name, trained.version)).fetchall()  # fmt: skip
-        events = conn.execute(f"select count(*) from {'marts.fct_campaign_contacts' if name == 'contact_response' else 'marts.fct_loans'}").fetchone()[0]  # fmt: skip
     labels = np.array([r[0] for r in rows], dtype=int)
     scores = np.array([r[1] for r in rows], dtype=float)
     evaluation = Evaluation(
         source=source, model_name=name, model_version=trained.version, run_id=trained.run_id,
-        home=str(home), events=int(events), holdout_events=scored.events,
+        home=str(home), events=trained.rows_train + trained.rows_holdout, holdout_events=scored.events,
         holdout_from=holdout_from.isoformat(), holdout_positive_rate=round(float(labels.mean()), 4),
         auc=scored.metrics["auc"], auc_95=tuple(round(v, 4) for v in bootstrap_auc(labels, scores)),
         pr_auc=scored.metrics["pr_auc"], lift_top_decile=scored.metrics["lift_top_decile"],

@@ -210,9 +210,10 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def contact_response_set(conn: psycopg.Connection, since=None, indicators=None) -> TrainingSet:
-    """``indicators``: the market indicators a trained model expects (default: all delivered)."""
-    indicators = _indicators(conn) if indicators is None else indicators
+def contact_response_set(conn: psycopg.Connection, since=None) -> TrainingSet:
+    """Contacts from ``since`` (all by default), with every market indicator delivered; scoring
+    keeps the columns its model was trained on (see ``score.score_events``)."""
+    indicators = _indicators(conn)
     columns, join = _indicator_sql(indicators)
     sql = CONTACT_SQL.replace("{indicators}", columns).replace("{indicator_join}", join)
     frame = _query(conn, sql, {"since": since})
@@ -222,7 +223,7 @@ def contact_response_set(conn: psycopg.Connection, since=None, indicators=None) 
                        CONTACT_CATEGORICAL, numeric, as_of)  # fmt: skip
 
 
-def loan_default_set(conn: psycopg.Connection, since=None, indicators=None) -> TrainingSet:
+def loan_default_set(conn: psycopg.Connection, since=None) -> TrainingSet:
     frame = _query(conn, LOAN_SQL, {"since": since})
     as_of = frame["event_at"].max().date() if len(frame) else None
     return TrainingSet("loan_default", _typed(frame, LOAN_CATEGORICAL, LOAN_NUMERIC),
