@@ -33,9 +33,6 @@ ATTRIBUTES = ["customer_type", "gender", "marital_status", "education", "occupat
               "kyc_risk_rating"]  # fmt: skip
 HOLDINGS = [f"has_{family}" for family in features.FAMILIES]
 
-_HOLDINGS_SQL = ", ".join(
-    f"max((a.product_family = '{f}')::int)::float8 as has_{f}" for f in features.FAMILIES
-)
 
 CONTACT_SQL = f"""
 with contacts as (
@@ -64,7 +61,7 @@ events as (
 ),
 -- joins and groups rather than lateral subqueries: hash joins on the customer, one pass each
 holdings as (
-    select k.contact_id, count(*)::float8 as product_count, {_HOLDINGS_SQL}
+    select k.contact_id, count(*)::float8 as product_count, {features.HOLDINGS_SQL}
     from events k join marts.dim_account a on a.customer_id = k.customer_id
     where a.opened_date <= k.contacted_at::date
       and (a.closed_date is null or a.closed_date > k.contacted_at::date)
@@ -104,7 +101,7 @@ with events as (
     where l.start_date is not null and (%(since)s::date is null or l.start_date >= %(since)s::date)
 ),
 holdings as (
-    select l.loan_id, count(*)::float8 as product_count, {_HOLDINGS_SQL}
+    select l.loan_id, count(*)::float8 as product_count, {features.HOLDINGS_SQL}
     from events l join marts.dim_account a on a.customer_id = l.customer_id
     where a.account_id <> l.account_id and a.opened_date < l.start_date
       and (a.closed_date is null or a.closed_date >= l.start_date)

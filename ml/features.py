@@ -72,6 +72,10 @@ NUMERIC = [
     "loan_principal_amount",
 ]
 FEATURES = CATEGORICAL + NUMERIC
+# one flag per product family over accounts ``a`` grouped by customer (also used by events.py)
+HOLDINGS_SQL = ", ".join(
+    f"max((a.product_family = '{f}')::int)::float8 as has_{f}" for f in FAMILIES
+)
 
 FEATURE_SQL = f"""
 with params as (
@@ -98,7 +102,7 @@ balances as (
 ),
 holdings as (
     select a.customer_id, count(*)::float8 as product_count,
-        {", ".join(f"max((a.product_family = '{f}')::int)::float8 as has_{f}" for f in FAMILIES)}
+        {HOLDINGS_SQL}
     from marts.dim_account a cross join params p
     where a.opened_date < p.as_of and (a.closed_date is null or a.closed_date >= p.as_of)
     group by a.customer_id
