@@ -19,8 +19,12 @@ $(TOOLS)/bin/uv:
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet uv
 
+# --compile-bytecode: uv does not write .pyc files by default, and with PYTHONDONTWRITEBYTECODE
+# set (as on CI machines) every process compiled its imports again: 12 s to import Great
+# Expectations, 4.5 s with bytecode. compileall does the same for the project's own packages.
 setup: $(UV) ## Create .venv from uv.lock (idempotent; fast when nothing changed)
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --compile-bytecode --quiet
+	@$(BIN)/python -m compileall -q -x '/(\.venv|\.tools|\.portrait|dbt_project)/' portrait expectations ml dags bench >/dev/null
 	@$(BIN)/portrait --help >/dev/null
 
 demo: setup ## Start the warehouse and run the demo end to end
