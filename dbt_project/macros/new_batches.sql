@@ -14,3 +14,16 @@
         ({{ run_query(query).columns[0].values()[0] }})
     {%- endif -%}
 {%- endmacro %}
+
+{#
+  The rows of the batches new to this incremental model (every batch on its first build), one per
+  key: a later batch date wins, then a later load of the same date.
+#}
+{% macro latest_of_new_batches(staged, key) -%}
+    select distinct on ({{ key }}) *
+    from {{ staged }}
+    {% if is_incremental() %}
+    where batch_id in {{ new_batches_since(this) }}
+    {% endif %}
+    order by {{ key }}, batch_date desc, ingested_at desc
+{%- endmacro %}

@@ -66,8 +66,9 @@ def snapshot_operator(task_id: str = "snapshot", settings: Settings | None = Non
     """``dbt snapshot`` of the published marts (SCD2 history of the portrait)."""
     from cosmos.operators.local import DbtSnapshotLocalOperator
 
-    from portrait.build import PUBLISHED_SCHEMA, build_variables
+    from portrait.build import build_variables
 
     settings = settings or get_settings()
-    return DbtSnapshotLocalOperator(task_id=task_id, vars=build_variables(None, PUBLISHED_SCHEMA),
+    # the build's variables: the snapshots read the published marts through a source
+    return DbtSnapshotLocalOperator(task_id=task_id, vars=build_variables(),
                                     **_common(settings))  # fmt: skip

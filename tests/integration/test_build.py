@@ -112,6 +112,28 @@ def test_a_new_batch_is_added_incrementally(built, tmp_path):
     )[0]
     assert after[0] == after[1], "no duplicate transactions across batches"
     assert after[0] > before and str(after[2]) <= report.batch_date
+    # the second bank reuses the first one's ids: its deliveries replace those rows (upsert on
+    # the key), and the published views show them once the build is published
+    for table, key in (
+        ("int_transactions_deduplicated", "txn_id"),
+        ("int_digital_events_deduplicated", "event_id"),
+    ):
+        total, keys, from_new, new_delivered = _rows(built, (
+            f"select count(*), count(distinct {key}), count(*) filter (where batch_id = %s), "
+            f"(select count(distinct {key}) from raw.{table.removeprefix('int_').removesuffix('_deduplicated')} "
+            f" where batch_id = %s) from intermediate.{table}"), report.batch_id, report.batch_id)[0]  # fmt: skip
+        assert total == keys, f"{table}: one row per {key}"
+        assert from_new == new_delivered > 0, (
+            f"{table}: every key of the new batch carries its latest delivery"
+        )
+    published = _rows(
+        built, "select count(*), count(distinct event_id) from marts.fct_digital_events"
+    )[0]
+    assert (
+        published[0]
+        == published[1]
+        == _rows(built, "select count(*) from intermediate.int_digital_events_deduplicated")[0][0]
+    )
 
 
 def test_a_tag_rule_with_an_unknown_indicator_fails_with_a_clear_error(built, tmp_path):

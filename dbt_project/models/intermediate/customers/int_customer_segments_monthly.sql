@@ -12,7 +12,7 @@ profile as (
 
 logins as (
     select customer_id, date_trunc('month', event_date)::date as month_start, count(*) as logins
-    from {{ ref('stg_landing__digital_events') }}
+    from {{ ref('int_digital_events_deduplicated') }}
     where event_type = 'login'
     group by 1, 2
 ),

@@ -2,29 +2,20 @@
     config(
         materialized='incremental',
         unique_key='txn_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy='upsert',
         on_schema_change='fail',
         pre_hook="set local work_mem = '512MB'",
         post_hook=[
             "create unique index if not exists {{ this.name }}_txn_id on {{ this }} (txn_id)",
             "create index if not exists {{ this.name }}_booked_brin on {{ this }} using brin (booked_date)",
-            "create index if not exists {{ this.name }}_ingested_brin on {{ this }} using brin (ingested_at)",
-            "analyze {{ this }}",
+            "create index if not exists {{ this.name }}_ingested_at on {{ this }} (ingested_at)",
+            "{{ analyze_if_changed(this) }}",
         ],
     )
 }}
 
-with delivered as (
-    select * from {{ ref('stg_landing__transactions') }}
-    {% if is_incremental() %}
-    where batch_id in {{ new_batches_since(this) }}
-    {% endif %}
-),
-
-deduplicated as (
-    select distinct on (txn_id) *
-    from delivered
-    order by txn_id, batch_date desc, ingested_at desc
+with deduplicated as (
+    {{ latest_of_new_batches(ref('stg_landing__transactions'), 'txn_id') }}
 ),
 
 accounts as (

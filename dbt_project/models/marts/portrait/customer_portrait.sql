@@ -137,7 +137,7 @@ digital as (
         count(*) filter (where events.event_type = 'login' and events.channel = 'app' and events.event_date > as_of.as_of_date - 90)
             as app_logins_90d,
         max(events.event_date) filter (where events.event_type = 'login') as last_login_date
-    from {{ ref('stg_landing__digital_events') }} as events
+    from {{ ref('int_digital_events_deduplicated') }} as events
     cross join as_of
     where events.event_date <= as_of.as_of_date
     group by 1

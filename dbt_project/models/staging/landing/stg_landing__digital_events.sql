@@ -1,13 +1,16 @@
-with latest as (
-    {{ latest_delivery('digital_events', ['event_id']) }}
-)
-
+{#
+  No de-duplication here (as for transactions): the incremental intermediate de-duplicates only
+  the new batches by key, so a daily build never re-sorts every event ever delivered.
+#}
 select
     event_id,
-    {{ pseudonymise('customer_id') }} as customer_id,
+    customer_id as source_customer_id,
     event_at,
     (event_at at time zone 'UTC')::date as event_date,
     channel,
     event_type,
-    product_id
-from latest
+    product_id,
+    batch_id,
+    batch_date,
+    ingested_at
+from {{ source('landing', 'digital_events') }}
