@@ -28,3 +28,5 @@ select
     batch_id,
     ingested_at
 from deduplicated
+-- stored in event order, for the BRIN index on event_date
+order by event_date

@@ -38,3 +38,6 @@ select
     deduplicated.ingested_at
 from deduplicated
 inner join accounts on deduplicated.source_account_id = accounts.source_account_id
+-- stored in booking order (the hash join returns the accounts' order): the BRIN index on
+-- booked_date then skips all but the recent blocks for the portrait's 90-day window
+order by deduplicated.booked_date
