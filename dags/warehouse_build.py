@@ -44,11 +44,17 @@ def warehouse_build():
 
         return run()
 
-    @task(outlets=[assets.PUBLISHED_MARTS])
-    def publish(landing: dict | None, marts: dict) -> dict:
+    @task(outlets=[assets.PUBLISHED_MARTS, assets.PUBLISHED_TABLES])
+    def publish(landing: dict | None, marts: dict, *, outlet_events=None) -> dict:
+        from airflow.sdk import Asset
+
         from portrait.orchestration.tasks import publish as run
 
-        return run(landing, marts)
+        result = run(landing, marts)
+        # one asset event per published table (postgres://127.0.0.1:<port>/portrait/marts/...)
+        for uri in result["tables"]:
+            outlet_events[assets.PUBLISHED_TABLES].add(Asset(uri=uri))
+        return result
 
     landing = landing_gate()
     dbt_build = dbt.build_operator()

@@ -70,5 +70,7 @@ def snapshot_operator(task_id: str = "snapshot", settings: Settings | None = Non
 
     settings = settings or get_settings()
     # the build's variables: the snapshots read the published marts through a source
+    # the snapshots write persistent tables (schema snapshots): Cosmos emits one asset per
+    # snapshot through OpenLineage's dbt artifact processor (postgres://127.0.0.1:<port>/...)
     return DbtSnapshotLocalOperator(task_id=task_id, vars=build_variables(),
-                                    **_common(settings))  # fmt: skip
+                                    **(_common(settings) | {"emit_datasets": True}))  # fmt: skip

@@ -41,7 +41,22 @@ def publish(landing: dict | None, marts: dict | None) -> dict:
     run(get_settings(), as_of=None, seconds=0.0,
         landing_run=landing["run_id"] if landing else None, marts_run=marts["run_id"] if marts else None,
         warnings=sum(int(g["warnings"]) for g in gates))  # fmt: skip
-    return {"published": True, "warnings": sum(int(g["warnings"]) for g in gates)}
+    return {"published": True, "warnings": sum(int(g["warnings"]) for g in gates),
+            "tables": published_table_uris()}  # fmt: skip
+
+
+def published_table_uris() -> list[str]:
+    """Asset URIs of every table and view in the published marts."""
+    from portrait import warehouse
+    from portrait.build import PUBLISHED_SCHEMA
+    from portrait.orchestration.assets import table_uri
+
+    url = warehouse.owner_url(get_settings())
+    with warehouse.connect(url) as conn:
+        names = [r[0] for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = %s order by 1",
+            (PUBLISHED_SCHEMA,)).fetchall()]  # fmt: skip
+    return [table_uri(url, PUBLISHED_SCHEMA, name) for name in names]
 
 
 def train_model(name: str) -> dict:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -64,5 +65,15 @@ def test_portrait_run_publishes_marts_and_records_the_runs_in_airflow(tmp_path: 
         assert '"state": "success"' in runs.stdout or '"state":"success"' in runs.stdout.replace(
             " ", ""
         )
+        # asset events on the warehouse at 127.0.0.1: one per published table (publish), one per
+        # snapshot table (Cosmos, through OpenLineage's dbt processor)
+        port = urlsplit(warehouse.owner_url(settings)).port
+        listed = subprocess.run([str(PORTRAIT), "airflow", "--", "assets", "list", "-o", "json"],
+                                env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert listed.returncode == 0, listed.stderr[-2000:]
+        uris = {a["uri"] for a in json.loads(listed.stdout[listed.stdout.index("[") :])}
+        base = f"postgres://127.0.0.1:{port}/portrait"
+        assert f"{base}/marts/customer_portrait" in uris, sorted(uris)
+        assert f"{base}/snapshots/customer_portrait_history" in uris, sorted(uris)
     finally:
         warehouse.EmbeddedServer(Settings(home=home, database_url=None)).stop()
