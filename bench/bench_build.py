@@ -25,7 +25,8 @@ EVENT_TIME = {"balances": "month_end_date", "transactions": "booked_at", "digita
 
 
 def split_by_month(folder: Path, last_day: str, first_day: str, out: Path) -> None:
-    """A delivery holding the snapshot tables whole and the increment tables between two days."""
+    """A delivery holding the snapshot tables whole and the increment tables between two days
+    (inclusive), read and written in streamed blocks (55 M transactions at 100k customers)."""
     out.mkdir(parents=True, exist_ok=True)
     for table in TABLES:
         source = folder / f"{table.name}.csv"
@@ -34,11 +35,15 @@ def split_by_month(folder: Path, last_day: str, first_day: str, out: Path) -> No
         if table.name not in EVENT_TIME:
             shutil.copy(source, out / source.name)
             continue
-        data = pacsv.read_csv(source, convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in table.column_names}, strings_can_be_null=False))  # fmt: skip
-        day = pc.utf8_slice_codeunits(data[EVENT_TIME[table.name]], 0, 10)
-        keep = pc.and_(pc.greater_equal(day, first_day), pc.less_equal(day, last_day))
-        pacsv.write_csv(data.filter(keep), out / source.name)
+        reader = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=64 << 20),
+                                convert_options=pacsv.ConvertOptions(
+                                    column_types={c: pa.string() for c in table.column_names},
+                                    strings_can_be_null=False))  # fmt: skip
+        with pacsv.CSVWriter(out / source.name, reader.schema) as writer:
+            for block in reader:
+                day = pc.utf8_slice_codeunits(block.column(EVENT_TIME[table.name]), 0, 10)
+                keep = pc.and_(pc.greater_equal(day, first_day), pc.less_equal(day, last_day))
+                writer.write_batch(block.filter(keep))
 
 
 def run(settings: Settings, customers: int = 10_000, months: int = 12) -> list[Figure]:
