@@ -47,14 +47,30 @@ def _rows(settings: Settings, query: str, *params) -> list[tuple]:
         return conn.execute(query, params).fetchall()
 
 
+def _add_published_login(
+    conn, event_id: str, customer: str, event_at: str, event_date: date
+) -> None:
+    """A login in the digital events BI sees: fct_digital_events is a view over the incremental table up
+    to the publication watermark, so the row goes there with an ingestion time the last publication covers."""
+    conn.execute("insert into intermediate.int_digital_events_deduplicated (event_id, customer_id, event_at, event_date, channel, "
+                 "event_type, product_id, batch_id, ingested_at) select %s, %s, %s, %s, 'app', 'login', null, batch_id, ingested_at "
+                 "from intermediate.int_digital_events_deduplicated order by ingested_at limit 1",
+                 (event_id, customer, event_at, event_date))  # fmt: skip
+    assert (
+        conn.execute(
+            "select count(*) from marts.fct_digital_events where event_id = %s", (event_id,)
+        ).fetchone()[0]
+        == 1
+    )
+
+
 def test_features_for_a_date_ignore_everything_that_happened_after_it(trained):
     settings, _ = trained
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
         before = features.compute(conn, AS_OF)
         customer = before["customer_id"].iloc[0]
         # history written after T: a login, a complaint-free month of transactions, balances, a contact
-        conn.execute("insert into marts.fct_digital_events (event_id, customer_id, event_at, event_date, channel, event_type, product_id) "
-                     "values ('late-1', %s, %s, %s, 'app', 'login', null)", (customer, "2025-07-01T00:00:00Z", AS_OF))  # fmt: skip
+        _add_published_login(conn, "late-1", customer, "2025-07-01T00:00:00Z", AS_OF)
         conn.execute("insert into marts.fct_balances_monthly (account_id, customer_id, product_family, is_asset, month_start, month_end_date, "
                      "balance_amount, average_balance_amount) values ('late-acc', %s, 'savings', false, %s, %s, 1e9, 1e9)",
                      (customer, AS_OF, date(2025, 7, 31)))  # fmt: skip
@@ -68,8 +84,7 @@ def test_features_for_a_date_ignore_everything_that_happened_after_it(trained):
         conn.rollback()
         assert before.equals(after)
         # ... while the same history dated before T does change them (the test can fail)
-        conn.execute("insert into marts.fct_digital_events (event_id, customer_id, event_at, event_date, channel, event_type, product_id) "
-                     "values ('early-1', %s, %s, %s, 'app', 'login', null)", (customer, "2025-06-30T00:00:00Z", date(2025, 6, 30)))  # fmt: skip
+        _add_published_login(conn, "early-1", customer, "2025-06-30T00:00:00Z", date(2025, 6, 30))
         changed = features.compute(conn, AS_OF)
         conn.rollback()
         assert not before.equals(changed)
