@@ -5,9 +5,9 @@
         incremental_strategy='upsert',
         on_schema_change='fail',
         post_hook=[
-            "create unique index if not exists {{ this.name }}_event_id on {{ this }} (event_id)",
-            "create index if not exists {{ this.name }}_event_date_brin on {{ this }} using brin (event_date)",
-            "create index if not exists {{ this.name }}_ingested_at on {{ this }} (ingested_at)",
+            "{{ ensure_index(this, 'event_id', unique=true) }}",
+            "{{ ensure_index(this, 'event_date', method='brin') }}",
+            "{{ ensure_index(this, 'ingested_at') }}",
             "{{ analyze_if_changed(this) }}",
         ],
     )

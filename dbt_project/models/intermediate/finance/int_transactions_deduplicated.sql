@@ -6,9 +6,9 @@
         on_schema_change='fail',
         pre_hook="set local work_mem = '512MB'",
         post_hook=[
-            "create unique index if not exists {{ this.name }}_txn_id on {{ this }} (txn_id)",
-            "create index if not exists {{ this.name }}_booked_brin on {{ this }} using brin (booked_date)",
-            "create index if not exists {{ this.name }}_ingested_at on {{ this }} (ingested_at)",
+            "{{ ensure_index(this, 'txn_id', unique=true) }}",
+            "{{ ensure_index(this, 'booked_date', method='brin') }}",
+            "{{ ensure_index(this, 'ingested_at') }}",
             "{{ analyze_if_changed(this) }}",
         ],
     )
