@@ -90,27 +90,7 @@ loans as (
 ),
 
 recent_transactions as (
-    select
-        transactions.customer_id,
-        count(*) filter (where transactions.booked_date > as_of.as_of_date - 30) as txn_count_30d,
-        count(*) as txn_count_90d,
-        coalesce(sum(transactions.amount) filter (where transactions.direction = 'credit'), 0) as inflow_sum_90d,
-        coalesce(sum(transactions.amount) filter (where transactions.direction = 'debit'), 0) as outflow_sum_90d,
-        coalesce(sum(transactions.amount) filter (where transactions.direction = 'debit' and transactions.category in
-            ('groceries', 'dining', 'travel', 'shopping', 'utilities', 'cash', 'other')), 0) as spend_sum_90d,
-        {% for category in ['groceries', 'dining', 'travel', 'shopping', 'utilities', 'cash'] %}
-        coalesce(sum(transactions.amount) filter (where transactions.direction = 'debit' and transactions.category = '{{ category }}'), 0)
-            as spend_{{ category }}_90d,
-        {% endfor %}
-        {% for channel in ['branch', 'atm', 'pos', 'online', 'mobile'] %}
-        count(*) filter (where transactions.channel = '{{ channel }}') as channel_{{ channel }}_90d,
-        {% endfor %}
-        max(transactions.booked_date) as last_transaction_date
-    from {{ ref('int_transactions_deduplicated') }} as transactions
-    cross join as_of
-    where transactions.booked_date > as_of.as_of_date - 90
-      and transactions.booked_date <= as_of.as_of_date
-    group by 1
+    select * from {{ ref('int_transactions_summarised_90d') }}
 ),
 
 monthly_transactions as (
@@ -129,18 +109,7 @@ monthly_transactions as (
 ),
 
 digital as (
-    select
-        events.customer_id,
-        count(*) filter (where events.event_type = 'login' and events.event_date > as_of.as_of_date - 30) as logins_30d,
-        count(*) filter (where events.event_type = 'login' and events.event_date > as_of.as_of_date - 90) as logins_90d,
-        count(*) filter (where events.event_type = 'product_view' and events.event_date > as_of.as_of_date - 90) as product_views_90d,
-        count(*) filter (where events.event_type = 'login' and events.channel = 'app' and events.event_date > as_of.as_of_date - 90)
-            as app_logins_90d,
-        max(events.event_date) filter (where events.event_type = 'login') as last_login_date
-    from {{ ref('int_digital_events_deduplicated') }} as events
-    cross join as_of
-    where events.event_date <= as_of.as_of_date
-    group by 1
+    select * from {{ ref('int_digital_events_summarised_90d') }}
 ),
 
 value as (
