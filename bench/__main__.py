@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import time
 
 from bench import (
     bench_build,
@@ -40,20 +41,29 @@ def main() -> int:
     )
     args = parser.parse_args()
     figures: list[Figure] = []
-    if args.only in (None, "generator"):
-        figures += bench_generator.run(10_000, 12)
-        if args.scale:
-            figures += bench_generator.run(100_000, 12)
-    if args.only in (None, "ingest"):
-        figures += _in_private_warehouse(bench_ingest.run)
-    if args.only in (None, "gates"):
-        figures += _in_private_warehouse(bench_gates.run)
-    if args.only in (None, "build"):
-        figures += _in_private_warehouse(bench_build.run)
-    if args.only in (None, "scoring"):
-        figures += _in_private_warehouse(bench_scoring.run)
-    if args.only in (None, "orchestration"):
-        figures += _in_private_warehouse(bench_orchestration.run)
+    began = time.perf_counter()
+    suite = [
+        ("generator", lambda: bench_generator.run(10_000, 12)
+         + (bench_generator.run(100_000, 12) if args.scale else [])),
+        ("ingest", lambda: _in_private_warehouse(bench_ingest.run)),
+        ("gates", lambda: _in_private_warehouse(bench_gates.run)),
+        ("build", lambda: _in_private_warehouse(bench_build.run)),
+        ("scoring", lambda: _in_private_warehouse(bench_scoring.run)),
+        ("orchestration", lambda: _in_private_warehouse(bench_orchestration.run)),
+    ]  # fmt: skip
+    for name, bench in suite:
+        if args.only not in (None, name):
+            continue
+        print(f"bench {name} ...", flush=True)
+        started = time.perf_counter()
+        figures += bench()
+        figures.append(
+            Figure(f"wall time of the {name} benchmark", time.perf_counter() - started, "s")
+        )
+    if args.only is None:
+        figures.append(
+            Figure("wall time of make bench", time.perf_counter() - began, "s", "<= 1200 s")
+        )
     write_results(figures, merge=args.only is not None)
     for f in figures:
         print(f"{f.name:<60} {f.value:>14,.3f} {f.unit:<7} goal {f.goal}")
