@@ -271,8 +271,10 @@ def score(name: str, *, as_of: date | None = None, slice_index: int = 0, slices:
         for frame in _chunks(conn, as_of, slices, slice_index, chunk_rows, offers):
             out = _score_chunk(spec, module, pipeline, frame, offers, cluster_names,
                                reasons=reasons, values=values)  # fmt: skip
+            # the scoring time as ISO text: pyarrow's CSV writer formats a timezone-aware
+            # timestamp column slowly (0.07 s of the 0.08 s it took for 45k rows)
             _write(conn, out.assign(model_name=name, model_version=champion.version,
-                                    as_of_date=as_of, scored_at=scored_at))  # fmt: skip
+                                    as_of_date=as_of, scored_at=scored_at.isoformat()))  # fmt: skip
             customers += len(frame)
             rows += len(out)
             log(f"{name}: scored {customers:,} customers ({rows:,} rows)")
