@@ -156,22 +156,25 @@ def test_a_full_refresh_keeps_the_incremental_tables_indexed(built):
     """dbt rebuilds a table beside the old one: the indexes must follow the new table, or the
     next day's upsert finds no unique index for its ON CONFLICT (found by the build benchmark)."""
 
-    def indexes() -> set[tuple[str, str, str, bool]]:
-        return set(_rows(built, (
+    def indexes() -> list[tuple[str, str, str, bool]]:
+        # a sorted list, not a set: an index created twice must show up twice
+        return sorted(_rows(built, (
             "select c.relname, a.attname, am.amname, i.indisunique from pg_index i "
             "join pg_class c on c.oid = i.indrelid join pg_namespace n on n.oid = c.relnamespace "
             "join pg_class ic on ic.oid = i.indexrelid join pg_am am on am.oid = ic.relam "
             "join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0] "
             "where n.nspname = 'intermediate' and c.relname like 'int\\_%%\\_deduplicated'")))  # fmt: skip
 
-    expected = {
-        ("int_transactions_deduplicated", "txn_id", "btree", True),
-        ("int_transactions_deduplicated", "booked_date", "brin", False),
-        ("int_transactions_deduplicated", "ingested_at", "btree", False),
-        ("int_digital_events_deduplicated", "event_id", "btree", True),
-        ("int_digital_events_deduplicated", "event_date", "brin", False),
-        ("int_digital_events_deduplicated", "ingested_at", "btree", False),
-    }
+    expected = sorted(
+        [
+            ("int_transactions_deduplicated", "txn_id", "btree", True),
+            ("int_transactions_deduplicated", "booked_date", "brin", False),
+            ("int_transactions_deduplicated", "ingested_at", "btree", False),
+            ("int_digital_events_deduplicated", "event_id", "btree", True),
+            ("int_digital_events_deduplicated", "event_date", "brin", False),
+            ("int_digital_events_deduplicated", "ingested_at", "btree", False),
+        ]
+    )
     assert indexes() == expected
     before = _rows(built, "select count(*) from marts.fct_transactions")[0][0]
     build(settings=built, full_refresh=True)
