@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import shlex
 import shutil
@@ -39,6 +40,13 @@ def _stage(name: str, args: list[str], env: dict[str, str], rows: list[dict]) ->
     )
     if code != 0:
         raise SystemExit(f"stage {name} failed (exit {code})")
+
+
+def _split(generated: Path, first: Path, second: Path, first_end: date, next_month: date,
+           second_end: date) -> None:  # fmt: skip
+    split_by_month(generated, str(first_end), "0001-01-01", first)
+    split_by_month(generated, str(second_end), str(next_month), second)
+    shutil.rmtree(generated)
 
 
 def _write(rows: list[dict], customers: int, months: int) -> None:
@@ -85,9 +93,15 @@ def main() -> int:
                                         str(args.months + 1), "--start-date", str(start), "--out", str(generated)],
                env, rows)  # fmt: skip
         began = time.perf_counter()
-        split_by_month(generated, str(first_end), "0001-01-01", first)
-        split_by_month(generated, str(second_end), str(next_month), second)
-        shutil.rmtree(generated)
+        # in a child of its own: the arrow buffers of the split would otherwise stay in this
+        # process, and every later stage, forked from it, would count them in its peak memory
+        splitter = multiprocessing.get_context("spawn").Process(
+            target=_split, args=(generated, first, second, first_end, next_month, second_end)
+        )
+        splitter.start()
+        splitter.join()
+        if splitter.exitcode != 0:
+            raise SystemExit(f"splitting the deliveries failed (exit {splitter.exitcode})")
         print(
             f"{'(split into two deliveries)':<34} {time.perf_counter() - began:>8.1f} s", flush=True
         )
