@@ -36,13 +36,7 @@ select
     as_of.as_of_date,
     case when customers.customer_type = 'retail'
          then extract(year from age(as_of.as_of_date, customers.birth_date))::int end as age_years,
-    case
-        when customers.customer_type = 'corporate' then 'corporate'
-        when extract(year from age(as_of.as_of_date, customers.birth_date)) < 30 then 'young'
-        when extract(year from age(as_of.as_of_date, customers.birth_date)) < 45 then 'family'
-        when extract(year from age(as_of.as_of_date, customers.birth_date)) < 60 then 'mature'
-        else 'senior'
-    end as life_stage,
+    {{ life_stage('customers.customer_type', 'customers.birth_date', 'as_of.as_of_date') }} as life_stage,
     (extract(year from age(as_of.as_of_date, customers.onboarded_date)) * 12
         + extract(month from age(as_of.as_of_date, customers.onboarded_date)))::int as tenure_months,
     (customers.closed_date is null or customers.closed_date > as_of.as_of_date)

@@ -5,9 +5,28 @@
   - expected loss              = PD x LGD x EAD / 12, EAD = month-end outstanding     (loans)
   + fee income                 = average balance x fee rate / 12 + flat monthly fee
   - cost to serve              = transactions and service interactions x channel unit cost
+  Incremental: a build recomputes only the months its new deliveries touch (balances, transactions
+  or service interactions loaded since the last build), every customer of those months.
 #}
-with balances as (
+{{ config(**monthly_increment_config('customer_id')) }}
+
+with
+{% if is_incremental() %}
+touched_months as (
+    select month_start from {{ ref('int_balances_classified') }}
+    where ingested_at > {{ loaded_watermark() }}
+    union
+    select month_start from {{ ref('int_transactions_aggregated_monthly') }}
+    where loaded_at > {{ loaded_watermark() }}
+    union
+    select date_trunc('month', interaction_date)::date from {{ ref('stg_landing__service_interactions') }}
+    where ingested_at > {{ loaded_watermark() }}
+),
+{% endif %}
+
+balances as (
     select * from {{ ref('int_balances_classified') }}
+    {% if is_incremental() %}where month_start in (select month_start from touched_months){% endif %}
 ),
 
 risk as (
@@ -62,6 +81,7 @@ transaction_costs as (
         {%- if not loop.last %} + {% endif %}
         {% endfor %} as transaction_cost
     from {{ ref('int_transactions_aggregated_monthly') }} as monthly
+    {% if is_incremental() %}where monthly.month_start in (select month_start from touched_months){% endif %}
 ),
 
 service_costs as (
@@ -71,7 +91,19 @@ service_costs as (
         sum(costs.cost_per_event_amount) as service_cost
     from {{ ref('stg_landing__service_interactions') }} as interactions
     left join costs on costs.channel = 'service_' || interactions.channel
+    {% if is_incremental() %}
+    where date_trunc('month', interactions.interaction_date)::date in (select month_start from touched_months)
+    {% endif %}
     group by 1, 2
+),
+
+loaded as (
+    -- the latest load the months built here reflect: the next build's watermark
+    select greatest(
+        (select max(ingested_at) from {{ ref('int_balances_classified') }}),
+        (select max(loaded_at) from {{ ref('int_transactions_aggregated_monthly') }}),
+        (select max(ingested_at) from {{ ref('stg_landing__service_interactions') }})
+    ) as loaded_at
 )
 
 select
@@ -86,7 +118,8 @@ select
     round((
         income.deposit_spread_income + income.loan_margin_income - income.expected_loss + income.fee_income
         - coalesce(transaction_costs.transaction_cost, 0) - coalesce(service_costs.service_cost, 0))::numeric, 2
-    )::numeric(18, 2) as contribution_amount
+    )::numeric(18, 2) as contribution_amount,
+    (select loaded_at from loaded) as loaded_at
 from income
 left join transaction_costs
     on income.customer_id = transaction_costs.customer_id and income.month_start = transaction_costs.month_start

@@ -10,5 +10,6 @@ select
     channel,
     interaction_type,
     satisfaction_score,
-    is_resolved
+    is_resolved,
+    ingested_at
 from latest
