@@ -24,12 +24,13 @@ from portrait.ml import features
 from portrait.errors import InputError
 
 OFFER_CATEGORICAL = ["offered_product_id", "offered_channel"]
-OFFER_NUMERIC = ["offered_product_views_90d"]
+OFFER_NUMERIC = ["offered_product_views_90d", "offered_product_views_365d"]
 
 RESPONSE_SQL = """
 select k.contacted_at as event_at, f.as_of_date, k.customer_id,
        k.product_id as offered_product_id, coalesce(k.channel, 'none') as offered_channel,
        coalesce(v.offered_product_views_90d, 0) as offered_product_views_90d,
+       coalesce(v.offered_product_views_365d, 0) as offered_product_views_365d,
        (k.has_converted and k.converted_at <= k.contacted_at + interval '30 days')::int as label,
        {columns}
 from marts.fct_campaign_contacts k

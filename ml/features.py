@@ -61,6 +61,7 @@ NUMERIC = [
     "logins_30d",
     "logins_90d",
     "product_views_90d",
+    "product_views_365d",
     "days_since_last_login",
     "contacts_180d",
     "conversions_before",
@@ -128,6 +129,7 @@ digital as (
         count(*) filter (where e.event_type = 'login' and e.event_date >= p.as_of - 30)::float8 as logins_30d,
         count(*) filter (where e.event_type = 'login' and e.event_date >= p.as_of - 90)::float8 as logins_90d,
         count(*) filter (where e.event_type = 'product_view' and e.event_date >= p.as_of - 90)::float8 as product_views_90d,
+        count(*) filter (where e.event_type = 'product_view')::float8 as product_views_365d,
         (p.as_of - max(e.event_date) filter (where e.event_type = 'login'))::float8 as days_since_last_login
     from marts.fct_digital_events e cross join params p
     where e.event_date < p.as_of and e.event_date >= p.as_of - 365
@@ -179,6 +181,7 @@ select p.as_of as as_of_date, c.customer_id,
     coalesce(d.logins_30d, 0) as logins_30d,
     coalesce(d.logins_90d, 0) as logins_90d,
     coalesce(d.product_views_90d, 0) as product_views_90d,
+    coalesce(d.product_views_365d, 0) as product_views_365d,
     d.days_since_last_login,
     coalesce(k.contacts_180d, 0) as contacts_180d,
     coalesce(k.conversions_before, 0) as conversions_before,
@@ -201,10 +204,12 @@ left join loans l using (customer_id)
 
 OFFER_CONTEXT_SQL = """
 with views as (
-    select e.customer_id, e.product_id, count(*)::float8 as offered_product_views_90d
+    select e.customer_id, e.product_id,
+           count(*) filter (where e.event_date >= %(as_of)s::date - 90)::float8 as offered_product_views_90d,
+           count(*)::float8 as offered_product_views_365d
     from marts.fct_digital_events e
     where e.event_type = 'product_view' and e.product_id is not null
-      and e.event_date < %(as_of)s::date and e.event_date >= %(as_of)s::date - 90
+      and e.event_date < %(as_of)s::date and e.event_date >= %(as_of)s::date - 365
     group by e.customer_id, e.product_id
 ),
 held as (
@@ -214,6 +219,7 @@ held as (
 )
 select %(as_of)s::date as as_of_date, customer_id, product_id,
        coalesce(views.offered_product_views_90d, 0)::float8 as offered_product_views_90d,
+       coalesce(views.offered_product_views_365d, 0)::float8 as offered_product_views_365d,
        (held.customer_id is not null) as is_held
 from views full join held using (customer_id, product_id)
 """
@@ -252,7 +258,7 @@ def _ensure_tables(conn: psycopg.Connection) -> None:
     )
     conn.execute(f"comment on table ml.customer_features is '{comment}'")
     conn.execute("comment on table ml.customer_offer_context is "
-                 "'Per customer and product as of as_of_date: product views in the 90 days before, already held'")  # fmt: skip
+                 "'Per customer and product as of as_of_date: product views in the 90 and 365 days before, already held'")  # fmt: skip
     conn.execute(
         "comment on table ml.feature_runs is 'When the features of each as-of date were computed'"
     )

@@ -615,8 +615,9 @@ class SyntheticBank:
         rng = self.rng
         camp_rows, contact_cols = [], []
         seq = 1
-        views_total = (
-            np.sum(self.views_by_month, axis=0) if self.views_by_month else np.zeros(self.n)
+        # views up to the campaign's month: the interest a customer showed before the contact
+        views_before = (
+            np.cumsum(self.views_by_month, axis=0) if self.views_by_month else np.zeros((1, self.n))
         )
         # a campaign every month; products recur, so later campaigns can learn from earlier ones
         for c in range(max(1, self.months - 1)):
@@ -631,14 +632,14 @@ class SyntheticBank:
             control = rng.random(size) < 0.2
             fit = self.fit[pid][target]
             interest = (self.interest_product[target] == P[pid]) * 0.8 + np.minimum(
-                views_total[target], 5
+                views_before[min(mi, len(views_before)) - 1][target], 5
             ) * 0.15 * (self.interest_product[target] == P[pid])
             logit = (
-                -3.0
-                + 1.6 * fit
-                + 1.2 * interest
-                + 0.8 * self.digital[target]
-                + 0.25 * self.wealth_z[target]
+                -4.0
+                + 2.4 * fit
+                + 2.0 * interest
+                + 1.0 * self.digital[target]
+                + 0.35 * self.wealth_z[target]
             )
             p_treat = _sigmoid(logit + 0.9)
             p_ctrl = _sigmoid(logit - 0.4)
