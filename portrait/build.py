@@ -290,16 +290,33 @@ def _raise_for_failed_nodes(report: BuildReport, settings: Settings) -> None:
     )
 
 
+# Left out of the daily build: snapshots run after publishing; unit tests check the models' logic
+# on fixed inputs, not the day's data, so they run in CI (`make test`, tests/integration/
+# test_build.py) as dbt advises, instead of on every build's critical path.
+DAILY_EXCLUDE = ["resource_type:snapshot", "resource_type:unit_test"]
+
+
 def dbt_build(settings: Settings, *, as_of: date | None = None, select: str | None = None,
               full_refresh: bool = False) -> BuildReport:  # fmt: skip
-    """Step 3: dbt build (models, seeds, tests; not snapshots) into the build schema."""
-    args = ["build", "--exclude", "resource_type:snapshot"]
+    """Step 3: dbt build (models, seeds, data tests; see DAILY_EXCLUDE) into the build schema."""
+    args = ["build", "--exclude", *DAILY_EXCLUDE]
     if select:
         args += ["--select", select, "--indirect-selection", "cautious"]
     if full_refresh:
         args.append("--full-refresh")
     report = run_dbt(args, settings=settings, variables=build_variables(as_of))
     report.as_of_date = as_of.isoformat() if as_of else None
+    _raise_for_failed_nodes(report, settings)
+    return report
+
+
+def unit_tests(settings: Settings | None = None) -> BuildReport:
+    """dbt's unit tests (hand-computed expected rows for the contribution formula, tag rules,
+    triggers and uplift); raises BuildFailed naming the first that fails."""
+    settings = settings or get_settings()
+    # the inputs' column types come from the published marts (a built warehouse is needed)
+    report = run_dbt(["test", "--select", "test_type:unit"], settings=settings,
+                     variables=build_variables(schema=PUBLISHED_SCHEMA))  # fmt: skip
     _raise_for_failed_nodes(report, settings)
     return report
 

@@ -52,13 +52,14 @@ def _common(settings: Settings) -> dict[str, Any]:
 
 
 def build_operator(task_id: str = "dbt_build", settings: Settings | None = None):
-    """``dbt build`` (models, seeds, tests; snapshots after publishing) into the build schema."""
+    """``dbt build`` (models, seeds, data tests; snapshots after publishing, unit tests in CI)
+    into the build schema."""
     from cosmos.operators.local import DbtBuildLocalOperator
 
-    from portrait.build import build_variables
+    from portrait.build import DAILY_EXCLUDE, build_variables
 
     settings = settings or get_settings()
-    return DbtBuildLocalOperator(task_id=task_id, vars=build_variables(), exclude=["resource_type:snapshot"],
+    return DbtBuildLocalOperator(task_id=task_id, vars=build_variables(), exclude=DAILY_EXCLUDE,
                                  **_common(settings))  # fmt: skip
 
 

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from portrait import warehouse
-from portrait.build import BuildFailed, build
+from portrait.build import BuildFailed, build, unit_tests
 from portrait.config import Settings
 from portrait.ingest.api import ingest
 from portrait.synth.generator import generate
@@ -134,6 +134,36 @@ def test_a_new_batch_is_added_incrementally(built, tmp_path):
         == published[1]
         == _rows(built, "select count(*) from intermediate.int_digital_events_deduplicated")[0][0]
     )
+
+
+def test_the_dbt_unit_tests_pass(built):
+    """The unit tests (hand-computed expected rows) run here, in CI, not in each daily build;
+    dbt reads their inputs' column types from the built warehouse."""
+    report = unit_tests(built)
+    assert sorted(n.name for n in report.nodes) == sorted([
+        "contribution_formula_by_hand", "uplift_with_confidence_interval_by_hand",
+        "triggers_fire_on_the_documented_events", "tag_rules_apply_to_the_indicators_they_name"])  # fmt: skip
+    assert {n.status for n in report.nodes} == {"pass"}
+    assert not any(n.resource_type == "unit_test" for n in build(settings=built).nodes), (
+        "the daily build leaves them out"
+    )
+
+
+def test_a_wrong_expected_row_fails_the_unit_tests_naming_the_test(built, tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(
+        REPO / "dbt_project",
+        project / "dbt_project",
+        ignore=shutil.ignore_patterns("target", "logs"),
+    )
+    tests = (
+        project / "dbt_project" / "models" / "intermediate" / "finance" / "_finance__unit_tests.yml"
+    )
+    text = tests.read_text()
+    assert "contribution_amount: -324.30" in text
+    tests.write_text(text.replace("contribution_amount: -324.30", "contribution_amount: -324.31"))
+    with pytest.raises(BuildFailed, match="contribution_formula_by_hand"):
+        unit_tests(Settings(home=built.home, project_dir=project, database_url=None))
 
 
 def test_a_tag_rule_with_an_unknown_indicator_fails_with_a_clear_error(built, tmp_path):
