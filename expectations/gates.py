@@ -156,7 +156,7 @@ def run_gate(stage: str, specs: list[SuiteSpec], *, settings: Settings | None = 
     )
     views = _create_views(settings, result.run_id, specs)
     try:
-        _validate(context, source, specs, views, result)
+        _validate(context, source, specs, views, result, settings)
     finally:
         _drop_views(settings, views)
     result.seconds = time.perf_counter() - began
@@ -208,49 +208,66 @@ def _run(context, batch, name: str, expectations: list, result_format: dict) -> 
     return [by_id[c.id] for c in copies]
 
 
-def _validate(
-    context, source, specs: list[SuiteSpec], views: list[str], result: GateResult
-) -> None:
+def _table_observations(conn, view: str) -> dict[str, object]:
+    """What GX reports as the observed value of the table-level checks that passed (row count,
+    columns), read directly: asking GX for it cost a second validation run per suite (~0.17 s
+    of GX's own work each, 2 of a landing gate's 7 s at 10k customers)."""
+    count = conn.execute(f'select count(*) from {GATE_SCHEMA}."{view}"').fetchone()[0]
+    columns = [r[0] for r in conn.execute(
+        "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped "
+        "order by attnum", (f'{GATE_SCHEMA}."{view}"',)).fetchall()]  # fmt: skip
+    return {"ExpectTableRowCountToBeBetween": count, "ExpectTableColumnsToMatchSet": columns}
 
-    for spec, view in zip(specs, views, strict=True):
-        asset = source.add_table_asset(name=spec.name, table_name=view, schema_name=GATE_SCHEMA)
-        batch = asset.add_batch_definition_whole_table(f"{spec.name}.batch")
 
-        # pass 1: every check, verdicts only (GX otherwise scans each column again for samples);
-        # pass 2: counts, observed values and sample rows, for the failures and the cheap
-        # table-level checks (row count, columns) whose observed value governance reads
-        verdicts = _run(
-            context, batch, spec.name, spec.expectations, {"result_format": "BOOLEAN_ONLY"}
-        )
-        detailed = [i for i, (e, v) in enumerate(zip(spec.expectations, verdicts, strict=True))
-                    if not v.success or type(e).__name__.startswith("ExpectTable")]  # fmt: skip
-        items = list(verdicts)
-        if detailed:
-            details = _run(context, batch, f"{spec.name}.details", [spec.expectations[i] for i in detailed],
-                          {"result_format": "SUMMARY", "partial_unexpected_count": 5})  # fmt: skip
-            for i, item in zip(detailed, details, strict=True):
-                items[i] = item
-        for expectation, item in zip(spec.expectations, items, strict=True):
-            config = item.expectation_config
-            meta = config.meta or {}
-            details = item.result or {}
-            observed = details.get("observed_value")
-            error = _exception_message(item.exception_info)
-            if error:
-                observed = f"error: {error[:300]}"
-            result.checks.append(CheckResult(
-                suite=spec.name,
-                table=spec.table,
-                expectation=expectation.expectation_type,  # as in the suite (pass 1 may count only)
-                column=config.kwargs.get("column") or meta.get("column") or (",".join(config.kwargs.get("column_list") or []) or None),
-                severity=str(meta.get("severity", CRITICAL)),
-                success=bool(item.success),
-                # a passing check without `mostly` (none of ours has one) found no unexpected row
-                unexpected_count=details.get("unexpected_count", 0 if item.success and not config.type.startswith("expect_table") else None),
-                observed=None if observed is None else str(observed)[:500],
-                description=config.description or meta.get("rule"),
-                sample=details.get("partial_unexpected_list") or details.get("details", {}).get("unexpected_rows"),
-            ))  # fmt: skip
+def _validate(context, source, specs: list[SuiteSpec], views: list[str], result: GateResult,
+              settings: Settings) -> None:  # fmt: skip
+    with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
+        for spec, view in zip(specs, views, strict=True):
+            _validate_suite(context, source, spec, view, result, conn)
+
+
+def _validate_suite(context, source, spec: SuiteSpec, view: str, result: GateResult, conn) -> None:
+    asset = source.add_table_asset(name=spec.name, table_name=view, schema_name=GATE_SCHEMA)
+    batch = asset.add_batch_definition_whole_table(f"{spec.name}.batch")
+
+    # pass 1: every check, verdicts only (GX otherwise scans each column again for samples);
+    # pass 2, for the failures only: counts, observed values and sample rows. The observed value
+    # of a passing table-level check (row count, columns), which governance reads, is read
+    # directly (_table_observations)
+    verdicts = _run(context, batch, spec.name, spec.expectations, {"result_format": "BOOLEAN_ONLY"})
+    detailed = [i for i, v in enumerate(verdicts) if not v.success]
+    items = list(verdicts)
+    if detailed:
+        details = _run(context, batch, f"{spec.name}.details", [spec.expectations[i] for i in detailed],
+                       {"result_format": "SUMMARY", "partial_unexpected_count": 5})  # fmt: skip
+        for i, item in zip(detailed, details, strict=True):
+            items[i] = item
+    table_checks = any(type(e).__name__.startswith("ExpectTable") for e in spec.expectations)
+    observations = _table_observations(conn, view) if table_checks else {}
+    # one check result per expectation, in the suite's order
+    for expectation, item in zip(spec.expectations, items, strict=True):
+        config = item.expectation_config
+        meta = config.meta or {}
+        details = item.result or {}
+        observed = details.get("observed_value")
+        if observed is None and item.success:
+            observed = observations.get(type(expectation).__name__)
+        error = _exception_message(item.exception_info)
+        if error:
+            observed = f"error: {error[:300]}"
+        result.checks.append(CheckResult(
+            suite=spec.name,
+            table=spec.table,
+            expectation=expectation.expectation_type,  # as in the suite (pass 1 may count only)
+            column=config.kwargs.get("column") or meta.get("column") or (",".join(config.kwargs.get("column_list") or []) or None),
+            severity=str(meta.get("severity", CRITICAL)),
+            success=bool(item.success),
+            # a passing check without `mostly` (none of ours has one) found no unexpected row
+            unexpected_count=details.get("unexpected_count", 0 if item.success and not config.type.startswith("expect_table") else None),
+            observed=None if observed is None else str(observed)[:500],
+            description=config.description or meta.get("rule"),
+            sample=details.get("partial_unexpected_list") or details.get("details", {}).get("unexpected_rows"),
+        ))  # fmt: skip
 
 
 def data_docs_dir(settings: Settings, stage: str) -> Path:

@@ -60,6 +60,18 @@ def test_a_published_build_records_both_gates_and_a_watermark(published):
     assert visible == total > 0
 
 
+def test_the_gate_records_what_its_table_checks_observed(published):
+    """Governance reads the observed row count and columns of passing table-level checks."""
+    settings, _ = published
+    count, columns = _one(settings, (
+        "select max(observed) filter (where expectation = 'expect_table_row_count_to_be_between'), "
+        "max(observed) filter (where expectation = 'expect_table_columns_to_match_set') "
+        "from dq.validation_results where stage = 'landing' and suite = 'landing.customers' and success"))  # fmt: skip
+    loaded = _one(settings, "select count(*) from raw.customers")[0]
+    assert count == str(loaded)
+    assert "customer_id" in columns and "batch_id" in columns
+
+
 def test_bi_reads_published_marts_and_dq_views_but_not_the_build_schema(published):
     settings, _ = published
     with psycopg.connect(warehouse.bi_url(settings)) as conn:
