@@ -31,7 +31,7 @@ def _bare_frames(settings: Settings, name: str):
     import mlflow.sklearn
     import pandas as pd
     from portrait.ml import datasets, features, registry
-    from portrait.ml.score import _chunks, _offers, prepare
+    from portrait.ml.score import _chunks, _offers, prepare, stack_offers
 
     registry.configure(settings)
     pipeline = mlflow.sklearn.load_model(f"models:/{name}@champion")
@@ -41,10 +41,8 @@ def _bare_frames(settings: Settings, name: str):
         frame = pd.concat(list(_chunks(conn, as_of, 1, 0, 10**9, offers)), ignore_index=True)
     if not offers:
         return pipeline, frame[features.FEATURES]
-    parts = [frame[~frame["__held_" + p]].assign(offered_product_id=p, offered_channel=c,
-             offered_product_views_90d=frame["__views_" + p]) for p, c in offers]  # fmt: skip
     names = [*features.FEATURES, *datasets.OFFER_CATEGORICAL, *datasets.OFFER_NUMERIC]
-    return pipeline, pd.concat(parts, ignore_index=True)[names]
+    return pipeline, stack_offers(frame, offers)[names]
 
 
 def run(

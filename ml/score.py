@@ -117,6 +117,18 @@ def _offer_frame(conn, as_of: date, offers) -> None:
         conn.execute(sql.SQL("comment on table {} is {}").format(sql.SQL(OFFER_FRAME), signature))
 
 
+def stack_offers(frame: pd.DataFrame, offers) -> pd.DataFrame:
+    """One row per customer and offered product not held yet, with that product's offer features
+    taken from the chunk's pivoted ``__views_<id>`` / ``__views365_<id>`` / ``__held_<id>``."""
+    parts = []
+    for product_id, channel in offers:
+        held = frame["__held_" + product_id].to_numpy()
+        parts.append(frame[~held].assign(offered_product_id=product_id, offered_channel=channel,
+                                         offered_product_views_90d=frame.loc[~held, "__views_" + product_id],
+                                         offered_product_views_365d=frame.loc[~held, "__views365_" + product_id]))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
 def _chunks(conn, as_of: date, slices: int, slice_index: int, chunk_rows: int, offers=()):
     """Features of one slice in chunks of about ``chunk_rows`` customers (ranges of hash buckets),
     each read with COPY and parsed by pyarrow; with ``offers``, per product the customer's views of
@@ -184,14 +196,7 @@ def _score_chunk(spec, module, pipeline, frame: pd.DataFrame, offers, cluster_na
         codes = module.reason_codes(pipeline, frame) if reasons else None
         return pd.DataFrame({"customer_id": frame["customer_id"], "product_id": "", "score": score,
                              "score_label": None, "reason_codes": codes, "bucket": frame["bucket"]})  # fmt: skip
-    parts = []
-    for product_id, channel in offers:
-        held = frame["__held_" + product_id].to_numpy()
-        offered = frame[~held].assign(offered_product_id=product_id, offered_channel=channel,
-                                      offered_product_views_90d=frame.loc[~held, "__views_" + product_id],
-                                      offered_product_views_365d=frame.loc[~held, "__views365_" + product_id])  # fmt: skip
-        parts.append(offered)
-    stacked = pd.concat(parts, ignore_index=True)
+    stacked = stack_offers(frame, offers)
     if stacked.empty:
         return pd.DataFrame(
             columns=["customer_id", "product_id", "score", "score_label", "reason_codes", "bucket"]
