@@ -274,7 +274,11 @@ def landing_gate(settings: Settings) -> dict[str, object] | None:
     return result.summary()
 
 
-def _raise_for_failed_nodes(report: BuildReport, settings: Settings) -> None:
+def _raise_for_failed_nodes(
+    report: BuildReport, settings: Settings, *, publishing: bool = True
+) -> None:
+    """BuildFailed naming the first failed node (and how many more); ``publishing`` for the steps
+    before the swap, whose failure leaves the build schema unpublished for inspection."""
     failed = report.failed()
     if not failed:
         return
@@ -284,9 +288,10 @@ def _raise_for_failed_nodes(report: BuildReport, settings: Settings) -> None:
     more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
     raise BuildFailed(
         f"{first.resource_type} {first.name} {first.status}: {' / '.join(detail[:2]) if detail else 'no message'}{more}"
-        "; nothing published",
-        where=f"schema {BUILD_SCHEMA} kept for inspection; log {Path(settings.home) / 'dbt' / 'logs' / 'dbt.log'}",
-        rule="dbt build",
+        + ("; nothing published" if publishing else ""),
+        where=(f"schema {BUILD_SCHEMA} kept for inspection; " if publishing else "")
+        + f"log {Path(settings.home) / 'dbt' / 'logs' / 'dbt.log'}",
+        rule=f"dbt {report.command.split()[0] if report.command else 'build'}",
     )
 
 
@@ -317,7 +322,7 @@ def unit_tests(settings: Settings | None = None) -> BuildReport:
     # the inputs' column types come from the published marts (a built warehouse is needed)
     report = run_dbt(["test", "--select", "test_type:unit"], settings=settings,
                      variables=build_variables(schema=PUBLISHED_SCHEMA))  # fmt: skip
-    _raise_for_failed_nodes(report, settings)
+    _raise_for_failed_nodes(report, settings, publishing=False)
     return report
 
 
@@ -353,7 +358,7 @@ def snapshot(settings: Settings, as_of: date | None = None) -> BuildReport:
     the build's own, so dbt's partial parsing holds between the two invocations (a full parse
     costs ~3.5 s each time the variables change)."""
     report = run_dbt(["snapshot"], settings=settings, variables=build_variables(as_of))
-    _raise_for_failed_nodes(report, settings)
+    _raise_for_failed_nodes(report, settings, publishing=False)  # the marts are published by now
     return report
 
 

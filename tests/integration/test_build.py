@@ -162,8 +162,9 @@ def test_a_wrong_expected_row_fails_the_unit_tests_naming_the_test(built, tmp_pa
     text = tests.read_text()
     assert "contribution_amount: -324.30" in text
     tests.write_text(text.replace("contribution_amount: -324.30", "contribution_amount: -324.31"))
-    with pytest.raises(BuildFailed, match="contribution_formula_by_hand"):
+    with pytest.raises(BuildFailed, match="contribution_formula_by_hand") as failure:
         unit_tests(Settings(home=built.home, project_dir=project, database_url=None))
+    assert "dbt test" in str(failure.value) and "published" not in str(failure.value)
 
 
 def test_a_tag_rule_with_an_unknown_indicator_fails_with_a_clear_error(built, tmp_path):
