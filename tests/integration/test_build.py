@@ -40,6 +40,17 @@ def _rows(settings: Settings, query: str, *params) -> list[tuple]:
         return conn.execute(query, params).fetchall()
 
 
+def _project_copy(tmp_path: Path) -> Path:
+    """A copy of the project to break on purpose (the checkout stays as it is)."""
+    project = tmp_path / "project"
+    shutil.copytree(
+        REPO / "dbt_project",
+        project / "dbt_project",
+        ignore=shutil.ignore_patterns("target", "logs"),
+    )
+    return project
+
+
 def test_every_published_mart_has_rows(built):
     for table in ("dim_customer", "dim_account", "dim_product", "fct_transactions", "fct_balances_monthly", "fct_loans",
                   "fct_digital_events", "fct_campaign_contacts", "customer_portrait", "customer_indicators",
@@ -150,12 +161,7 @@ def test_the_dbt_unit_tests_pass(built):
 
 
 def test_a_wrong_expected_row_fails_the_unit_tests_naming_the_test(built, tmp_path):
-    project = tmp_path / "project"
-    shutil.copytree(
-        REPO / "dbt_project",
-        project / "dbt_project",
-        ignore=shutil.ignore_patterns("target", "logs"),
-    )
+    project = _project_copy(tmp_path)
     tests = (
         project / "dbt_project" / "models" / "intermediate" / "finance" / "_finance__unit_tests.yml"
     )
@@ -168,12 +174,7 @@ def test_a_wrong_expected_row_fails_the_unit_tests_naming_the_test(built, tmp_pa
 
 
 def test_a_tag_rule_with_an_unknown_indicator_fails_with_a_clear_error(built, tmp_path):
-    project = tmp_path / "project"
-    shutil.copytree(
-        REPO / "dbt_project",
-        project / "dbt_project",
-        ignore=shutil.ignore_patterns("target", "logs"),
-    )
+    project = _project_copy(tmp_path)
     rules = project / "dbt_project" / "seeds" / "tag_rules.csv"
     rules.write_text(
         rules.read_text() + "bogus,favourite_colour = 'blue',Not an indicator,nobody\n"
