@@ -210,8 +210,9 @@ def _run(context, batch, name: str, expectations: list, result_format: dict) -> 
 
 def _table_observations(conn, view: str) -> dict[str, object]:
     """What GX reports as the observed value of the table-level checks that passed (row count,
-    columns), read directly: asking GX for it cost a second validation run per suite (~0.17 s
-    of GX's own work each, 2 of a landing gate's 7 s at 10k customers)."""
+    columns), read directly instead of in a second GX run per suite (measured: landing gate at
+    10k, one month, 4.1-4.4 s -> 3.8-4.2 s). The count repeats the one GX's first pass made, as
+    the second pass did before."""
     count = conn.execute(f'select count(*) from {GATE_SCHEMA}."{view}"').fetchone()[0]
     columns = [r[0] for r in conn.execute(
         "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped "
