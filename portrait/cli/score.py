@@ -68,7 +68,8 @@ def score(
             console.print("no model has a champion yet: run `portrait train` first")
         for r in p["models"]:
             console.print(f"{r['model_name']} v{r['model_version']} as of {r['as_of_date']}: "
-                          f"{r['customers']:,} customers, {r['rows']:,} scores in {r['seconds']:.1f}s"
+                          f"{r['customers']:,} customers, {r['rows']:,} scores in {r['seconds']:.1f}s "
+                          f"({r['setup_seconds']:.1f}s loading the model and features)"
                           + (f", {len(r['drift'])} drift warning(s)" if r["drift"] else ""))  # fmt: skip
 
         if p["marketing_marts_published"]:

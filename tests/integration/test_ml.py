@@ -238,6 +238,19 @@ def test_scoring_is_idempotent_and_slices_add_up_to_the_whole(trained):
         )
     )
     assert again == full
+    # many small chunks score the same rows as one; setup is part of the slice's time
+    chunked = score("churn_risk", settings=settings, chunk_rows=40, drift=False, log=lambda _: None)
+    assert chunked.customers == whole.customers
+    assert 0 < chunked.setup_seconds < chunked.seconds
+    assert (
+        dict(
+            _rows(
+                settings,
+                "select customer_id, score from ml.customer_scores where model_name = 'churn_risk'",
+            )
+        )
+        == full
+    )
     versions = _rows(
         settings,
         "select distinct model_version, as_of_date from ml.customer_scores where model_name = 'churn_risk'",

@@ -1,3 +1,6 @@
+{# indexed on month_start: readers filter by month, and ML finds the extent of history with min/max #}
+{{ config(post_hook=["{{ ensure_index(this, 'month_start') }}"]) }}
+
 select
     account_id,
     customer_id,
