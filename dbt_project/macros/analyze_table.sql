@@ -5,9 +5,20 @@
   of one month of transactions to the 24k accounts was planned as a merge join of 20 M rows
   (1.56 s; 0.88 s as a hash join once int_accounts_classified was analyzed). Incremental models
   use analyze_if_changed; views have nothing to analyze.
+
+  A sample of 3,000 rows (statistics target 10, not the default 100) is what these plans need:
+  row counts, null fractions and distinct keys. At 10k customers the portrait's 130 columns
+  took 0.43-0.53 s to analyze and 0.12-0.13 s with it; the monthly copies 0.2-0.8 s and 0.02 s
+  (2.2 s of an incremental build's SQL time in all). The raw tables are analyzed the same way
+  (portrait/ingest/loader.py).
 #}
 {% macro analyze_table() -%}
     {%- if config.get('materialized') == 'table' -%}
-        analyze {{ this }}
+        {{ analyze_sampled(this) }}
     {%- endif -%}
+{%- endmacro %}
+
+{# ANALYZE with a 3,000-row sample; `set local` ends with the model's transaction. #}
+{% macro analyze_sampled(relation) -%}
+    set local default_statistics_target = 10; analyze {{ relation }}
 {%- endmacro %}
