@@ -263,15 +263,30 @@ def prepare_build(settings: Settings, *, fresh: bool = True) -> None:
 
 def landing_gate(settings: Settings) -> dict[str, object] | None:
     """Step 2: the landing gate on the batches loaded since the last publication (None if none)."""
+    result = _landing_gate(settings)
+    return result.summary() if result else None
+
+
+def _landing_gate(settings: Settings, *, docs_in_background: bool = False):
     from portrait.expectations import gates as dq
     from portrait.expectations.suites import landing
 
     batches, recent, delivered = _unpublished_batches(settings)
     if not batches:
         return None
-    result = dq.run_gate("landing", landing.suites(batches, recent, delivered), settings=settings)
+    result = dq.run_gate("landing", landing.suites(batches, recent, delivered), settings=settings,
+                         docs_in_background=docs_in_background)  # fmt: skip
+    _raise_if_failed(result)
+    return result
+
+
+def _raise_if_failed(result) -> None:
+    """GateFailed for a failed gate, once its Data Docs (what governance opens next) are written."""
+    from portrait.expectations import gates as dq
+
+    if not result.success:
+        result.finish_docs()
     dq.raise_if_failed(result)
-    return result.summary()
 
 
 def _raise_for_failed_nodes(
@@ -335,6 +350,10 @@ def build_variables(as_of: date | None = None, schema: str = BUILD_SCHEMA) -> di
 
 def marts_gate(settings: Settings) -> dict[str, object]:
     """Step 4: the marts gate on the build schema, against the published marts if any."""
+    return _marts_gate(settings).summary()
+
+
+def _marts_gate(settings: Settings, *, docs_in_background: bool = False):
     from portrait.expectations import gates as dq
     from portrait.expectations.suites import marts
 
@@ -342,13 +361,10 @@ def marts_gate(settings: Settings) -> dict[str, object]:
         published = conn.execute(
             "select to_regclass(%s)", (f"{PUBLISHED_SCHEMA}.customer_portrait",)
         ).fetchone()[0]
-    result = dq.run_gate(
-        "marts",
-        marts.suites(BUILD_SCHEMA, PUBLISHED_SCHEMA if published else None),
-        settings=settings,
-    )
-    dq.raise_if_failed(result)
-    return result.summary()
+    result = dq.run_gate("marts", marts.suites(BUILD_SCHEMA, PUBLISHED_SCHEMA if published else None),
+                         settings=settings, docs_in_background=docs_in_background)  # fmt: skip
+    _raise_if_failed(result)
+    return result
 
 
 def snapshot(settings: Settings, as_of: date | None = None) -> BuildReport:
@@ -357,7 +373,9 @@ def snapshot(settings: Settings, as_of: date | None = None) -> BuildReport:
     The snapshots read the published marts through the source ``published``; the variables are
     the build's own, so dbt's partial parsing holds between the two invocations (a full parse
     costs ~3.5 s each time the variables change)."""
-    report = run_dbt(["snapshot"], settings=settings, variables=build_variables(as_of))
+    # --no-write-json: the build's invocation just wrote the same manifest, and its run results
+    # (130 nodes) stay in target/ instead of being replaced by these two snapshots'
+    report = run_dbt(["snapshot", "--no-write-json"], settings=settings, variables=build_variables(as_of))
     _raise_for_failed_nodes(report, settings, publishing=False)  # the marts are published by now
     return report
 
@@ -378,21 +396,33 @@ def build(
     settings = settings or get_settings()
     began = time.perf_counter()
     prepare_build(settings, fresh=select is None)
-    gate_summaries: list[dict[str, object]] = []
-    if gates and select is None:
-        landing = landing_gate(settings)
-        if landing:
-            gate_summaries.append(landing)
-    report = dbt_build(settings, as_of=as_of, select=select, full_refresh=full_refresh)
-    if select is not None:
-        return report
-    if gates:
-        gate_summaries.append(marts_gate(settings))
-    publish(settings, as_of=as_of, seconds=time.perf_counter() - began,
-            landing_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "landing"), None),
-            marts_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "marts"), None),
-            warnings=sum(int(g["warnings"]) for g in gate_summaries))  # fmt: skip
-    snap = snapshot(settings, as_of)
+    # each gate's Data Docs are written while the next step runs: the landing gate's during dbt,
+    # the marts gate's during publishing and the snapshots
+    results = []
+    try:
+        if gates and select is None:
+            landing = _landing_gate(settings, docs_in_background=True)
+            results += [landing] if landing else []
+        report = dbt_build(settings, as_of=as_of, select=select, full_refresh=full_refresh)
+        if select is not None:
+            return report
+        for result in results:
+            result.finish_docs()  # one GX context at a time
+        if gates:
+            results.append(_marts_gate(settings, docs_in_background=True))
+        gate_summaries = [result.summary() for result in results]
+        publish(settings, as_of=as_of, seconds=time.perf_counter() - began,
+                landing_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "landing"), None),
+                marts_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "marts"), None),
+                warnings=sum(int(g["warnings"]) for g in gate_summaries))  # fmt: skip
+        snap = snapshot(settings, as_of)
+    except BaseException:
+        for result in results:
+            with contextlib.suppress(Exception):  # the build's own error is the one to report
+                result.finish_docs()
+        raise
+    for result in results:
+        result.finish_docs()
     report.nodes += snap.nodes
     for key, value in snap.counts.items():
         report.counts[key] = report.counts.get(key, 0) + value

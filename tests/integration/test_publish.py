@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import shutil
 import subprocess
+import time
 from datetime import date
 from pathlib import Path
 
 import psycopg
 import pytest
-from portrait.expectations.gates import GateFailed
+from portrait.expectations.gates import GateFailed, data_docs_dir
 
 from portrait import warehouse
 from portrait.build import build
@@ -131,9 +132,13 @@ def test_a_landing_gate_failure_stops_before_dbt(published):
         conn.execute("insert into raw.products (product_id, product_name, family, is_asset, ftp_rate, batch_id, batch_date) "
                      "select product_id, product_name, 'spaceship', is_asset, ftp_rate, batch_id, batch_date "
                      "from raw.products where batch_id = %s limit 1", (batch,))  # fmt: skip
+    docs = data_docs_dir(settings, "landing") / "index.html"
+    started = time.time()
     with pytest.raises(GateFailed, match=r"landing gate failed: suite landing\.products"):
         build(settings=settings)
     assert _marts_digest(settings) == before
+    # the failed run's Data Docs are written before the build reports the failure
+    assert docs.is_file() and docs.stat().st_mtime >= started - 1
     with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
         conn.execute(
             "delete from raw.products where family = 'spaceship'"

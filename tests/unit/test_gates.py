@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from portrait.expectations.gates import CheckResult, GateFailed, GateResult, raise_if_failed
 from portrait.expectations.reports import render
@@ -82,3 +84,20 @@ def test_report_page_is_self_contained_and_flags_failures():
     )  # fmt: skip
     assert 'class="status-FAILED"' in page and "&lt;b&gt;" in page
     assert "http" not in page.replace("http-equiv", ""), "no external links or assets"
+
+
+def test_docs_written_in_the_background_are_awaited_and_their_error_reaches_the_caller():
+    result = GateResult(run_id="r3", stage="landing", seconds=0)
+    written = threading.Event()
+
+    def write() -> None:
+        written.wait(timeout=5)  # still writing when finish_docs() is called
+        result._docs_error = OSError("disk full")
+
+    result._docs = threading.Thread(target=write)
+    result._docs.start()
+    written.set()
+    with pytest.raises(OSError, match="disk full"):
+        result.finish_docs()
+    assert result._docs is None
+    result.finish_docs()  # reported once; nothing left to wait for
