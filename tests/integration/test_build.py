@@ -184,6 +184,26 @@ def test_a_tag_rule_with_an_unknown_indicator_fails_with_a_clear_error(built, tm
         build(settings=settings)
 
 
+def test_a_mart_key_that_comes_out_null_fails_the_build_naming_model_and_column(built, tmp_path):
+    """The marts' keys are NOT NULL constraints of their enforced contracts: PostgreSQL refuses
+    the row when the table is built, and nothing is published."""
+    project = _project_copy(tmp_path)
+    model = project / "dbt_project" / "models" / "marts" / "core" / "dim_product.sql"
+    text = model.read_text()
+    assert text.startswith("select\n    product_id,")
+    model.write_text(
+        text.replace("    product_id,", "    nullif(product_id, 'P01') as product_id,", 1)
+    )
+    published = _rows(built, "select max(published_at) from dq.publications")
+    settings = Settings(home=built.home, project_dir=project, database_url=None)
+    with pytest.raises(
+        BuildFailed, match=r"model dim_product error: .*product_id.*not-null"
+    ) as failure:
+        build(settings=settings)
+    assert "nothing published" in str(failure.value)
+    assert _rows(built, "select max(published_at) from dq.publications") == published
+
+
 def test_a_full_refresh_keeps_the_incremental_tables_indexed(built):
     """dbt rebuilds a table beside the old one: the indexes must follow the new table, or the
     next day's upsert finds no unique index for its ON CONFLICT (found by the build benchmark)."""
