@@ -18,8 +18,14 @@ with deduplicated as (
     {{ latest_of_new_batches(ref('stg_landing__transactions'), 'txn_id') }}
 ),
 
+-- the accounts and their product family straight from staging (as int_accounts_classified
+-- joins them): dbt runs models by depth, and waiting for int_accounts_classified and its tests
+-- started this, the longest model of an incremental build, 2 s later at 10k customers (5.5 s
+-- into the run instead of 3.7 s)
 accounts as (
-    select account_id, source_account_id, customer_id, product_family from {{ ref('int_accounts_classified') }}
+    select accounts.account_id, accounts.source_account_id, accounts.customer_id, products.product_family
+    from {{ ref('stg_landing__accounts') }} as accounts
+    inner join {{ ref('stg_landing__products') }} as products on accounts.product_id = products.product_id
 )
 
 select
