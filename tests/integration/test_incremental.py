@@ -65,6 +65,7 @@ def delivered_twice(tmp_path_factory) -> tuple[Settings, dict[str, dict[date, se
     after_first = {
         table: _loads_by_month(settings, table)
         for table in (
+            "int_balances_customer_monthly",
             "int_contribution_monthly",
             "int_contribution_ranked",
             "int_customer_segments_monthly",

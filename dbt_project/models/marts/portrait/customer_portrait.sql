@@ -16,19 +16,18 @@ as_of as (
 
 month_totals as (
     select
-        balances.customer_id,
-        balances.month_start,
-        sum(balances.balance_amount) filter (where not balances.is_asset and balances.product_family <> 'wealth') as deposit_amount,
-        sum(balances.balance_amount) filter (where balances.product_family = 'wealth') as wealth_amount,
-        sum(balances.average_balance_amount) filter (where not balances.is_asset) as average_liability_amount,
-        sum(balances.balance_amount) filter (where balances.is_asset and balances.product_family <> 'credit_card') as loan_amount,
-        sum(balances.balance_amount) filter (where balances.product_family = 'mortgage') as mortgage_amount,
-        sum(balances.balance_amount) filter (where balances.product_family = 'credit_card') as card_amount,
-        sum(balances.balance_amount) filter (where balances.product_family = 'current_account') as current_account_amount
-    from {{ ref('int_balances_classified') }} as balances
+        monthly.customer_id,
+        monthly.month_start,
+        monthly.deposit_amount,
+        monthly.wealth_amount,
+        monthly.average_liability_amount,
+        monthly.loan_amount,
+        monthly.mortgage_amount,
+        monthly.card_amount,
+        monthly.current_account_amount
+    from {{ ref('int_balances_customer_monthly') }} as monthly
     cross join as_of
-    where balances.month_start between (as_of.as_of_month - interval '11 months')::date and as_of.as_of_month
-    group by 1, 2
+    where monthly.month_start between (as_of.as_of_month - interval '11 months')::date and as_of.as_of_month
 ),
 
 assets as (
