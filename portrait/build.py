@@ -122,13 +122,13 @@ def ensure_pseudonym_key(settings: Settings) -> None:
                 conn.execute("insert into raw.pseudonym_key values (%s)", (key,))
 
 
-def run_dbt(
-    args: list[str], *, settings: Settings | None = None, variables: dict[str, object] | None = None
-) -> BuildReport:
-    """Invoke dbt in-process; returns what ran, never raises for failed nodes (see BuildReport)."""
+def _invoke(
+    args: list[str], settings: Settings, variables: dict[str, object] | None, manifest=None
+):
+    """dbt's Python runner with Portrait's settings; with ``manifest`` (from parse_project) dbt
+    neither parses the project nor writes the manifest again."""
     from dbt.cli.main import dbtRunner
 
-    settings = settings or get_settings()
     env = dbt_env(settings)
     apply_telemetry_off(env)
     full = [
@@ -145,17 +145,42 @@ def run_dbt(
     ]
     if variables:
         full += ["--vars", json.dumps(variables, default=str)]
-    began = time.perf_counter()
     with _environment(env):
-        result = dbtRunner().invoke(full)
+        return dbtRunner(manifest=manifest).invoke(full)
+
+
+def parse_project(settings: Settings, variables: dict[str, object] | None = None):
+    """``dbt parse`` with these variables: the manifest later invocations with the same variables
+    can reuse (run_dbt(manifest=...)); None if the project does not parse, so that the invocation
+    that needs it parses again and reports why."""
+    try:
+        result = _invoke(["parse"], settings, variables)
+    except Exception:  # reported by the next invocation, which parses again
+        return None
+    return result.result if result.success else None
+
+
+def run_dbt(
+    args: list[str],
+    *,
+    settings: Settings | None = None,
+    variables: dict[str, object] | None = None,
+    manifest=None,
+) -> BuildReport:
+    """Invoke dbt in-process; returns what ran, never raises for failed nodes (see BuildReport)."""
+    settings = settings or get_settings()
+    began = time.perf_counter()
+    result = _invoke(args, settings, variables, manifest)
     report = BuildReport(
         command=" ".join(args),
         success=bool(result.success),
         seconds=round(time.perf_counter() - began, 2),
     )
     if result.exception is not None:
-        message = str(result.exception).strip().splitlines()
-        raise BuildFailed(f"dbt {args[0]} could not run: {message[0] if message else type(result.exception).__name__}",
+        # dbt's first line names the kind ("Parsing Error"), the next ones the file and the cause
+        lines = [line.strip() for line in str(result.exception).splitlines() if line.strip()]
+        message = " / ".join(lines[:3])[:400] or type(result.exception).__name__
+        raise BuildFailed(f"dbt {args[0]} could not run: {message}",
                           where=str(settings.dbt_project_dir), rule="dbt project")  # fmt: skip
     outcomes = getattr(result.result, "results", None) or []
     for item in outcomes:
@@ -317,14 +342,14 @@ DAILY_EXCLUDE = ["resource_type:snapshot", "resource_type:unit_test"]
 
 
 def dbt_build(settings: Settings, *, as_of: date | None = None, select: str | None = None,
-              full_refresh: bool = False) -> BuildReport:  # fmt: skip
+              full_refresh: bool = False, manifest=None) -> BuildReport:  # fmt: skip
     """Step 3: dbt build (models, seeds, data tests; see DAILY_EXCLUDE) into the build schema."""
     args = ["build", "--exclude", *DAILY_EXCLUDE]
     if select:
         args += ["--select", select, "--indirect-selection", "cautious"]
     if full_refresh:
         args.append("--full-refresh")
-    report = run_dbt(args, settings=settings, variables=build_variables(as_of))
+    report = run_dbt(args, settings=settings, variables=build_variables(as_of), manifest=manifest)
     report.as_of_date = as_of.isoformat() if as_of else None
     _raise_for_failed_nodes(report, settings)
     return report
@@ -367,7 +392,7 @@ def _marts_gate(settings: Settings, *, docs_in_background: bool = False):
     return result
 
 
-def snapshot(settings: Settings, as_of: date | None = None) -> BuildReport:
+def snapshot(settings: Settings, as_of: date | None = None, manifest=None) -> BuildReport:
     """Step 6 (after publishing): SCD2 snapshots of the published portrait.
 
     The snapshots read the published marts through the source ``published``; the variables are
@@ -375,7 +400,8 @@ def snapshot(settings: Settings, as_of: date | None = None) -> BuildReport:
     costs ~3.5 s each time the variables change)."""
     # --no-write-json: the build's invocation just wrote the same manifest, and its run results
     # (130 nodes) stay in target/ instead of being replaced by these two snapshots'
-    report = run_dbt(["snapshot", "--no-write-json"], settings=settings, variables=build_variables(as_of))
+    report = run_dbt(["snapshot", "--no-write-json"], settings=settings, variables=build_variables(as_of),
+                     manifest=manifest)  # fmt: skip
     _raise_for_failed_nodes(report, settings, publishing=False)  # the marts are published by now
     return report
 
@@ -393,17 +419,24 @@ def build(
     With ``select`` the build schema is built for inspection and nothing is published.
     Raises GateFailed or BuildFailed naming the first failure; the published marts stay as they were.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     settings = settings or get_settings()
     began = time.perf_counter()
     prepare_build(settings, fresh=select is None)
-    # each gate's Data Docs are written while the next step runs: the landing gate's during dbt,
-    # the marts gate's during publishing and the snapshots
+    # dbt parses the project while the landing gate validates, once for the build and the
+    # snapshots; each gate's Data Docs are written while the next step runs: the landing gate's
+    # during dbt, the marts gate's during publishing and the snapshots
+    parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbt-parse")
     results = []
     try:
+        parsing = parser.submit(parse_project, settings, build_variables(as_of))
         if gates and select is None:
             landing = _landing_gate(settings, docs_in_background=True)
             results += [landing] if landing else []
-        report = dbt_build(settings, as_of=as_of, select=select, full_refresh=full_refresh)
+        manifest = parsing.result()
+        report = dbt_build(settings, as_of=as_of, select=select, full_refresh=full_refresh,
+                           manifest=manifest)  # fmt: skip
         if select is not None:
             return report
         for result in results:
@@ -415,12 +448,14 @@ def build(
                 landing_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "landing"), None),
                 marts_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "marts"), None),
                 warnings=sum(int(g["warnings"]) for g in gate_summaries))  # fmt: skip
-        snap = snapshot(settings, as_of)
+        snap = snapshot(settings, as_of, manifest=manifest)
     except BaseException:
         for result in results:
             with contextlib.suppress(Exception):  # the build's own error is the one to report
                 result.finish_docs()
         raise
+    finally:
+        parser.shutdown(wait=True)  # a failed landing gate waits for the parse it started
     for result in results:
         result.finish_docs()
     report.nodes += snap.nodes

@@ -184,6 +184,26 @@ def test_a_tag_rule_with_an_unknown_indicator_fails_with_a_clear_error(built, tm
         build(settings=settings)
 
 
+def _failed_build(built: Settings, project: Path, match: str) -> BuildFailed:
+    """The BuildFailed a build of ``project`` raises (matching ``match``); nothing published."""
+    published = _rows(built, "select max(published_at) from dq.publications")
+    settings = Settings(home=built.home, project_dir=project, database_url=None)
+    with pytest.raises(BuildFailed, match=match) as failure:
+        build(settings=settings)
+    assert _rows(built, "select max(published_at) from dq.publications") == published
+    return failure.value
+
+
+def test_a_project_that_does_not_parse_fails_the_build_with_one_line(built, tmp_path):
+    """The project is parsed in the background while the landing gate runs; when it does not
+    parse, the build's own invocation parses again and says why."""
+    project = _project_copy(tmp_path)
+    models = project / "dbt_project" / "models" / "marts" / "core" / "_core__models.yml"
+    models.write_text(models.read_text() + "- name: [unclosed\n")
+    failure = _failed_build(built, project, r"dbt build could not run: .*_core__models\.yml")
+    assert "\n" not in failure.line()
+
+
 def test_a_mart_key_that_comes_out_null_fails_the_build_naming_model_and_column(built, tmp_path):
     """The marts' keys are NOT NULL constraints of their enforced contracts: PostgreSQL refuses
     the row when the table is built, and nothing is published."""
@@ -194,14 +214,8 @@ def test_a_mart_key_that_comes_out_null_fails_the_build_naming_model_and_column(
     model.write_text(
         text.replace("    product_id,", "    nullif(product_id, 'P01') as product_id,", 1)
     )
-    published = _rows(built, "select max(published_at) from dq.publications")
-    settings = Settings(home=built.home, project_dir=project, database_url=None)
-    with pytest.raises(
-        BuildFailed, match=r"model dim_product error: .*product_id.*not-null"
-    ) as failure:
-        build(settings=settings)
-    assert "nothing published" in str(failure.value)
-    assert _rows(built, "select max(published_at) from dq.publications") == published
+    failure = _failed_build(built, project, r"model dim_product error: .*product_id.*not-null")
+    assert "nothing published" in str(failure)
 
 
 def test_a_full_refresh_keeps_the_incremental_tables_indexed(built):
