@@ -49,11 +49,6 @@ class ScoreResult:
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
-    @property
-    def rows_per_second(self) -> float:
-        """Throughput of the scoring loop (read features, predict, write), setup excluded."""
-        return self.rows / max(self.seconds - self.setup_seconds, 1e-9)
-
 
 def _offer_values(conn) -> dict[str, float]:
     """Value of a sale per product from the governed offer catalogue (empty before the first build)."""
