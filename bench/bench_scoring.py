@@ -12,10 +12,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from bench.common import Figure, median_seconds
+from bench.common import Figure, interleaved_medians, median_seconds
 from portrait import warehouse
 from portrait.build import build
 from portrait.config import Settings
@@ -28,10 +27,6 @@ from portrait.ml.score import score
 result = score(sys.argv[1], log=lambda _: None)
 print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rows": result.rows}))
 """
-
-
-def _rounded(times: list[float]) -> list[float]:
-    return [round(t, 3) for t in times]
 
 
 def _bare_frames(settings: Settings, name: str):
@@ -75,31 +70,26 @@ def run(
         def bare(_i: int, pipeline=pipeline, frame=frame) -> None:
             pipeline.predict_proba(frame)
 
-        def end_to_end(_i: int, name=name):
-            return score(name, settings=settings, reasons=False, drift=False, log=lambda _: None)
+        loop_all: list[float] = []  # each run's loop (read, predict, write), its setup excluded
+
+        def end_to_end(_i: int, name=name, loop_all=loop_all) -> None:
+            result = score(name, settings=settings, reasons=False, drift=False, log=lambda _: None)
+            loop_all.append(result.seconds - result.setup_seconds)
 
         def with_reasons(_i: int, name=name) -> None:
             score(name, settings=settings, reasons=True, drift=True, log=lambda _: None)
 
         bare(0)
         end_to_end(0)
-        # alternated, so that a slow spell of the machine lands on both sides of the ratios
-        bare_all, e2e_all, loop_all = [], [], []
-        for i in range(repeats):
-            began = time.perf_counter()
-            bare(i)
-            bare_all.append(time.perf_counter() - began)
-            began = time.perf_counter()
-            result = end_to_end(i)
-            e2e_all.append(time.perf_counter() - began)
-            loop_all.append(result.seconds - result.setup_seconds)
-        bare_s, e2e_s, loop_s = (statistics.median(t) for t in (bare_all, e2e_all, loop_all))
+        loop_all.clear()
+        (bare_s, bare_all), (e2e_s, e2e_all) = interleaved_medians(bare, end_to_end, repeats)
+        loop_s = statistics.median(loop_all)
         full_s, full_all = median_seconds(with_reasons, max(1, repeats - 2))
         probe = subprocess.run([sys.executable, "-c", PEAK_PROBE, name], capture_output=True, text=True,
                                timeout=1800, check=True)  # fmt: skip
         peak = json.loads(probe.stdout.strip().splitlines()[-1])
-        detail = {"customers": customers, "rows_scored": len(frame), "bare_seconds": _rounded(bare_all),
-                  "end_to_end_seconds": _rounded(e2e_all), "loop_seconds": _rounded(loop_all),
+        detail = {"customers": customers, "rows_scored": len(frame), "bare_seconds": bare_all,
+                  "end_to_end_seconds": e2e_all, "loop_seconds": [round(t, 3) for t in loop_all],
                   "with_reasons_and_drift_seconds": full_all,
                   "peak_mb_scoring_process": round(peak["peak_mb"])}  # fmt: skip
         figures.append(Figure(f"scoring {name}: throughput of read features, predict, write / bare predict",
