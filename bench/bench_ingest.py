@@ -8,7 +8,7 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
-from bench.common import Figure, median_seconds
+from bench.common import Figure, interleaved_medians
 from portrait import warehouse
 from portrait.config import Settings
 from portrait.ingest.api import ingest
@@ -55,8 +55,7 @@ def run(
     ingest(folder, batch_date=date(2029, 12, 31), settings=settings)  # warm imports and caches
     bare(0)
     rows = sum(gen.rows.values())
-    copy_s, copy_all = median_seconds(bare, repeats)
-    ingest_s, ingest_all = median_seconds(ours, repeats)
+    (copy_s, copy_all), (ingest_s, ingest_all) = interleaved_medians(bare, ours, repeats)
     detail = {"customers": customers, "months": months, "rows": rows, "csv_bytes": sum(p.stat().st_size for p in folder.glob("*.csv")),
               "copy_seconds": copy_all, "ingest_seconds": ingest_all}  # fmt: skip
     return [

@@ -27,10 +27,17 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
 
-from portrait import warehouse
+from portrait import pgcopy, warehouse
 from portrait.config import Settings, get_settings
 from portrait.errors import InputError, PortraitError
-from portrait.ingest.contract import CONTRACT_VERSION, LINEAGE_COLUMNS, TABLES, Table, load_order
+from portrait.ingest.contract import (
+    CONTRACT_VERSION,
+    LINEAGE_COLUMNS,
+    SQL_TYPES,
+    TABLES,
+    Table,
+    load_order,
+)
 from portrait.ingest.readers import Chunk, HeaderCheck, sha256_of
 from portrait.ingest.rules import check_chunk, key_hashes, later_duplicates
 
@@ -198,13 +205,60 @@ def ensure_landing_tables(conn: psycopg.Connection) -> None:
 # Loading
 
 
-def _serialise(checked_valid: pa.Table, lines: np.ndarray) -> bytes:
+def _serialise(lf: LandingFile, checked_valid: pa.Table, lines: np.ndarray) -> tuple[str, object]:
+    """A chunk's valid rows for COPY, columns in the file's order: binary (the server receives
+    typed values, no parsing) unless a value is off the encoder's fast path, then CSV (see
+    portrait.pgcopy)."""
+    types = {c.name: SQL_TYPES[c.type] for c in lf.table.columns}
+    checked_valid = checked_valid.select(lf.header.present)
+    encoded = pgcopy.encode(
+        [*((types[n], checked_valid[n]) for n in lf.header.present), ("bigint", lines)]
+    )
+    if encoded is not None:
+        return "binary", encoded
     data = checked_valid.append_column("line_number", pa.array(lines, pa.int64()))
     buffer = io.BytesIO()
     pacsv.write_csv(
         data, buffer, write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed")
     )
-    return buffer.getvalue()
+    return "csv", buffer.getvalue()
+
+
+class _CopyStream:
+    """COPY into a staging table, each chunk in the format it was serialised in: a change of
+    format ends one COPY statement and starts the next (same transaction, same table)."""
+
+    def __init__(
+        self, conn: psycopg.Connection, target: sql.Composable, columns: list[str]
+    ) -> None:
+        self.conn, self.target = conn, target
+        self.columns = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        self.format: str | None = None
+        self._context = self._copy = None
+
+    def write(self, fmt: str, payload) -> None:
+        if fmt != self.format:
+            self.close()
+            statement = sql.SQL("copy {} ({}) from stdin with (format {}, freeze)").format(
+                self.target, self.columns, sql.SQL(fmt))  # fmt: skip
+            self._context = self.conn.cursor().copy(statement)
+            self._copy = self._context.__enter__()
+            self.format = fmt
+            if fmt == "binary":
+                self._copy.write(pgcopy.SIGNATURE)
+        self._copy.write(payload)
+
+    def close(self, error: BaseException | None = None) -> None:
+        if self._context is None:
+            return
+        context, self._context = self._context, None
+        if error is None:
+            if self.format == "binary":
+                self._copy.write(pgcopy.TRAILER)
+            context.__exit__(None, None, None)
+        else:
+            context.__exit__(type(error), error, error.__traceback__)
+        self.format = None
 
 
 class _Producer(threading.Thread):
@@ -230,9 +284,9 @@ class _Producer(threading.Thread):
                 checked = check_chunk(self.lf.table, chunk.data, chunk.line_numbers,
                                       batch_date=self.batch_date, parents=self.parents)  # fmt: skip
                 payload = (
-                    _serialise(checked.valid, checked.valid_lines)
+                    _serialise(self.lf, checked.valid, checked.valid_lines)
                     if checked.valid.num_rows
-                    else b""
+                    else None
                 )
                 self._put(("chunk", chunk, checked, payload))
                 if self.stop.is_set():
@@ -296,12 +350,6 @@ class BatchLoader:
         # the partition constraint, declared before the rows arrive, so ATTACH needs no scan
         self.conn.execute(sql.SQL("alter table {} add constraint {} check (batch_id = {})").format(
             staging, sql.Identifier(f"_load_{table.name}_batch"), sql.Literal(self.batch_id)))  # fmt: skip
-        copy_cols = sql.SQL(", ").join(
-            sql.Identifier(c) for c in [*lf.header.present, "line_number"]
-        )
-        copy_sql = sql.SQL("copy {} ({}) from stdin with (format csv, freeze)").format(
-            staging, copy_cols
-        )
 
         key_cols = [c for c in table.key if c in lf.header.present]
         hashes: list[np.ndarray] = []
@@ -313,39 +361,44 @@ class BatchLoader:
         producer = _Producer(lf, self.batch_date, self._parent_keys(table))
         producer.start()
         done_bytes = 0
+        stream = _CopyStream(self.conn, staging, [*lf.header.present, "line_number"])
         try:
-            with self.conn.cursor().copy(copy_sql) as copy:
-                while True:
-                    item = producer.out.get()
-                    if item[0] == "error":
-                        raise item[1]
-                    if item[0] == "end":
-                        break
-                    _, chunk, checked, payload = item
-                    if payload:
-                        copy.write(payload)
-                    report.rows_read += chunk.data.num_rows + len(chunk.rejects)
-                    report.rows_loaded += checked.valid.num_rows
-                    for r in chunk.rejects:
-                        self._reject(
-                            table, lf, r.line_number, {"_raw": r.text}, r.rule, r.detail, report
-                        )
-                    rj = checked.rejects
-                    for line, rule, detail, record in zip(
-                        rj.line_numbers.tolist(), rj.rules, rj.details, rj.records, strict=True
-                    ):
-                        self._reject(table, lf, line, record, rule, detail, report)
-                    if key_cols and checked.valid.num_rows:
-                        hashes.append(key_hashes(checked.valid, tuple(key_cols)))
-                        lines_all.append(checked.valid_lines)
-                    if parent_refs:
-                        for ref in parent_refs:
-                            column = ref.split(".")[1]
-                            if column in checked.valid.column_names:
-                                keys_seen[ref].append(checked.valid[column].combine_chunks())
-                    done_bytes += sum(col.nbytes for col in chunk.data.columns)
-                    if self.progress:
-                        self.progress(table.name, min(done_bytes, report.bytes), report.bytes)
+            while True:
+                item = producer.out.get()
+                if item[0] == "error":
+                    raise item[1]
+                if item[0] == "end":
+                    break
+                _, chunk, checked, payload = item
+                if payload:
+                    stream.write(*payload)
+                report.rows_read += chunk.data.num_rows + len(chunk.rejects)
+                report.rows_loaded += checked.valid.num_rows
+                for r in chunk.rejects:
+                    self._reject(
+                        table, lf, r.line_number, {"_raw": r.text}, r.rule, r.detail, report
+                    )
+                rj = checked.rejects
+                for line, rule, detail, record in zip(
+                    rj.line_numbers.tolist(), rj.rules, rj.details, rj.records, strict=True
+                ):
+                    self._reject(table, lf, line, record, rule, detail, report)
+                if key_cols and checked.valid.num_rows:
+                    hashes.append(key_hashes(checked.valid, tuple(key_cols)))
+                    lines_all.append(checked.valid_lines)
+                if parent_refs:
+                    for ref in parent_refs:
+                        column = ref.split(".")[1]
+                        if column in checked.valid.column_names:
+                            keys_seen[ref].append(checked.valid[column].combine_chunks())
+                done_bytes += sum(col.nbytes for col in chunk.data.columns)
+                if self.progress:
+                    self.progress(table.name, min(done_bytes, report.bytes), report.bytes)
+        except BaseException as err:
+            stream.close(err)
+            raise
+        else:
+            stream.close()
         finally:
             producer.stop.set()
             producer.join(timeout=5)

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from portrait.ingest.contract import Column, Table
+from portrait.pgcopy import same_width
 
 RULES = {
     "column_count": "the row has more or fewer fields than the header",
@@ -237,17 +238,11 @@ _MULTIPLIERS = np.random.default_rng(20260101).integers(1, 2**63, 64, dtype=np.u
 def _fixed_width_hash(column: pa.Array) -> np.ndarray | None:
     """Fast path: when every key has the same byte length (the usual case for ids), hash the bytes
     as a matrix. Collisions only cost an exact re-check in SQL, never a wrong verdict."""
-    if column.null_count or len(column) == 0 or not pa.types.is_string(column.type):
+    matrix = same_width(column)
+    if matrix is None or matrix.shape[1] > 64:
         return None
-    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[
-        column.offset : column.offset + len(column) + 1
-    ]
-    widths = np.diff(offsets)
-    width = int(widths[0])
-    if width == 0 or width > 64 or not (widths == width).all():
-        return None
-    data = np.frombuffer(column.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-    matrix = data.reshape(len(column), width).astype(np.uint64)
+    width = matrix.shape[1]
+    matrix = matrix.astype(np.uint64)
     with np.errstate(over="ignore"):
         return (matrix * _MULTIPLIERS[:width]).sum(axis=1, dtype=np.uint64) ^ np.uint64(width)
 

@@ -101,6 +101,60 @@ def test_values_arrive_typed_and_exact(database, folder, batch_date):
     assert booked.isoformat().replace("+00:00", "Z") == first["booked_at"]
 
 
+def test_every_value_equals_the_servers_own_parse_of_the_file(
+    database, folder, batch_date, monkeypatch
+):
+    """Chunks go to the server in binary COPY (typed values encoded by us) or, when a value is off
+    the encoder's fast path, in CSV: either way each loaded value must equal what PostgreSQL
+    itself makes of the delivered text. Small blocks make the transactions file many chunks, and
+    a timestamp with an offset in the middle sends one of them as CSV between binary ones."""
+    from portrait.ingest import loader, readers
+    from portrait.ingest.contract import SQL_TYPES, TABLES
+
+    monkeypatch.setattr(readers, "BLOCK_SIZE", 16 << 10)
+    formats: list[str] = []
+
+    def serialise(lf, valid, lines, real=loader._serialise):
+        fmt, payload = real(lf, valid, lines)
+        if lf.table.name == "transactions":
+            formats.append(fmt)
+        return fmt, payload
+
+    monkeypatch.setattr(loader, "_serialise", serialise)
+    rows = _rows(folder / "transactions.csv")
+    middle = len(rows) // 2
+    at = rows[0].index("booked_at")
+    rows[middle][at] = rows[middle][at].replace("Z", "+00:00")
+    _write(folder / "transactions.csv", rows)
+    report = ingest(folder, batch_date=batch_date, settings=database)
+    assert report.rows_quarantined == 0
+    assert formats.count("csv") == 1 and formats.index("csv") > 0 and formats[-1] == "binary"
+    checked = 0
+    with warehouse.connect(warehouse.owner_url(database)) as conn:
+        for table in TABLES:
+            path = folder / f"{table.name}.csv"
+            if not path.exists():
+                continue
+            header = _rows(path)[0]
+            types = {c.name: SQL_TYPES[c.type] for c in table.columns}
+            columns = ", ".join(f'"{c}" {types[c]}' for c in header)
+            conn.execute(f"create temp table parsed ({columns})")
+            with conn.cursor().copy("copy parsed from stdin (format csv, header)") as copy:
+                copy.write(path.read_bytes())
+            names = ", ".join(f'"{c}"' for c in header)
+            differ = conn.execute(
+                f"select count(*) from ((select {names} from parsed except all "
+                f"select {names} from raw.{table.name} where batch_id = %s) union all "
+                f"(select {names} from raw.{table.name} where batch_id = %s except all "
+                f"select {names} from parsed)) d",
+                (report.batch_id, report.batch_id),
+            ).fetchone()[0]
+            assert differ == 0, f"{table.name}: {differ} rows differ from the server's parse"
+            checked += conn.execute("select count(*) from parsed").fetchone()[0]
+            conn.execute("drop table parsed")
+    assert checked == report.rows_loaded
+
+
 def _break(folder: Path, table: str, line: int, **changes: str) -> None:
     """Change values on a 1-based file line (line 1 is the header)."""
     path = folder / f"{table}.csv"

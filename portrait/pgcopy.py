@@ -1,0 +1,278 @@
+"""Rows in PostgreSQL's binary COPY format, built column by column with numpy and pyarrow.
+
+In a text COPY the server parses every field (timestamptz and numeric most of all: 1.2 of 3.3 s
+for the 2.5 M transactions of a 10k-customer delivery); in the binary format it receives the
+values ready-made. The rows are assembled without a Python loop: each column becomes per-row byte
+pieces (a fixed-width matrix, or an arrow binary array for text and for columns with nulls) and
+pyarrow joins the pieces row by row.
+
+Values arrive as the text the ingest rules accepted. ``encode`` returns None for a chunk whose
+values leave the fast path (a timestamp with an offset or fractions of a second, a number of more
+than 18 digits); the caller sends that chunk as CSV, which the server parses as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
+TRAILER = b"\xff\xff"  # a field count of -1 ends the data
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the contract's canonical form (UTC)
+_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01, PostgreSQL's epoch, in Unix microseconds
+_PG_EPOCH_DAYS = 10_957
+_POW10 = 10 ** np.arange(19, dtype=np.int64)
+_NUMERIC_NEGATIVE = 0x4000
+
+
+class NotEncodable(Exception):
+    """A value outside the fast path: the chunk goes as CSV."""
+
+
+@dataclass
+class _Field:
+    lengths: np.ndarray  # int32 per row: bytes of the value, -1 for null
+    fixed: np.ndarray | None = None  # (rows, width) uint8 when every row has a value of one width
+    values: pa.Array | None = None  # binary values otherwise (empty for a null)
+
+
+def _binary(matrix: np.ndarray) -> pa.Array:
+    """A (rows, width) uint8 matrix as an arrow binary array, without copying the bytes."""
+    rows, width = matrix.shape
+    offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int32)
+    data = np.ascontiguousarray(matrix)
+    return pa.Array.from_buffers(
+        pa.binary(), rows, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+
+
+def _fixed(values: np.ndarray, valid: np.ndarray | None) -> _Field:
+    """Fixed-width big-endian values (a structured or plain array, one item per row)."""
+    rows, width = len(values), values.dtype.itemsize
+    matrix = values.view(np.uint8).reshape(rows, width)
+    if valid is None or valid.all():
+        return _Field(np.full(rows, width, dtype=np.int32), fixed=matrix)
+    lengths = np.where(valid, width, -1).astype(np.int32)
+    offsets = np.zeros(rows + 1, dtype=np.int32)
+    np.cumsum(np.where(valid, width, 0), out=offsets[1:])
+    data = np.ascontiguousarray(matrix[valid])
+    array = pa.Array.from_buffers(
+        pa.binary(), rows, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    return _Field(lengths, values=array)
+
+
+def _valid(column: pa.Array) -> np.ndarray | None:
+    if column.null_count == 0:
+        return None
+    return column.is_valid().to_numpy(zero_copy_only=False)
+
+
+def same_width(column: pa.Array) -> np.ndarray | None:
+    """The bytes of a string column without nulls whose values all have one width (ids, canonical
+    dates) as a (rows, width) matrix, without copying; None otherwise."""
+    if column.null_count or len(column) == 0 or not pa.types.is_string(column.type):
+        return None
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32, count=len(column) + 1,
+                            offset=column.offset * 4)  # fmt: skip
+    width = int(offsets[1] - offsets[0])
+    if width == 0 or offsets[-1] - offsets[0] != width * len(column):
+        return None
+    if not (np.diff(offsets) == width).all():
+        return None
+    data = np.frombuffer(column.buffers()[2], dtype=np.uint8)
+    return data[offsets[0] : offsets[-1]].reshape(len(column), width)
+
+
+def _text(column: pa.Array) -> _Field:
+    matrix = same_width(column)
+    if matrix is not None:
+        return _Field(np.full(len(column), matrix.shape[1], dtype=np.int32), fixed=matrix)
+    lengths = pc.fill_null(pc.binary_length(column), -1).to_numpy(zero_copy_only=False)
+    values = pc.fill_null(column, "").cast(pa.binary())
+    return _Field(lengths.astype(np.int32, copy=False), values=values)
+
+
+def _integers(column: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
+    valid = _valid(column)
+    if pa.types.is_string(column.type):
+        try:
+            column = pc.cast(pc.utf8_ltrim(column, "+"), pa.int64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+            raise NotEncodable(str(err)) from None
+    return pc.fill_null(column.cast(pa.int64()), 0).to_numpy(zero_copy_only=False), valid
+
+
+def _bigint(column: pa.Array) -> _Field:
+    values, valid = _integers(column)
+    return _fixed(values.astype(">i8"), valid)
+
+
+def _boolean(column: pa.Array) -> _Field:
+    # the rules normalise booleans to 't' / 'f'
+    truth = pc.fill_null(pc.equal(column, "t"), False).to_numpy(zero_copy_only=False)
+    return _fixed(truth.astype(np.uint8), _valid(column))
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm), vectorised."""
+    year = year - (month <= 2)
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146_097 + day_of_era - 719_468
+
+
+def _digits(matrix: np.ndarray, first: int, count: int) -> np.ndarray:
+    value = np.zeros(len(matrix), dtype=np.int64)
+    for k in range(first, first + count):
+        value = value * 10 + (matrix[:, k].astype(np.int64) - 48)
+    return value
+
+
+def _canonical(column: pa.Array, separators: dict[int, bytes]) -> np.ndarray | None:
+    """Fixed-width ISO text (``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM:SSZ``) as a digit matrix, when
+    every value has the separators in place and digits elsewhere."""
+    matrix = same_width(column)
+    width = max(separators) + 1
+    if matrix is None or matrix.shape[1] != width:
+        return None
+    digit_columns = [k for k in range(width) if k not in separators]
+    if ((matrix[:, digit_columns] - 48) > 9).any():
+        return None
+    for k, char in separators.items():
+        if (matrix[:, k] != ord(char)).any():
+            return None
+    return matrix
+
+
+_DATE = {4: b"-", 7: b"-"}
+_TIMESTAMP = {4: b"-", 7: b"-", 10: b"T", 13: b":", 16: b":", 19: b"Z"}
+
+
+def _parsed(column: pa.Array, fmt: str, unit: str) -> np.ndarray:
+    parsed = pc.strptime(column, format=fmt, unit=unit, error_is_null=True)
+    if parsed.null_count != column.null_count:
+        raise NotEncodable(f"not all values have the form {fmt}")
+    return pc.fill_null(parsed.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+
+
+def _civil_days(matrix: np.ndarray) -> np.ndarray:
+    return _days_from_civil(_digits(matrix, 0, 4), _digits(matrix, 5, 2), _digits(matrix, 8, 2))
+
+
+def _timestamptz(column: pa.Array) -> _Field:
+    matrix = _canonical(column, _TIMESTAMP)
+    if matrix is None:
+        micros = _parsed(column, TIMESTAMP_FORMAT, "us") - _PG_EPOCH_US
+    else:
+        seconds = (
+            _digits(matrix, 11, 2) * 3600 + _digits(matrix, 14, 2) * 60 + _digits(matrix, 17, 2)
+        )
+        micros = ((_civil_days(matrix) - _PG_EPOCH_DAYS) * 86_400 + seconds) * 1_000_000
+    return _fixed(micros.astype(">i8"), _valid(column))
+
+
+def _date(column: pa.Array) -> _Field:
+    matrix = _canonical(column, _DATE)
+    if matrix is None:
+        days = _parsed(column, "%Y-%m-%d", "s") // 86_400 - _PG_EPOCH_DAYS
+    else:
+        days = _civil_days(matrix) - _PG_EPOCH_DAYS
+    return _fixed(days.astype(">i4"), _valid(column))
+
+
+def _numeric(column: pa.Array) -> _Field:
+    """Decimal text (``[+-]digits[.digits]``, as the rules accept it) as NUMERIC's base-10,000
+    digits, with the delivered number of decimals as display scale ("1.50" stays 1.50).
+
+    Every row gets the same number of digit groups; the server strips the leading and trailing
+    zero groups as it stores the value.
+    """
+    valid = _valid(column)
+    length = pc.fill_null(pc.binary_length(column), 0).to_numpy(zero_copy_only=False)
+    dot = pc.fill_null(pc.find_substring(column, "."), -1).to_numpy(zero_copy_only=False)
+    scale = np.where(dot >= 0, length - dot - 1, 0).astype(np.int64)
+    if scale.size and scale.max() > 16:
+        raise NotEncodable("more than 16 decimals")
+    if length.max(initial=0) <= 15:
+        # at most 15 significant digits: the nearest double, scaled by an exact power of ten,
+        # rounds back to the delivered digits
+        number = pc.fill_null(pc.cast(column, pa.float64()), 0.0).to_numpy(zero_copy_only=False)
+        negative = np.signbit(number)
+        value = np.rint(np.abs(number) * _POW10[scale]).astype(np.int64)
+    else:
+        negative = pc.fill_null(pc.starts_with(column, "-"), False).to_numpy(zero_copy_only=False)
+        body = pc.replace_substring(pc.utf8_ltrim(column, "+-"), ".", "", max_replacements=1)
+        try:
+            value = pc.fill_null(pc.cast(body, pa.int64()), 0).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid as err:  # more digits than int64 holds
+            raise NotEncodable(str(err)) from None
+    integer, fraction = np.divmod(value, _POW10[scale])
+    fraction_groups = -(-int(scale.max(initial=0)) // 4)
+    fraction = fraction * _POW10[4 * fraction_groups - scale]
+    integer_groups = max(1, -(-len(str(int(integer.max(initial=0)))) // 4))
+    groups = integer_groups + fraction_groups
+    out = np.empty(len(value), dtype=[("ndigits", ">i2"), ("weight", ">i2"), ("sign", ">u2"),
+                                      ("dscale", ">i2"), ("digits", ">i2", (groups,))])  # fmt: skip
+    out["ndigits"] = groups
+    out["weight"] = integer_groups - 1
+    out["sign"] = np.where(negative, _NUMERIC_NEGATIVE, 0)
+    out["dscale"] = scale
+    for k in range(integer_groups):
+        out["digits"][:, k] = integer // 10_000 ** (integer_groups - 1 - k) % 10_000
+    for k in range(fraction_groups):
+        out["digits"][:, integer_groups + k] = (
+            fraction // 10_000 ** (fraction_groups - 1 - k) % 10_000
+        )
+    return _fixed(out, valid)
+
+
+ENCODERS = {
+    "text": _text,
+    "bigint": _bigint,
+    "numeric": _numeric,
+    "date": _date,
+    "timestamptz": _timestamptz,
+    "boolean": _boolean,
+}
+
+
+def encode(
+    columns: Sequence[tuple[str, pa.Array | pa.ChunkedArray | np.ndarray]],
+) -> pa.Buffer | None:
+    """The rows of ``columns`` (pairs of SQL type and values, in the COPY statement's column order)
+    in binary COPY format, without signature or trailer; None when a value is off the fast path."""
+    arrays = []
+    for sql_type, values in columns:
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        elif not isinstance(values, pa.Array):
+            values = pa.array(values)
+        arrays.append((sql_type, values))
+    rows = len(arrays[0][1]) if arrays else 0
+    try:
+        fields = [ENCODERS[sql_type](values) for sql_type, values in arrays]
+    except NotEncodable:
+        return None
+    pieces: list[pa.Array] = []
+    pending = [np.full((rows, 1), len(fields), dtype=">i2").view(np.uint8)]
+    for f in fields:
+        pending.append(f.lengths.astype(">i4").reshape(rows, 1).view(np.uint8))
+        if f.fixed is not None:
+            pending.append(f.fixed)
+        else:
+            pieces += [_binary(np.hstack(pending)), f.values]
+            pending = []
+    if pending:
+        pieces.append(_binary(np.hstack(pending)))
+    joined = pc.binary_join_element_wise(*pieces, b"") if len(pieces) > 1 else pieces[0]
+    offsets = np.frombuffer(
+        joined.buffers()[1], dtype=np.int32, count=len(joined) + 1, offset=joined.offset * 4
+    )
+    return joined.buffers()[2][int(offsets[0]) : int(offsets[-1])]

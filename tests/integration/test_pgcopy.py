@@ -1,0 +1,83 @@
+"""The binary COPY encoder against PostgreSQL's own parsing of the same text: every value sent in
+binary must read back exactly as the server reads the text (display scale of numbers included)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from portrait import pgcopy
+
+pytestmark = pytest.mark.integration
+
+COLUMNS = [
+    ("text", ["a", None, 'ünï,"q"\\\t', "x" * 300, "O'Brien; drop table x; --"]),
+    ("text", ["ID0001", "ID0002", "ID0003", "ID0004", "ID0005"]),  # one width: the matrix path
+    ("bigint", ["1", "+5", None, "-9223372036854775807", "0"]),
+    ("numeric", ["1.50", "-0.00", None, "123456789012345678", ".5"]),
+    ("numeric", ["5.", "-12345.678901234567", "000.0001", "99999999.9999", "-1"]),
+    ("numeric", ["0.10", "-7", "+3.25", "100", "999999999999.99"]),  # short: the float path
+    ("date", ["2024-02-29", None, "0001-01-01", "9999-12-31", "1999-12-31"]),
+    ("date", ["2024-02-29", "1900-03-01", "0001-01-01", "9999-12-31", "2000-01-01"]),
+    (
+        "timestamptz",
+        [
+            "2024-01-03T12:34:56Z",
+            "2000-01-01T00:00:00Z",
+            None,
+            "1969-12-31T23:59:59Z",
+            "2038-01-19T03:14:08Z",
+        ],
+    ),
+    (
+        "timestamptz",
+        [
+            "2024-01-03T12:34:56Z",
+            "0001-01-01T00:00:00Z",
+            "1900-02-28T23:59:59Z",
+            "2400-02-29T12:00:00Z",
+            "1999-12-31T23:59:59Z",
+        ],
+    ),
+    ("boolean", ["t", "f", None, "t", "f"]),
+]
+
+
+def _read_back(conn, columns) -> list[tuple]:
+    ddl = ", ".join(f"c{i} {sql_type}" for i, (sql_type, _) in enumerate(columns))
+    conn.execute(
+        f"drop table if exists pg_temp.encoded; create temp table encoded (n bigint, {ddl})"
+    )
+    payload = pgcopy.encode(
+        [("bigint", np.arange(5)), *((t, pa.array(v, pa.string())) for t, v in columns)]
+    )
+    assert payload is not None
+    with conn.cursor().copy("copy encoded from stdin (format binary)") as copy:
+        copy.write(pgcopy.SIGNATURE)
+        copy.write(payload)
+        copy.write(pgcopy.TRAILER)
+    select = ", ".join(f"c{i}::text" for i in range(len(columns)))
+    return conn.execute(f"select {select} from encoded order by n").fetchall()
+
+
+def test_binary_values_read_back_as_the_server_parses_their_text(owner_conn):
+    got = _read_back(owner_conn, COLUMNS)
+    for row in range(5):
+        literals = ", ".join(f"cast(%s as {sql_type})::text" for sql_type, _ in COLUMNS)
+        expected = owner_conn.execute(
+            f"select {literals}", [values[row] for _, values in COLUMNS]
+        ).fetchone()
+        assert got[row] == expected, f"row {row}"
+
+
+@pytest.mark.parametrize(
+    ("sql_type", "value"),
+    [
+        ("timestamptz", "2024-01-03 12:34:56+02"),  # an offset: the server parses it
+        ("timestamptz", "2024-01-03T12:34:56.5Z"),  # fractions of a second
+        ("numeric", "1234567890123456789012"),  # more digits than int64 holds
+    ],
+)
+def test_values_off_the_fast_path_are_left_to_the_server(sql_type, value):
+    assert pgcopy.encode([(sql_type, pa.array([value, None]))]) is None
