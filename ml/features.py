@@ -78,7 +78,7 @@ HOLDINGS_SQL = ", ".join(
     f"max((a.product_family = '{f}')::int)::float8 as has_{f}" for f in FAMILIES
 )
 
-FEATURE_SQL = f"""
+COLUMNS_SQL = f"""
 with params as (
     select %(as_of)s::date as as_of,
            (date_trunc('month', %(as_of)s::date) - interval '1 month')::date as last_month
@@ -202,6 +202,20 @@ left join service s using (customer_id)
 left join loans l using (customer_id)
 """
 
+# The numeric features once more, packed: big-endian float8 in the order of NUMERIC, NaN for
+# null. Scoring reads this one field instead of 39 (PostgreSQL's COPY costs about 1 microsecond
+# per field sent: 9.3k customers x 48 fields took 45 ms, the ids, categories and this 19 ms).
+PACKED_SQL = " || ".join(f"float8send(coalesce(f.{name}, 'NaN'))" for name in NUMERIC)
+FEATURE_SQL = f"select f.*, {PACKED_SQL} as numeric_packed from ({COLUMNS_SQL}) f"
+
+
+def unpack(packed: bytes):  # -> numpy.ndarray
+    """``numeric_packed`` values joined end to end, as a (customers, NUMERIC) float64 matrix."""
+    import numpy as np
+
+    return np.frombuffer(packed, dtype=">f8").reshape(-1, len(NUMERIC)).astype(np.float64)
+
+
 OFFER_CONTEXT_SQL = """
 with views as (
     select e.customer_id, e.product_id,
@@ -257,6 +271,8 @@ def _ensure_tables(conn: psycopg.Connection) -> None:
         f"(see portrait.ml.features) [definition {DEFINITION}]"
     )
     conn.execute(f"comment on table ml.customer_features is '{comment}'")
+    conn.execute("comment on column ml.customer_features.numeric_packed is 'The numeric features packed for "
+                 "bulk reads by scoring: big-endian float8 in the order of portrait.ml.features.NUMERIC, NaN for null'")  # fmt: skip
     conn.execute("comment on table ml.customer_offer_context is "
                  "'Per customer and product as of as_of_date: product views in the 90 and 365 days before, already held'")  # fmt: skip
     conn.execute(
@@ -299,7 +315,7 @@ def compute(conn: psycopg.Connection, as_of: date):  # -> pandas.DataFrame
     """The features for ``as_of`` as a frame, without storing them (used by the leakage test)."""
     import pandas as pd
 
-    cur = conn.execute(FEATURE_SQL + " order by c.customer_id", {"as_of": as_of})
+    cur = conn.execute(FEATURE_SQL + " order by f.customer_id", {"as_of": as_of})
     columns = [d.name for d in cur.description]
     return pd.DataFrame(cur.fetchall(), columns=columns)
 

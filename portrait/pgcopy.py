@@ -112,6 +112,18 @@ def _bigint(column: pa.Array) -> _Field:
     return _fixed(values.astype(">i8"), valid)
 
 
+def _smallint(column: pa.Array) -> _Field:
+    values, valid = _integers(column)
+    if values.size and (values.min() < -(2**15) or values.max() >= 2**15):
+        raise NotEncodable("out of smallint range")
+    return _fixed(values.astype(">i2"), valid)
+
+
+def _float8(column: pa.Array) -> _Field:
+    values = pc.fill_null(column.cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False)
+    return _fixed(values.astype(">f8"), _valid(column))
+
+
 def _boolean(column: pa.Array) -> _Field:
     # the rules normalise booleans to 't' / 'f'
     truth = pc.fill_null(pc.equal(column, "t"), False).to_numpy(zero_copy_only=False)
@@ -168,7 +180,13 @@ def _civil_days(matrix: np.ndarray) -> np.ndarray:
 
 def _timestamptz(column: pa.Array) -> _Field:
     matrix = _canonical(column, _TIMESTAMP)
-    if matrix is None:
+    if pa.types.is_timestamp(column.type):  # a typed value: no parsing
+        utc = pa.timestamp("us", tz="UTC") if column.type.tz else pa.timestamp("us")
+        micros = (
+            pc.fill_null(column.cast(utc).cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+            - _PG_EPOCH_US
+        )
+    elif matrix is None:
         micros = _parsed(column, TIMESTAMP_FORMAT, "us") - _PG_EPOCH_US
     else:
         seconds = (
@@ -180,7 +198,11 @@ def _timestamptz(column: pa.Array) -> _Field:
 
 def _date(column: pa.Array) -> _Field:
     matrix = _canonical(column, _DATE)
-    if matrix is None:
+    if pa.types.is_date32(column.type):
+        days = (
+            pc.fill_null(column.cast(pa.int32()), 0).to_numpy(zero_copy_only=False) - _PG_EPOCH_DAYS
+        )
+    elif matrix is None:
         days = _parsed(column, "%Y-%m-%d", "s") // 86_400 - _PG_EPOCH_DAYS
     else:
         days = _civil_days(matrix) - _PG_EPOCH_DAYS
@@ -236,6 +258,8 @@ def _numeric(column: pa.Array) -> _Field:
 ENCODERS = {
     "text": _text,
     "bigint": _bigint,
+    "smallint": _smallint,
+    "double precision": _float8,
     "numeric": _numeric,
     "date": _date,
     "timestamptz": _timestamptz,

@@ -275,6 +275,48 @@ def test_scoring_is_idempotent_and_slices_add_up_to_the_whole(trained):
         )
 
 
+def test_scoring_reads_exactly_the_stored_features(trained):
+    """Scoring reads the numeric features packed in one field and the offers packed per chunk:
+    what it predicts on must equal the typed columns (NaN where null), chunk by chunk."""
+    import numpy as np
+    import pandas as pd
+    from portrait.ml.score import _chunks, _offers, _prepare
+
+    settings, _ = trained
+    with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
+        offers = _offers(conn)
+        as_of = _prepare(conn, None, offers)
+        read = pd.concat(list(_chunks(conn, as_of, 1, 0, 200, offers)), ignore_index=True)
+        cur = conn.execute(
+            f"select customer_id, bucket, {', '.join(features.FEATURES)} from ml.customer_features "
+            "where as_of_date = %s order by customer_id",
+            (as_of,),
+        )
+        typed = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+        views = conn.execute(
+            "select customer_id, product_id, offered_product_views_90d, is_held from ml.customer_offer_context "
+            "where as_of_date = %s and (offered_product_views_90d > 0 or is_held)",
+            (as_of,),
+        ).fetchall()
+    read = read.sort_values("customer_id", ignore_index=True)
+    assert read["customer_id"].tolist() == typed["customer_id"].tolist()
+    assert read["bucket"].tolist() == typed["bucket"].tolist()
+    for name in features.CATEGORICAL:
+        assert read[name].tolist() == typed[name].fillna("unknown").tolist(), name
+    expected = typed[features.NUMERIC].astype(float).to_numpy()
+    assert np.array_equal(read[features.NUMERIC].to_numpy(), expected, equal_nan=True)
+    assert np.isnan(expected).any()  # nulls travel as NaN
+    by_customer = read.set_index("customer_id")
+    offered = {product for product, _ in offers}
+    views = [v for v in views if v[1] in offered]
+    assert views
+    for customer, product, seen, held in views:
+        if customer not in by_customer.index:  # context of a customer no longer active
+            continue
+        assert by_customer.at[customer, f"__views_{product}"] == seen
+        assert by_customer.at[customer, f"__held_{product}"] == held
+
+
 def test_scores_become_next_best_offers_and_a_target_list_that_respects_consent(trained):
     settings, results = trained
     if not results["response_propensity"].promoted:
