@@ -28,6 +28,7 @@ from portrait.errors import InputError
 # (30k rows of features are about 30 MB in pandas; fewer, larger chunks save the pipeline's
 # fixed cost per call: churn at 10k customers in one chunk instead of two)
 CHUNK_ROWS = 30_000
+SEPARATOR = "\x1f"  # ASCII unit separator, between the ids and categories of a chunk
 OFFER_FRAME = "ml.scoring_offer_frame"  # per customer and offered product, pivoted by prepare()
 EXPLAINED_OFFERS = 2  # reason codes for each customer's two most valuable offers
 SCORE_COLUMNS = ["customer_id", "model_name", "model_version", "product_id", "score", "score_label",
@@ -152,9 +153,11 @@ def _chunks(conn, as_of: date, slices: int, slice_index: int, chunk_rows: int, o
     ``__views365_<id>``) and whether they hold it (``__held_<id>``), joined 1:1 from the frame
     that prepare() pivoted.
 
-    A chunk is one aggregate row: arrays of ids, buckets and categories, and the packed numeric
-    features (``numeric_packed``) joined end to end, read in binary. Every aggregate of one query
-    sees the rows in the same order (none sorts its own input), so the arrays line up.
+    A chunk is one aggregate row, read in binary: the count, the ids and each category joined by
+    a unit separator (arrays instead, for the chunk where a value holds that character), the
+    buckets and the packed numeric features (``numeric_packed``) joined end to end. Every
+    aggregate of one query sees the rows in the same order (none sorts its own input), so the
+    values line up.
     """
     import numpy as np
     from psycopg import sql
@@ -162,10 +165,12 @@ def _chunks(conn, as_of: date, slices: int, slice_index: int, chunk_rows: int, o
     if offers and not _offer_frame_ready(conn, as_of, offers):
         raise InputError(f"the scoring cache {OFFER_FRAME} is not prepared for {as_of} and the current products",
                          where=OFFER_FRAME, rule="run `prepare` (the customer_scoring DAG's first task) before the slices")  # fmt: skip
-    select = [sql.SQL("array_agg(f.customer_id)"), sql.SQL("array_agg(f.bucket)")]
-    select += [sql.SQL("array_agg(coalesce(f.{}, 'unknown'))").format(sql.Identifier(c))
-               for c in features.CATEGORICAL]  # fmt: skip
-    select.append(sql.SQL("string_agg(f.numeric_packed, ''::bytea)"))
+    texts = [sql.SQL("coalesce(f.{}, 'unknown')").format(sql.Identifier(c))
+             for c in ["customer_id", *features.CATEGORICAL]]  # fmt: skip
+    joined = [sql.SQL("string_agg({}, {})").format(t, sql.Literal(SEPARATOR)) for t in texts]
+    arrays = [sql.SQL("array_agg({})").format(t) for t in texts]
+    select = [sql.SQL("count(*)"), sql.SQL("string_agg(int2send(f.bucket), ''::bytea)"),
+              sql.SQL("string_agg(f.numeric_packed, ''::bytea)")]  # fmt: skip
     offer_columns: list[str] = []
     packed = []
     for product_id, _ in offers:
@@ -188,24 +193,32 @@ def _chunks(conn, as_of: date, slices: int, slice_index: int, chunk_rows: int, o
     parts = max(1, -(-total // chunk_rows))
     edges = [round(i * features.BUCKETS / parts) for i in range(parts + 1)]
     for low, high in itertools.pairwise(edges):
-        query = sql.SQL(
-            "select {} from ml.customer_features f {} where {} and f.bucket >= {} and f.bucket < {}"
-        ).format(sql.SQL(", ").join(select),
-                 sql.SQL(f"left join {OFFER_FRAME} o on o.customer_id = f.customer_id" if offers else ""),
-                 where, sql.Literal(low), sql.Literal(high))  # fmt: skip
-        row = conn.cursor(binary=True).execute(query).fetchone()
-        if row is None or row[0] is None:  # no customer in these buckets
+
+        def query(text_columns, low=low, high=high):
+            return sql.SQL(
+                "select {} from ml.customer_features f {} where {} and f.bucket >= {} and f.bucket < {}"
+            ).format(sql.SQL(", ").join([*select, *text_columns]),
+                     sql.SQL(f"left join {OFFER_FRAME} o on o.customer_id = f.customer_id" if offers else ""),
+                     where, sql.Literal(low), sql.Literal(high))  # fmt: skip
+
+        row = conn.cursor(binary=True).execute(query(joined)).fetchone()
+        count = row[0] if row else 0
+        if not count:  # no customer in these buckets
             continue
-        ids, buckets, *categories = row[: 2 + len(features.CATEGORICAL)]
+        fixed = len(select)
+        ids, *categories = [value.split(SEPARATOR) for value in row[fixed:]]
+        if any(len(values) != count for values in [ids, *categories]):
+            row = conn.cursor(binary=True).execute(query(arrays)).fetchone()
+            count, (ids, *categories) = row[0], row[fixed:]
         # ids and categories as Python strings (object columns), as the models were trained on
         data = {"customer_id": pd.Series(ids, dtype=object),
-                "bucket": np.array(buckets, dtype=np.int16)}  # fmt: skip
+                "bucket": np.frombuffer(row[1], dtype=">i2").astype(np.int16)}  # fmt: skip
         data |= {name: pd.Series(values, dtype=object)
                  for name, values in zip(features.CATEGORICAL, categories, strict=True)}  # fmt: skip
-        numeric = features.unpack(row[2 + len(features.CATEGORICAL)])
+        numeric = features.unpack(row[2])
         data |= dict(zip(features.NUMERIC, numeric.T, strict=True))
         if offer_columns:
-            matrix = np.frombuffer(row[-1], dtype=">f8").reshape(len(ids), len(offer_columns))
+            matrix = np.frombuffer(row[3], dtype=">f8").reshape(count, len(offer_columns))
             for i, name in enumerate(offer_columns):
                 data[name] = (
                     matrix[:, i] != 0

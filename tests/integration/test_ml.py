@@ -287,6 +287,16 @@ def test_scoring_reads_exactly_the_stored_features(trained):
         offers = _offers(conn)
         as_of = _prepare(conn, None, offers)
         read = pd.concat(list(_chunks(conn, as_of, 1, 0, 200, offers)), ignore_index=True)
+        # a value holding the separator of the fast path: that chunk is read as arrays
+        one, occupation = conn.execute(
+            "select customer_id, occupation from ml.customer_features where as_of_date = %s "
+            "and occupation is not null limit 1",
+            (as_of,),
+        ).fetchone()
+        update = "update ml.customer_features set occupation = %s where as_of_date = %s and customer_id = %s"
+        conn.execute(update, ("odd\x1fvalue", as_of, one))
+        odd = pd.concat(list(_chunks(conn, as_of, 1, 0, 200, offers)), ignore_index=True)
+        conn.execute(update, (occupation, as_of, one))
         cur = conn.execute(
             f"select customer_id, bucket, {', '.join(features.FEATURES)} from ml.customer_features "
             "where as_of_date = %s order by customer_id",
@@ -299,6 +309,10 @@ def test_scoring_reads_exactly_the_stored_features(trained):
             (as_of,),
         ).fetchall()
     read = read.sort_values("customer_id", ignore_index=True)
+    odd = odd.sort_values("customer_id", ignore_index=True)
+    assert odd.loc[odd["customer_id"] == one, "occupation"].tolist() == ["odd\x1fvalue"]
+    changed = odd["customer_id"] == one
+    pd.testing.assert_frame_equal(odd[~changed], read[~changed])
     assert read["customer_id"].tolist() == typed["customer_id"].tolist()
     assert read["bucket"].tolist() == typed["bucket"].tolist()
     for name in features.CATEGORICAL:
