@@ -8,7 +8,8 @@ pyarrow joins the pieces row by row.
 
 Values arrive as the text the ingest rules accepted. ``encode`` returns None for a chunk whose
 values leave the fast path (a timestamp with an offset or fractions of a second, a number of more
-than 18 digits); the caller sends that chunk as CSV, which the server parses as before.
+than 18 digits, a day the calendar does not have); the caller sends that chunk as CSV, which the
+server parses (or refuses) as before.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import pyarrow.compute as pc
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
 TRAILER = b"\xff\xff"  # a field count of -1 ends the data
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the contract's canonical form (UTC)
 _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01, PostgreSQL's epoch, in Unix microseconds
 _PG_EPOCH_DAYS = 10_957
 _POW10 = 10 ** np.arange(19, dtype=np.int64)
@@ -147,31 +147,41 @@ def _digits(matrix: np.ndarray, first: int, count: int) -> np.ndarray:
     return value
 
 
-def _canonical(column: pa.Array, separators: dict[int, bytes]) -> np.ndarray | None:
-    """Fixed-width ISO text (``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM:SSZ``) as a digit matrix, when
-    every value has the separators in place and digits elsewhere."""
+_DATE = (10, {4: b"-", 7: b"-"})  # width, separators
+_TIMESTAMP = (20, {4: b"-", 7: b"-", 10: b"T", 13: b":", 16: b":", 19: b"Z"})
+_PLACEHOLDER = "2000-01-01T00:00:00Z"  # stands in for nulls (sent as nulls)
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _canonical(column: pa.Array, form: tuple[int, dict[int, bytes]]) -> np.ndarray:
+    """Fixed-width ISO text (``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM:SSZ``) as a digit matrix; raises
+    NotEncodable unless every value has that form and names a real calendar day and time (the
+    server refuses 2025-02-30, so the chunk goes to it as text and fails there)."""
+    width, separators = form
+    if column.null_count:
+        column = pc.fill_null(column, _PLACEHOLDER[:width])
     matrix = same_width(column)
-    width = max(separators) + 1
     if matrix is None or matrix.shape[1] != width:
-        return None
+        raise NotEncodable("not in the canonical ISO form")
     digit_columns = [k for k in range(width) if k not in separators]
     if ((matrix[:, digit_columns] - 48) > 9).any():
-        return None
+        raise NotEncodable("not in the canonical ISO form")
     for k, char in separators.items():
         if (matrix[:, k] != ord(char)).any():
-            return None
+            raise NotEncodable("not in the canonical ISO form")
+    year, month, day = _digits(matrix, 0, 4), _digits(matrix, 5, 2), _digits(matrix, 8, 2)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    ok = (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1)
+    ok &= day <= _MONTH_DAYS[np.clip(month, 0, 12)] + (leap & (month == 2))
+    if width > 10:
+        ok &= (
+            (_digits(matrix, 11, 2) < 24)
+            & (_digits(matrix, 14, 2) < 60)
+            & (_digits(matrix, 17, 2) < 60)
+        )
+    if not ok.all():
+        raise NotEncodable("not a real calendar day or time")
     return matrix
-
-
-_DATE = {4: b"-", 7: b"-"}
-_TIMESTAMP = {4: b"-", 7: b"-", 10: b"T", 13: b":", 16: b":", 19: b"Z"}
-
-
-def _parsed(column: pa.Array, fmt: str, unit: str) -> np.ndarray:
-    parsed = pc.strptime(column, format=fmt, unit=unit, error_is_null=True)
-    if parsed.null_count != column.null_count:
-        raise NotEncodable(f"not all values have the form {fmt}")
-    return pc.fill_null(parsed.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
 
 
 def _civil_days(matrix: np.ndarray) -> np.ndarray:
@@ -179,16 +189,12 @@ def _civil_days(matrix: np.ndarray) -> np.ndarray:
 
 
 def _timestamptz(column: pa.Array) -> _Field:
-    matrix = _canonical(column, _TIMESTAMP)
     if pa.types.is_timestamp(column.type):  # a typed value: no parsing
         utc = pa.timestamp("us", tz="UTC") if column.type.tz else pa.timestamp("us")
-        micros = (
-            pc.fill_null(column.cast(utc).cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
-            - _PG_EPOCH_US
-        )
-    elif matrix is None:
-        micros = _parsed(column, TIMESTAMP_FORMAT, "us") - _PG_EPOCH_US
+        micros = pc.fill_null(column.cast(utc).cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+        micros = micros - _PG_EPOCH_US
     else:
+        matrix = _canonical(column, _TIMESTAMP)
         seconds = (
             _digits(matrix, 11, 2) * 3600 + _digits(matrix, 14, 2) * 60 + _digits(matrix, 17, 2)
         )
@@ -197,15 +203,11 @@ def _timestamptz(column: pa.Array) -> _Field:
 
 
 def _date(column: pa.Array) -> _Field:
-    matrix = _canonical(column, _DATE)
     if pa.types.is_date32(column.type):
-        days = (
-            pc.fill_null(column.cast(pa.int32()), 0).to_numpy(zero_copy_only=False) - _PG_EPOCH_DAYS
-        )
-    elif matrix is None:
-        days = _parsed(column, "%Y-%m-%d", "s") // 86_400 - _PG_EPOCH_DAYS
+        days = pc.fill_null(column.cast(pa.int32()), 0).to_numpy(zero_copy_only=False)
+        days = days - _PG_EPOCH_DAYS
     else:
-        days = _civil_days(matrix) - _PG_EPOCH_DAYS
+        days = _civil_days(_canonical(column, _DATE)) - _PG_EPOCH_DAYS
     return _fixed(days.astype(">i4"), _valid(column))
 
 
