@@ -140,52 +140,47 @@ def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np
     return era * 146_097 + day_of_era - 719_468
 
 
-def _digits(matrix: np.ndarray, first: int, count: int) -> np.ndarray:
-    value = np.zeros(len(matrix), dtype=np.int64)
-    for k in range(first, first + count):
-        value = value * 10 + (matrix[:, k].astype(np.int64) - 48)
-    return value
-
-
 _DATE = (10, {4: b"-", 7: b"-"})  # width, separators
 _TIMESTAMP = (20, {4: b"-", 7: b"-", 10: b"T", 13: b":", 16: b":", 19: b"Z"})
+_FIELDS = [(0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2)]  # year, month, day, h, m, s
 _PLACEHOLDER = "2000-01-01T00:00:00Z"  # stands in for nulls (sent as nulls)
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
-def _canonical(column: pa.Array, form: tuple[int, dict[int, bytes]]) -> np.ndarray:
-    """Fixed-width ISO text (``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM:SSZ``) as a digit matrix; raises
-    NotEncodable unless every value has that form and names a real calendar day and time (the
-    server refuses 2025-02-30, so the chunk goes to it as text and fails there)."""
+def _canonical(column: pa.Array, form: tuple[int, dict[int, bytes]]) -> list[np.ndarray]:
+    """Fixed-width ISO text (``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM:SSZ``) as its numbers (year,
+    month, day, and hour, minute, second); raises NotEncodable unless every value has that form
+    and names a real calendar day and time (the server refuses 2025-02-30, so such a chunk goes
+    to it as text and fails there)."""
     width, separators = form
     if column.null_count:
         column = pc.fill_null(column, _PLACEHOLDER[:width])
     matrix = same_width(column)
     if matrix is None or matrix.shape[1] != width:
         raise NotEncodable("not in the canonical ISO form")
-    digit_columns = [k for k in range(width) if k not in separators]
-    if ((matrix[:, digit_columns] - 48) > 9).any():
-        raise NotEncodable("not in the canonical ISO form")
     for k, char in separators.items():
         if (matrix[:, k] != ord(char)).any():
             raise NotEncodable("not in the canonical ISO form")
-    year, month, day = _digits(matrix, 0, 4), _digits(matrix, 5, 2), _digits(matrix, 8, 2)
+    digit_columns = [k for k in range(width) if k not in separators]
+    digits = matrix[:, digit_columns] - np.uint8(48)  # wraps below '0': > 9 as well
+    if (digits > 9).any():
+        raise NotEncodable("not in the canonical ISO form")
+    position = {k: i for i, k in enumerate(digit_columns)}
+    numbers = []
+    for first, count in _FIELDS[: 3 if width == 10 else 6]:
+        value = digits[:, position[first]].astype(np.int64)
+        for k in range(first + 1, first + count):
+            value = value * 10 + digits[:, position[k]]
+        numbers.append(value)
+    year, month, day = numbers[:3]
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     ok = (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1)
     ok &= day <= _MONTH_DAYS[np.clip(month, 0, 12)] + (leap & (month == 2))
     if width > 10:
-        ok &= (
-            (_digits(matrix, 11, 2) < 24)
-            & (_digits(matrix, 14, 2) < 60)
-            & (_digits(matrix, 17, 2) < 60)
-        )
+        ok &= (numbers[3] < 24) & (numbers[4] < 60) & (numbers[5] < 60)
     if not ok.all():
         raise NotEncodable("not a real calendar day or time")
-    return matrix
-
-
-def _civil_days(matrix: np.ndarray) -> np.ndarray:
-    return _days_from_civil(_digits(matrix, 0, 4), _digits(matrix, 5, 2), _digits(matrix, 8, 2))
+    return numbers
 
 
 def _timestamptz(column: pa.Array) -> _Field:
@@ -194,11 +189,9 @@ def _timestamptz(column: pa.Array) -> _Field:
         micros = pc.fill_null(column.cast(utc).cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
         micros = micros - _PG_EPOCH_US
     else:
-        matrix = _canonical(column, _TIMESTAMP)
-        seconds = (
-            _digits(matrix, 11, 2) * 3600 + _digits(matrix, 14, 2) * 60 + _digits(matrix, 17, 2)
-        )
-        micros = ((_civil_days(matrix) - _PG_EPOCH_DAYS) * 86_400 + seconds) * 1_000_000
+        year, month, day, hour, minute, second = _canonical(column, _TIMESTAMP)
+        days = _days_from_civil(year, month, day) - _PG_EPOCH_DAYS
+        micros = (days * 86_400 + hour * 3600 + minute * 60 + second) * 1_000_000
     return _fixed(micros.astype(">i8"), _valid(column))
 
 
@@ -207,7 +200,7 @@ def _date(column: pa.Array) -> _Field:
         days = pc.fill_null(column.cast(pa.int32()), 0).to_numpy(zero_copy_only=False)
         days = days - _PG_EPOCH_DAYS
     else:
-        days = _civil_days(_canonical(column, _DATE)) - _PG_EPOCH_DAYS
+        days = _days_from_civil(*_canonical(column, _DATE)) - _PG_EPOCH_DAYS
     return _fixed(days.astype(">i4"), _valid(column))
 
 
