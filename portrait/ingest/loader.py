@@ -2,7 +2,8 @@
 
 A batch is all the files of one landing folder for one (source, batch date). It loads in a single
 transaction: each table's rows go into a fresh partition of ``raw.<table>`` (list-partitioned by
-``batch_id``), created in that transaction so PostgreSQL can skip WAL and freeze rows on COPY;
+``batch_id``), created in that transaction so PostgreSQL can skip WAL and freeze rows on COPY
+(binary COPY, values encoded by portrait.pgcopy; CSV for a chunk off the encoder's fast path);
 at the end the partitions are swapped in. Re-ingesting the same batch replaces it atomically:
 readers see the old batch or the new one, never half of either. A whole-file problem refuses the
 batch and loads nothing. Every attempt is recorded in ``dq.ingest_batches``.
