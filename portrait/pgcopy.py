@@ -130,7 +130,7 @@ def _boolean(column: pa.Array) -> _Field:
     return _fixed(truth.astype(np.uint8), _valid(column))
 
 
-def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+def days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
     """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm), vectorised."""
     year = year - (month <= 2)
     era = year // 400
@@ -140,19 +140,21 @@ def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np
     return era * 146_097 + day_of_era - 719_468
 
 
-_DATE = (10, {4: b"-", 7: b"-"})  # width, separators
-_TIMESTAMP = (20, {4: b"-", 7: b"-", 10: b"T", 13: b":", 16: b":", 19: b"Z"})
+ISO_DATE = (10, {4: b"-", 7: b"-"})  # width, separators
+ISO_TIMESTAMP = (20, {4: b"-", 7: b"-", 10: b"T", 13: b":", 16: b":", 19: b"Z"})
 _FIELDS = [(0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2)]  # year, month, day, h, m, s
 _PLACEHOLDER = "2000-01-01T00:00:00Z"  # stands in for nulls (sent as nulls)
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
-def _canonical(column: pa.Array, form: tuple[int, dict[int, bytes]]) -> list[np.ndarray]:
+def iso_numbers(column: pa.Array, form: tuple[int, dict[int, bytes]]) -> list[np.ndarray]:
     """Fixed-width ISO text (``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM:SSZ``) as its numbers (year,
     month, day, and hour, minute, second); raises NotEncodable unless every value has that form
     and names a real calendar day and time (the server refuses 2025-02-30, so such a chunk goes
     to it as text and fails there)."""
     width, separators = form
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
     if column.null_count:
         column = pc.fill_null(column, _PLACEHOLDER[:width])
     matrix = same_width(column)
@@ -189,8 +191,8 @@ def _timestamptz(column: pa.Array) -> _Field:
         micros = pc.fill_null(column.cast(utc).cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
         micros = micros - _PG_EPOCH_US
     else:
-        year, month, day, hour, minute, second = _canonical(column, _TIMESTAMP)
-        days = _days_from_civil(year, month, day) - _PG_EPOCH_DAYS
+        year, month, day, hour, minute, second = iso_numbers(column, ISO_TIMESTAMP)
+        days = days_from_civil(year, month, day) - _PG_EPOCH_DAYS
         micros = (days * 86_400 + hour * 3600 + minute * 60 + second) * 1_000_000
     return _fixed(micros.astype(">i8"), _valid(column))
 
@@ -200,7 +202,7 @@ def _date(column: pa.Array) -> _Field:
         days = pc.fill_null(column.cast(pa.int32()), 0).to_numpy(zero_copy_only=False)
         days = days - _PG_EPOCH_DAYS
     else:
-        days = _days_from_civil(*_canonical(column, _DATE)) - _PG_EPOCH_DAYS
+        days = days_from_civil(*iso_numbers(column, ISO_DATE)) - _PG_EPOCH_DAYS
     return _fixed(days.astype(">i4"), _valid(column))
 
 
