@@ -191,9 +191,12 @@ def check_chunk(
             # numbers in one vectorised step; anything else gets the full rule below
             form = ISO_DATE if kind == "date" else ISO_TIMESTAMP
             try:
-                numbers = iso_numbers(
-                    pc.if_else(pa.array(filled), col, pa.scalar(_PLACEHOLDER[: form[0]])), form
+                source = (
+                    col
+                    if filled.all()
+                    else pc.if_else(pa.array(filled), col, pa.scalar(_PLACEHOLDER[: form[0]]))
                 )
+                numbers = iso_numbers(source, form)
             except NotEncodable:
                 numbers = None
             if numbers is not None:
