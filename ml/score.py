@@ -31,8 +31,10 @@ CHUNK_ROWS = 30_000
 SEPARATOR = "\x1f"  # ASCII unit separator, between the ids and categories of a chunk
 OFFER_FRAME = "ml.scoring_offer_frame"  # per customer and offered product, pivoted by prepare()
 EXPLAINED_OFFERS = 2  # reason codes for each customer's two most valuable offers
-SCORE_COLUMNS = ["customer_id", "model_name", "model_version", "product_id", "score", "score_label",
-                 "reason_codes", "as_of_date", "scored_at", "bucket"]  # fmt: skip
+# the columns of ml.customer_scores a run writes, with their types (for the binary COPY)
+SCORE_COLUMNS = {"customer_id": "text", "model_name": "text", "model_version": "text", "product_id": "text",
+                 "score": "double precision", "score_label": "text", "reason_codes": "text", "as_of_date": "date",
+                 "scored_at": "timestamptz", "bucket": "smallint"}  # fmt: skip
 
 
 @dataclass
@@ -264,10 +266,6 @@ def _score_chunk(spec, module, pipeline, frame: pd.DataFrame, offers, cluster_na
     return out
 
 
-SCORE_TYPES = ["text", "text", "text", "text", "double precision", "text", "text", "date", "timestamptz",
-               "smallint"]  # fmt: skip
-
-
 def _write(conn, out: pd.DataFrame, **stamp) -> None:
     """COPY the scored rows, stamped with ``model_name``, ``model_version``, ``as_of_date`` and
     ``scored_at``, in binary (typed values: the server parses nothing)."""
@@ -279,7 +277,7 @@ def _write(conn, out: pd.DataFrame, **stamp) -> None:
     arrow_types = {"text": pa.string(), "double precision": pa.float64(), "smallint": pa.int16(),
                    "date": pa.date32(), "timestamptz": pa.timestamp("us", tz="UTC")}  # fmt: skip
     columns = {}
-    for name, sql_type in zip(SCORE_COLUMNS, SCORE_TYPES, strict=True):
+    for name, sql_type in SCORE_COLUMNS.items():
         if name not in out:
             columns[name] = pa.repeat(pa.scalar(stamp[name], arrow_types[sql_type]), len(out))
             continue
@@ -288,9 +286,7 @@ def _write(conn, out: pd.DataFrame, **stamp) -> None:
             out[name], arrow_types[sql_type], from_pandas=sql_type != "double precision"
         )
     columns["product_id"] = pc.fill_null(columns["product_id"], "")
-    payload = pgcopy.encode(
-        [(t, columns[name]) for name, t in zip(SCORE_COLUMNS, SCORE_TYPES, strict=True)]
-    )
+    payload = pgcopy.encode([(sql_type, columns[name]) for name, sql_type in SCORE_COLUMNS.items()])
     if payload is None:
         raise RuntimeError("scores could not be encoded for COPY")  # typed values always encode
     statement = f"copy ml.customer_scores ({', '.join(SCORE_COLUMNS)}) from stdin (format binary)"
