@@ -23,8 +23,6 @@ from portrait.pgcopy import (
     same_width,
 )
 
-_PLACEHOLDER = "2000-01-01T00:00:00Z"  # stands in for empty values in the fast path
-
 RULES = {
     "column_count": "the row has more or fewer fields than the header",
     "empty_row": "every field of the row is empty",
@@ -191,10 +189,11 @@ def check_chunk(
             # numbers in one vectorised step; anything else gets the full rule below
             form = ISO_DATE if kind == "date" else ISO_TIMESTAMP
             try:
+                # empty values as nulls, which the reader skips
                 source = (
                     col
                     if filled.all()
-                    else pc.if_else(pa.array(filled), col, pa.scalar(_PLACEHOLDER[: form[0]]))
+                    else pc.if_else(pa.array(filled), col, pa.scalar(None, pa.string()))
                 )
                 numbers = iso_numbers(source, form)
             except NotEncodable:
