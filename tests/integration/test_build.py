@@ -205,7 +205,7 @@ def test_a_project_that_does_not_parse_fails_the_build_with_one_line(built, tmp_
 
 
 def test_a_mart_key_that_comes_out_null_fails_the_build_naming_model_and_column(built, tmp_path):
-    """The marts' keys are NOT NULL constraints of their enforced contracts: PostgreSQL refuses
+    """The marts' keys are PRIMARY KEY constraints of their enforced contracts: PostgreSQL refuses
     the row when the table is built, and nothing is published."""
     project = _project_copy(tmp_path)
     model = project / "dbt_project" / "models" / "marts" / "core" / "dim_product.sql"
@@ -215,6 +215,43 @@ def test_a_mart_key_that_comes_out_null_fails_the_build_naming_model_and_column(
         text.replace("    product_id,", "    nullif(product_id, 'P01') as product_id,", 1)
     )
     failure = _failed_build(built, project, r"model dim_product error: .*product_id.*not-null")
+    assert "nothing published" in str(failure)
+
+
+def test_a_mart_key_that_comes_out_twice_fails_the_build_naming_model_and_constraint(
+    built, tmp_path
+):
+    """The same constraint refuses a duplicated key (what a `unique` test found after the fact)."""
+    project = _project_copy(tmp_path)
+    model = project / "dbt_project" / "models" / "marts" / "core" / "dim_product.sql"
+    text = model.read_text()
+    assert text.startswith("select\n    product_id,")
+    model.write_text(
+        text.replace(
+            "    product_id,",
+            "    case when product_id = 'P02' then 'P01' else product_id end as product_id,",
+            1,
+        )
+    )
+    failure = _failed_build(
+        built, project, r"model dim_product error: .*duplicate key value violates unique constraint"
+    )
+    assert "nothing published" in str(failure)
+
+
+@pytest.mark.parametrize("key", ["'B001'", "null"], ids=["duplicated", "null"])
+def test_a_staging_key_that_is_duplicated_or_null_fails_its_primary_key_test(built, tmp_path, key):
+    """`primary_key` (tests/generic) is `unique` and `not_null` in one query: either failure stops
+    the build before anything is published, naming the test."""
+    project = _project_copy(tmp_path)
+    model = project / "dbt_project" / "models" / "staging" / "landing" / "stg_landing__branches.sql"
+    text = model.read_text()
+    assert text.rstrip().endswith("from latest")
+    extra = f"\nunion all\nselect {key}, branch_name, region, city, opened_date, batch_id from latest where branch_id = 'B001'\n"
+    model.write_text(text.rstrip() + extra)
+    failure = _failed_build(
+        built, project, r"test primary_key_stg_landing__branches_branch_id fail"
+    )
     assert "nothing published" in str(failure)
 
 

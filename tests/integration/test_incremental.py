@@ -4,7 +4,10 @@ the real server, in a warehouse of its own."""
 
 from __future__ import annotations
 
+import csv
+import shutil
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -47,7 +50,7 @@ def _loads_by_month(settings: Settings, table: str) -> dict[date, set]:
 
 
 @pytest.fixture(scope="module")
-def delivered_twice(tmp_path_factory) -> tuple[Settings, dict[str, dict[date, set]]]:
+def delivered_twice(tmp_path_factory) -> tuple[Settings, dict[str, dict[date, set]], Path]:
     """The warehouse after both deliveries, and the load times of each month after the first."""
     home = tmp_path_factory.mktemp("incremental_home")
     settings = Settings(home=home, database_url=None)
@@ -73,12 +76,12 @@ def delivered_twice(tmp_path_factory) -> tuple[Settings, dict[str, dict[date, se
     }
     ingest(landing / "second", batch_date=end, settings=settings)
     build(settings=settings)
-    yield settings, after_first
+    yield settings, after_first, landing
     warehouse.EmbeddedServer(settings).stop()
 
 
 def test_the_next_month_recomputes_only_that_month(delivered_twice):
-    settings, after_first = delivered_twice
+    settings, after_first, _ = delivered_twice
     for table, first in after_first.items():
         second = _loads_by_month(settings, table)
         assert len(first) == 3 and len(second) == 4, (
@@ -95,7 +98,7 @@ def test_the_next_month_recomputes_only_that_month(delivered_twice):
 
 
 def test_an_incremental_build_gives_what_a_full_rebuild_gives(delivered_twice):
-    settings, _ = delivered_twice
+    settings, _, _ = delivered_twice
     incremental = _digests(settings)
     assert all(count > 0 for count, _ in incremental.values()), incremental
     months = _rows(settings, "select count(distinct month_start) from marts.customer_contribution")[
@@ -107,3 +110,51 @@ def test_an_incremental_build_gives_what_a_full_rebuild_gives(delivered_twice):
     assert {t: d for t, d in incremental.items() if full[t] != d} == {}, (
         "marts differ after a full rebuild"
     )
+
+
+def _redelivery(landing: Path, out: Path, rows: list[list[str]]) -> Path:
+    """The second delivery again, with ``rows`` as its transactions (a correction file)."""
+    shutil.copytree(landing / "second", out)
+    with (landing / "second" / "transactions.csv").open(newline="") as handle:
+        header = next(csv.reader(handle))
+    with (out / "transactions.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows([header, *rows])
+    return out
+
+
+def test_redelivered_transactions_take_the_latest_delivery_one_batch_or_several(
+    delivered_twice, tmp_path
+):
+    """A key delivered again replaces its row: from two batches built at once (de-duplicated by
+    batch date) and from a single new batch (taken as is, its keys being unique)."""
+    settings, _, landing = delivered_twice
+    with (landing / "second" / "transactions.csv").open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        original = [next(reader) for _ in range(3)]
+    amount = header.index("amount")
+
+    def corrected(row: list[str], value: str) -> list[str]:
+        return [value if i == amount else v for i, v in enumerate(row)]
+
+    end = _rows(settings, "select max(batch_date) from dq.ingest_batches")[0][0]
+    # two batches before one build: the later batch date wins for the key both carry
+    ingest(_redelivery(landing, tmp_path / "a", [corrected(r, "101.01") for r in original[:2]]),
+           batch_date=end + timedelta(days=1), settings=settings)  # fmt: skip
+    ingest(_redelivery(landing, tmp_path / "b", [corrected(original[1], "202.02")]),
+           batch_date=end + timedelta(days=2), settings=settings)  # fmt: skip
+    ids = [r[header.index("txn_id")] for r in original]
+
+    def stored() -> dict[str, str]:
+        return dict(_rows(settings, "select txn_id, amount::text from intermediate.int_transactions_deduplicated "
+                                    "where txn_id = any(%s)", ids))  # fmt: skip
+
+    build(settings=settings)
+    assert stored() == {ids[0]: "101.01", ids[1]: "202.02", ids[2]: original[2][amount]}
+    # then one batch on its own
+    ingest(_redelivery(landing, tmp_path / "c", [corrected(original[2], "303.03")]),
+           batch_date=end + timedelta(days=3), settings=settings)  # fmt: skip
+    build(settings=settings)
+    assert stored() == {ids[0]: "101.01", ids[1]: "202.02", ids[2]: "303.03"}
+    assert _rows(settings, "select count(*) from intermediate.int_transactions_deduplicated where txn_id = any(%s)",
+                 ids)[0][0] == 3  # fmt: skip
