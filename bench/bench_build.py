@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from bench.common import Figure
+from bench.common import Figure, cpu_seconds
 from portrait.build import build
 from portrait.config import Settings
 from portrait.ingest.api import ingest
@@ -76,14 +76,28 @@ def run(
     ingest(work / "first", batch_date=starts[0] - timedelta(days=1), settings=settings)
     full_s: list[float] = []
     incremental_s: list[float] = []
+    # CPU seconds of each build: (Python, server); None for the server on an external database
+    full_cpu: list[tuple[float, float | None]] = []
+    incremental_cpu: list[tuple[float, float | None]] = []
+
+    def timed(**kwargs):
+        began, (python, server) = time.perf_counter(), cpu_seconds()
+        report = build(settings=settings, **kwargs)
+        seconds, (python_after, server_after) = time.perf_counter() - began, cpu_seconds()
+        cpu = (
+            python_after - python,
+            None if server is None or server_after is None else server_after - server,
+        )
+        return report, seconds, cpu
+
     for i, last_day in enumerate(lasts):
-        began = time.perf_counter()
-        full = build(settings=settings, full_refresh=True)
-        full_s.append(time.perf_counter() - began)
+        full, seconds, cpu = timed(full_refresh=True)
+        full_s.append(seconds)
+        full_cpu.append(cpu)
         ingest(work / f"next{i}", batch_date=last_day, settings=settings)
-        began = time.perf_counter()
-        incremental = build(settings=settings)
-        incremental_s.append(time.perf_counter() - began)
+        incremental, seconds, cpu = timed()
+        incremental_s.append(seconds)
+        incremental_cpu.append(cpu)
         print(f"  build pair {i + 1}/{pairs}: full {full_s[-1]:.1f} s, incremental {incremental_s[-1]:.1f} s",
               flush=True)  # fmt: skip
         if i == 0:
@@ -94,10 +108,20 @@ def run(
         return [(n.name, n.seconds) for n in sorted(report.nodes, key=lambda n: -n.seconds)[:6]]
 
     ratios = [inc / full for inc, full in zip(incremental_s, full_s, strict=True)]
+
+    def total(cpu: tuple[float, float | None]) -> float | None:
+        return None if cpu[1] is None else cpu[0] + cpu[1]
+
+    cpu_ratios = [None if total(f) is None else total(i) / total(f)
+                  for i, f in zip(incremental_cpu, full_cpu, strict=True)]  # fmt: skip
     detail = {"customers": customers, "months": months, "pairs": pairs,
               "full_seconds": [round(s, 1) for s in full_s],
               "incremental_seconds": [round(s, 1) for s in incremental_s],
               "ratios": [round(r, 3) for r in ratios],
+              "full_cpu_seconds_python_server": [[round(x, 1) if x is not None else None for x in c] for c in full_cpu],
+              "incremental_cpu_seconds_python_server": [[round(x, 1) if x is not None else None for x in c]
+                                                        for c in incremental_cpu],
+              "cpu_ratios": [None if r is None else round(r, 3) for r in cpu_ratios],
               "full_slowest": slowest(first_full), "incremental_slowest": slowest(first_incremental)}  # fmt: skip
     return [
         Figure(
@@ -114,4 +138,10 @@ def run(
             "<= 0.25 (target 0.15)",
             detail,
         ),
-    ]
+    ] + ([] if None in cpu_ratios else [Figure(
+            f"incremental / full build in CPU seconds (Python + server), median of {pairs} pairs",
+            statistics.median(cpu_ratios),
+            "ratio",
+            "beside the wall-time ratio: the work each build does, whatever else the machine runs",
+            detail,
+        )])  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import statistics
 import tempfile
 import time
@@ -49,6 +50,29 @@ def interleaved_medians(
             fn(i)
             out.append(time.perf_counter() - began)
     return tuple((statistics.median(t), [round(x, 3) for x in t]) for t in times)  # type: ignore[return-value]
+
+
+def cpu_seconds() -> tuple[float, float | None]:
+    """CPU seconds used so far by this process (all threads) and by the embedded PostgreSQL (every
+    live server process, plus the exited backends its postmaster has reaped; None where /proc does
+    not show the server, as with PORTRAIT_DATABASE_URL). Less sensitive than wall time to other
+    tenants of a shared machine, which stretch both sides of a ratio unevenly."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    ticks = os.sysconf("SC_CLK_TCK")
+    server = 0
+    seen = False
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not pid.isdigit():
+            continue
+        try:
+            if not Path(f"/proc/{pid}/comm").read_text().startswith("postgres"):
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        seen = True
+        server += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    return usage.ru_utime + usage.ru_stime, (server / ticks if seen else None)
 
 
 def private_warehouse() -> Settings:
