@@ -306,8 +306,10 @@ class BatchLoader:
         self.batch_id = batch_id_for(source, batch_date)
         self.ingested_at = datetime.now(UTC)
         self.progress = progress
-        self.parents: dict[str, pa.Array] = {}
         self.batch_keys: dict[str, list[pa.Array]] = {}
+        # keys of earlier batches per reference ("accounts.account_id"), read once per batch
+        # (balances, transactions, cards and loans all name accounts)
+        self._earlier_keys: dict[str, pa.Array] = {}
         self.quarantine: list[tuple] = []
         self.loaded: list[str] = []
 
@@ -317,13 +319,14 @@ class BatchLoader:
         for ref in {c.references for c in table.columns if c.references}:
             assert ref is not None
             parent, column = ref.split(".")
-            rows = self.conn.execute(
-                sql.SQL("select distinct {} from {} where batch_id <> %s").format(
-                    sql.Identifier(column), sql.Identifier("raw", parent)),
-                (self.batch_id,),
-            ).fetchall()  # fmt: skip
-            known = [pa.array([r[0] for r in rows], pa.string())]
-            known += self.batch_keys.get(ref, [])
+            if ref not in self._earlier_keys:
+                rows = self.conn.execute(
+                    sql.SQL("select distinct {} from {} where batch_id <> %s").format(
+                        sql.Identifier(column), sql.Identifier("raw", parent)),
+                    (self.batch_id,),
+                ).fetchall()  # fmt: skip
+                self._earlier_keys[ref] = pa.array([r[0] for r in rows], pa.string())
+            known = [self._earlier_keys[ref], *self.batch_keys.get(ref, [])]
             out[ref] = (
                 pa.chunked_array(known, pa.string()).combine_chunks()
                 if known
@@ -348,8 +351,10 @@ class BatchLoader:
             "alter column ingested_at set default {}, alter column source_file set default {}").format(
             staging, sql.Literal(self.batch_id), sql.Literal(self.batch_date),
             sql.Literal(self.ingested_at), sql.Literal(lf.path.name)))  # fmt: skip
-        # the partition constraint, declared before the rows arrive, so ATTACH needs no scan
-        self.conn.execute(sql.SQL("alter table {} add constraint {} check (batch_id = {})").format(
+        # the partition constraint (the batch's key, which a list partition never holds as null),
+        # declared before the rows arrive, so that ATTACH needs no scan: without `is not null` it
+        # scanned the table to prove it (0.22 s for 2.9 M transactions)
+        self.conn.execute(sql.SQL("alter table {} add constraint {} check (batch_id is not null and batch_id = {})").format(
             staging, sql.Identifier(f"_load_{table.name}_batch"), sql.Literal(self.batch_id)))  # fmt: skip
 
         key_cols = [c for c in table.key if c in lf.header.present]
