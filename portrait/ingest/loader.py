@@ -263,6 +263,9 @@ class _CopyStream:
         self.format = None
 
 
+NUL_SYMBOL = "\u2400"  # how a quarantined record shows a NUL character
+
+
 class _Producer(threading.Thread):
     """Reads, checks and serialises chunks while the main thread streams COPY data to the server."""
 
@@ -444,6 +447,11 @@ class BatchLoader:
 
     def _reject(self, table: Table, lf: LandingFile, line: int, record: dict, rule: str, detail: str,
                 report: FileReport) -> None:  # fmt: skip
+        # jsonb cannot hold a NUL character: a row quarantined for one (rule invalid_character)
+        # keeps it as U+2400 SYMBOL FOR NULL instead of refusing the whole batch
+        record = {
+            k: v.replace("\x00", NUL_SYMBOL) if isinstance(v, str) else v for k, v in record.items()
+        }
         self.quarantine.append((self.batch_id, self.batch_date, self.source, table.name, lf.path.name,
                                 line, json.dumps(record, default=str), rule, detail))  # fmt: skip
         report.rows_quarantined += 1
