@@ -41,7 +41,7 @@ from portrait.ingest.contract import (
     load_order,
 )
 from portrait.ingest.readers import Chunk, HeaderCheck, sha256_of
-from portrait.ingest.rules import check_chunk, key_hashes, later_duplicates
+from portrait.ingest.rules import check_chunk, has_repeats, key_hashes, later_duplicates
 
 QUEUE_DEPTH = 3
 
@@ -371,7 +371,7 @@ class BatchLoader:
 
         key_cols = [c for c in table.key if c in lf.header.present]
         hashes: list[np.ndarray] = []
-        sorted_runs: list[np.ndarray] = []  # each chunk's hashes sorted (later_duplicates)
+        sorted_runs: list[np.ndarray] = []  # each chunk's hashes, sorted (has_repeats)
         lines_all: list[np.ndarray] = []
         parent_refs = {c.references for t in TABLES for c in t.columns
                        if c.references and c.references.split(".")[0] == table.name}  # fmt: skip
@@ -423,7 +423,8 @@ class BatchLoader:
             producer.stop.set()
             producer.join(timeout=5)
 
-        if hashes:
+        if hashes and has_repeats(sorted_runs):
+            del sorted_runs
             self._drop_duplicates(
                 table,
                 lf,
@@ -433,7 +434,6 @@ class BatchLoader:
                 np.concatenate(lines_all),
                 report,
                 keys_seen,
-                sorted_runs,
             )
         report.sha256 = digest.result()
         for ref, arrays in keys_seen.items():
@@ -459,9 +459,9 @@ class BatchLoader:
 
     def _drop_duplicates(self, table: Table, lf: LandingFile, staging: sql.Identifier, key_cols: list[str],
                          hashes: np.ndarray, lines: np.ndarray, report: FileReport,
-                         keys_seen: dict[str, list[pa.Array]], sorted_runs: list[np.ndarray]) -> None:  # fmt: skip
+                         keys_seen: dict[str, list[pa.Array]]) -> None:  # fmt: skip
         """Keep the first row of each key; quarantine the later ones (checked exactly in SQL)."""
-        candidates = lines[later_duplicates(hashes, sorted_runs)]
+        candidates = lines[later_duplicates(hashes)]
         if candidates.size == 0:
             return
         match = sql.SQL(" and ").join(

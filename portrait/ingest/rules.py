@@ -295,19 +295,21 @@ def key_hashes(data: pa.Table, key: tuple[str, ...]) -> np.ndarray:
     return np.fromiter((hash(v) for v in values), dtype=np.int64, count=len(values)).view(np.uint64)
 
 
-def later_duplicates(hashes: np.ndarray, sorted_runs: list[np.ndarray] | None = None) -> np.ndarray:
-    """Positions of rows whose key hash was seen at an earlier position (first one kept).
+def has_repeats(sorted_runs: list[np.ndarray]) -> bool:
+    """Whether any hash occurs twice, given each chunk's hashes sorted as the chunk arrived (while
+    the rows streamed to the server). Merging sorted runs is cheap (75 ms for 2.9 M hashes,
+    against 0.4 s for later_duplicates' stable argsort), so a file without a repeated key, the
+    usual case, is cleared without the argsort or concatenating its hashes and lines."""
+    if sum(run.size for run in sorted_runs) < 2:
+        return False
+    merged = np.sort(np.concatenate(sorted_runs), kind="stable")  # timsort: merges the runs
+    return bool((merged[1:] == merged[:-1]).any())
 
-    ``sorted_runs``: the same hashes, chunk by chunk, each sorted as it arrived (while the rows
-    streamed to the server). Merging sorted runs is cheap (75 ms for 2.9 M hashes, against 0.4 s
-    for the stable argsort of them all), so a file without any repeated hash, the usual case, is
-    cleared without the argsort."""
+
+def later_duplicates(hashes: np.ndarray) -> np.ndarray:
+    """Positions of rows whose key hash was seen at an earlier position (first one kept)."""
     if hashes.size < 2:
         return np.array([], dtype=np.int64)
-    if sorted_runs is not None:
-        merged = np.sort(np.concatenate(sorted_runs), kind="stable")  # timsort: merges the runs
-        if not (merged[1:] == merged[:-1]).any():
-            return np.array([], dtype=np.int64)
     order = np.argsort(hashes, kind="stable")
     sorted_hashes = hashes[order]
     repeat = np.flatnonzero(sorted_hashes[1:] == sorted_hashes[:-1]) + 1
