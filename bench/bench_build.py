@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from bench.common import Figure, cpu_seconds
+from bench.common import Figure, cpu_seconds, cpu_used
 from portrait.build import build
 from portrait.config import Settings
 from portrait.ingest.api import ingest
@@ -81,14 +81,10 @@ def run(
     incremental_cpu: list[tuple[float, float | None]] = []
 
     def timed(**kwargs):
-        began, (python, server) = time.perf_counter(), cpu_seconds()
+        began, cpu = time.perf_counter(), cpu_seconds()
         report = build(settings=settings, **kwargs)
-        seconds, (python_after, server_after) = time.perf_counter() - began, cpu_seconds()
-        cpu = (
-            python_after - python,
-            None if server is None or server_after is None else server_after - server,
-        )
-        return report, seconds, cpu
+        seconds = time.perf_counter() - began
+        return report, seconds, cpu_used(cpu)
 
     for i, last_day in enumerate(lasts):
         full, seconds, cpu = timed(full_refresh=True)

@@ -10,7 +10,7 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
-from bench.common import Figure, cpu_seconds, interleaved_medians
+from bench.common import Figure, cpu_seconds, cpu_used, interleaved_medians
 from portrait import warehouse
 from portrait.config import Settings
 from portrait.ingest.api import ingest
@@ -55,27 +55,15 @@ def run(
         return usage.ru_utime + usage.ru_stime
 
     def bare(_i: int) -> None:
-        psql, (_, server) = children(), cpu_seconds()
+        psql, before = children(), cpu_seconds()
         subprocess.run([str(_psql()), url, "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script)], check=True,
                        env={**os.environ, "PGOPTIONS": "-c client_min_messages=warning"})  # fmt: skip
-        server_after = cpu_seconds()[1]
-        cpu["copy"].append(
-            (
-                children() - psql,
-                None if server is None or server_after is None else server_after - server,
-            )
-        )
+        cpu["copy"].append((children() - psql, cpu_used(before)[1]))
 
     def ours(i: int) -> None:
-        python, server = cpu_seconds()
+        before = cpu_seconds()
         report = ingest(folder, batch_date=date(2030, 1, 1) + timedelta(days=i), settings=settings)
-        python_after, server_after = cpu_seconds()
-        cpu["ingest"].append(
-            (
-                python_after - python,
-                None if server is None or server_after is None else server_after - server,
-            )
-        )
+        cpu["ingest"].append(cpu_used(before))
         assert report.rows_quarantined == 0
 
     ingest(folder, batch_date=date(2029, 12, 31), settings=settings)  # warm imports and caches

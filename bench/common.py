@@ -98,6 +98,12 @@ def cpu_seconds() -> tuple[float, float | None]:
     return usage.ru_utime + usage.ru_stime, (server / ticks if seen else None)
 
 
+def cpu_used(before: tuple[float, float | None]) -> tuple[float, float | None]:
+    """CPU seconds since ``before`` (a cpu_seconds() reading): (this process, the server or None)."""
+    python, server = cpu_seconds()
+    return python - before[0], None if before[1] is None or server is None else server - before[1]
+
+
 def private_warehouse() -> Settings:
     """A fresh embedded server in a temporary PORTRAIT_HOME, so benchmarks never touch user data."""
     home = Path(tempfile.mkdtemp(prefix="portrait-bench-"))
