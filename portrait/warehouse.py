@@ -53,7 +53,7 @@ SERVER_SETTINGS: dict[str, str] = {
     "min_wal_size": "'512MB'",
     "checkpoint_timeout": "'15min'",
     "checkpoint_completion_target": "0.9",
-    "wal_compression": "on",
+    "wal_compression": "off",
     "synchronous_commit": "off",
     "random_page_cost": "1.1",
     "effective_io_concurrency": "64",
