@@ -19,6 +19,7 @@ from portrait.pgcopy import (
     ISO_TIMESTAMP,
     NotEncodable,
     days_from_civil,
+    iso_array,
     iso_numbers,
     same_width,
 )
@@ -200,7 +201,10 @@ def check_chunk(
                 numbers = None
             if numbers is not None:
                 ok = np.ones(n, dtype=bool)
-                late = days_from_civil(*numbers[:3]) > batch_days
+                days = days_from_civil(*numbers[:3])
+                late = days > batch_days
+                # passed on typed: the encoder sends these without reading the text again
+                typed = iso_array(numbers, days, None if filled.all() else ~filled)
             else:
                 day_text = pc.utf8_slice_codeunits(col, 0, 10)
                 ok = _np(pc.match_substring_regex(col, DATE_RE if kind == "date" else TIMESTAMP_RE))
@@ -214,7 +218,7 @@ def check_chunk(
             )
             if column.not_after_batch:
                 fail(late & filled & ok, "future_date", f"after the batch date {batch_date}")
-            normalised[column.name] = col
+            normalised[column.name] = typed if numbers is not None else col
         elif kind == "bool":
             lowered = pc.utf8_lower(col)
             is_true = _np(pc.is_in(lowered, value_set=pa.array(TRUE_VALUES)))
@@ -236,8 +240,8 @@ def check_chunk(
     columns = {}
     for column in present:
         values = normalised[column.name]
-        if empty[column.name].any():
-            values = pc.if_else(pa.array(empty[column.name]), pa.scalar(None, pa.string()), values)
+        if empty[column.name].any() and values.null_count < int(empty[column.name].sum()):
+            values = pc.if_else(pa.array(empty[column.name]), pa.scalar(None, values.type), values)
         columns[column.name] = pc.filter(values, keep) if any_bad else values
     valid = pa.table(columns) if columns else pa.table({})
     bad_idx = np.flatnonzero(marker.bad)
@@ -282,10 +286,14 @@ def key_hashes(data: pa.Table, key: tuple[str, ...]) -> np.ndarray:
 
     Hashes only pick candidates; the loader re-checks every candidate exactly in SQL.
     """
+    # dates and date-times come typed from check_chunk: hashed as their canonical text
+    columns = [
+        data[k] if pa.types.is_string(data[k].type) else pc.cast(data[k], pa.string()) for k in key
+    ]
     if len(key) == 1:
-        column = data[key[0]].combine_chunks()
+        column = columns[0].combine_chunks()
     else:
-        parts = [pc.fill_null(data[k], "") for k in key]
+        parts = [pc.fill_null(c, "") for c in columns]
         column = pc.binary_join_element_wise(*parts, "\x1f").combine_chunks()
     fast = _fixed_width_hash(column)
     if fast is not None:

@@ -50,7 +50,10 @@ def _read_back(conn, columns) -> list[tuple]:
         f"drop table if exists pg_temp.encoded; create temp table encoded (n bigint, {ddl})"
     )
     payload = pgcopy.encode(
-        [("bigint", np.arange(5)), *((t, pa.array(v, pa.string())) for t, v in columns)]
+        [
+            ("bigint", np.arange(5)),
+            *((t, pa.array(v, pa.string()) if isinstance(v, list) else v) for t, v in columns),
+        ]
     )
     assert payload is not None
     with conn.cursor().copy("copy encoded from stdin (format binary)") as copy:
@@ -69,6 +72,28 @@ def test_binary_values_read_back_as_the_server_parses_their_text(owner_conn):
             f"select {literals}", [values[row] for _, values in COLUMNS]
         ).fetchone()
         assert got[row] == expected, f"row {row}"
+
+
+def test_typed_dates_from_the_rules_read_back_as_their_text(owner_conn):
+    """The rules pass canonical dates and date-times on typed (pgcopy.iso_array) so that the text
+    is read once: the encoder must send the values it sends for that text."""
+    timed = [
+        (sql_type, values) for sql_type, values in COLUMNS if sql_type in ("date", "timestamptz")
+    ]
+    typed = []
+    for sql_type, values in timed:
+        text = pa.array(values, pa.string())
+        numbers = pgcopy.iso_numbers(
+            text, pgcopy.ISO_DATE if sql_type == "date" else pgcopy.ISO_TIMESTAMP
+        )
+        null = np.asarray(text.is_null())
+        typed.append(
+            (sql_type, pgcopy.iso_array(numbers, pgcopy.days_from_civil(*numbers[:3]), null))
+        )
+    assert [t.type for _, t in typed] == [pa.date32(), pa.date32()] + [
+        pa.timestamp("us", tz="UTC")
+    ] * 2
+    assert _read_back(owner_conn, typed) == _read_back(owner_conn, timed)
 
 
 @pytest.mark.parametrize(
