@@ -198,25 +198,25 @@ def iso_array(
     return pa.array(micros, pa.timestamp("us", tz="UTC"), mask=null)
 
 
+def _typed(column: pa.Array, form: tuple[int, dict[int, bytes]]) -> pa.Array:
+    """A date or date-time column typed: as delivered when it already is, else read as ISO text."""
+    if not pa.types.is_string(column.type):
+        return column
+    numbers = iso_numbers(column, form)
+    return iso_array(numbers, days_from_civil(*numbers[:3]), np.asarray(column.is_null()))
+
+
 def _timestamptz(column: pa.Array) -> _Field:
-    if pa.types.is_timestamp(column.type):  # a typed value: no parsing
-        utc = pa.timestamp("us", tz="UTC") if column.type.tz else pa.timestamp("us")
-        micros = pc.fill_null(column.cast(utc).cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
-        micros = micros - _PG_EPOCH_US
-    else:
-        year, month, day, hour, minute, second = iso_numbers(column, ISO_TIMESTAMP)
-        days = days_from_civil(year, month, day) - _PG_EPOCH_DAYS
-        micros = (days * 86_400 + hour * 3600 + minute * 60 + second) * 1_000_000
-    return _fixed(micros.astype(">i8"), _valid(column))
+    column = _typed(column, ISO_TIMESTAMP)
+    utc = pa.timestamp("us", tz="UTC") if column.type.tz else pa.timestamp("us")
+    micros = pc.fill_null(column.cast(utc).cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+    return _fixed((micros - _PG_EPOCH_US).astype(">i8"), _valid(column))
 
 
 def _date(column: pa.Array) -> _Field:
-    if pa.types.is_date32(column.type):
-        days = pc.fill_null(column.cast(pa.int32()), 0).to_numpy(zero_copy_only=False)
-        days = days - _PG_EPOCH_DAYS
-    else:
-        days = days_from_civil(*iso_numbers(column, ISO_DATE)) - _PG_EPOCH_DAYS
-    return _fixed(days.astype(">i4"), _valid(column))
+    column = _typed(column, ISO_DATE)
+    days = pc.fill_null(column.cast(pa.int32()), 0).to_numpy(zero_copy_only=False)
+    return _fixed((days - _PG_EPOCH_DAYS).astype(">i4"), _valid(column))
 
 
 def _numeric(column: pa.Array) -> _Field:

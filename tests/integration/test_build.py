@@ -102,6 +102,17 @@ def test_bi_role_reads_the_portrait(built):
         assert conn.execute("select count(*) from marts.customer_portrait").fetchone()[0] > 0
 
 
+def test_autovacuum_is_off_only_for_the_tables_rebuilt_whole(built):
+    """Marts and table models are written once per build (autovacuum off); incremental tables
+    change with every build and keep it."""
+    options = dict(_rows(built, "select c.relname, coalesce(array_to_string(c.reloptions, ','), '') from pg_class c "
+                                "join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'r' "
+                                "and n.nspname in ('marts', 'intermediate')"))  # fmt: skip
+    assert "autovacuum_enabled=false" in options["customer_portrait"]
+    assert "autovacuum_enabled=false" in options["int_transactions_summarised_90d"]
+    assert "autovacuum_enabled" not in options["int_transactions_deduplicated"]
+
+
 def test_rebuilding_the_same_day_gives_identical_marts(built):
     def digest() -> dict[str, str]:
         return {t: _rows(built, f"select md5(string_agg(t::text, '|' order by t::text)) from marts.{t} t")[0][0]
