@@ -129,8 +129,6 @@ def _invoke(
     neither parses the project nor writes the manifest again."""
     from dbt.cli.main import dbtRunner
 
-    env = dbt_env(settings)
-    apply_telemetry_off(env)
     full = [
         *args[:1],
         "--log-level",
@@ -145,8 +143,13 @@ def _invoke(
     ]
     if variables:
         full += ["--vars", json.dumps(variables, default=str)]
-    with _environment(env):
+    with _dbt_environment(settings):
         return dbtRunner(manifest=manifest).invoke(full)
+
+
+def _dbt_environment(settings: Settings) -> contextlib.AbstractContextManager[None]:
+    """dbt's variables (profiles.yml, paths, telemetry off) set in this process for the block."""
+    return _environment(apply_telemetry_off(dbt_env(settings)))
 
 
 def parse_project(settings: Settings, variables: dict[str, object] | None = None):
@@ -419,9 +422,19 @@ def build(
     With ``select`` the build schema is built for inspection and nothing is published.
     Raises GateFailed or BuildFailed naming the first failure; the published marts stay as they were.
     """
+    settings = settings or get_settings()
+    # dbt's variables are set here, on this thread, for the whole build: the parse thread's own
+    # invocation then finds them set and removes none of them when it ends, while Great
+    # Expectations (the landing gate, beside it) copies os.environ key by key (a key removed in
+    # between raised KeyError: 'PORTRAIT_DB_HOST' in the gate)
+    with _dbt_environment(settings):
+        return _build(settings, as_of=as_of, select=select, full_refresh=full_refresh, gates=gates)
+
+
+def _build(settings: Settings, *, as_of: date | None, select: str | None, full_refresh: bool,
+           gates: bool) -> BuildReport:  # fmt: skip
     from concurrent.futures import ThreadPoolExecutor
 
-    settings = settings or get_settings()
     began = time.perf_counter()
     prepare_build(settings, fresh=select is None)
     # dbt parses the project while the landing gate validates, once for the build and the

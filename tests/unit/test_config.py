@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from portrait import warehouse
@@ -59,3 +60,19 @@ def test_telemetry_switches_are_all_set_but_never_override():
     env = apply_telemetry_off({"DO_NOT_TRACK": "0"})
     assert set(TELEMETRY_OFF) <= set(env)
     assert env["DO_NOT_TRACK"] == "0"
+
+
+def test_an_invocation_inside_the_build_environment_removes_none_of_its_variables(
+    monkeypatch, tmp_path
+):
+    """build() sets dbt's variables for the whole build; the parse thread's own invocation must
+    leave them set when it ends (Great Expectations reads os.environ in the other thread)."""
+    from portrait.build import _dbt_environment
+
+    monkeypatch.delenv("PORTRAIT_DB_HOST", raising=False)
+    settings = Settings(home=tmp_path, database_url="postgresql://u:p@db.example:5433/w")
+    with _dbt_environment(settings):
+        with _dbt_environment(settings):  # the parse thread's invocation
+            pass
+        assert os.environ["PORTRAIT_DB_HOST"] == "db.example"
+    assert "PORTRAIT_DB_HOST" not in os.environ
