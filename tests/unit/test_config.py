@@ -76,3 +76,27 @@ def test_an_invocation_inside_the_build_environment_removes_none_of_its_variable
             pass
         assert os.environ["PORTRAIT_DB_HOST"] == "db.example"
     assert "PORTRAIT_DB_HOST" not in os.environ
+
+
+def _mimalloc_options(env: dict[str, str], code: str) -> str:
+    """What mimalloc (inside pyarrow) reports at start-up in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", code], env={**env, "MIMALLOC_VERBOSE": "1"},
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    return run.stderr
+
+
+def test_importing_portrait_keeps_freed_arrow_memory_mapped_unless_the_user_chose():
+    import pyarrow as pa
+
+    if pa.default_memory_pool().backend_name != "mimalloc":
+        import pytest
+
+        pytest.skip("this pyarrow's default pool is not mimalloc")
+    env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DECOMMITS"}
+    assert "'purge_decommits': 1" in _mimalloc_options(env, "import pyarrow")
+    assert "'purge_decommits': 0" in _mimalloc_options(env, "import portrait.ingest.loader")
+    chosen = {**env, "MIMALLOC_PURGE_DECOMMITS": "1"}
+    assert "'purge_decommits': 1" in _mimalloc_options(chosen, "import portrait.ingest.loader")
