@@ -371,7 +371,6 @@ class BatchLoader:
 
         key_cols = [c for c in table.key if c in lf.header.present]
         hashes: list[np.ndarray] = []
-        sorted_runs: list[np.ndarray] = []  # each chunk's hashes, sorted (has_repeats)
         lines_all: list[np.ndarray] = []
         parent_refs = {c.references for t in TABLES for c in t.columns
                        if c.references and c.references.split(".")[0] == table.name}  # fmt: skip
@@ -404,7 +403,6 @@ class BatchLoader:
                     self._reject(table, lf, line, record, rule, detail, report)
                 if key_cols and checked.valid.num_rows:
                     hashes.append(key_hashes(checked.valid, tuple(key_cols)))
-                    sorted_runs.append(np.sort(hashes[-1]))
                     lines_all.append(checked.valid_lines)
                 if parent_refs:
                     for ref in parent_refs:
@@ -423,8 +421,7 @@ class BatchLoader:
             producer.stop.set()
             producer.join(timeout=5)
 
-        if hashes and has_repeats(sorted_runs):
-            del sorted_runs
+        if hashes and has_repeats(hashes):
             self._drop_duplicates(
                 table,
                 lf,

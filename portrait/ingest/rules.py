@@ -303,14 +303,14 @@ def key_hashes(data: pa.Table, key: tuple[str, ...]) -> np.ndarray:
     return np.fromiter((hash(v) for v in values), dtype=np.int64, count=len(values)).view(np.uint64)
 
 
-def has_repeats(sorted_runs: list[np.ndarray]) -> bool:
-    """Whether any hash occurs twice, given each chunk's hashes sorted as the chunk arrived (while
-    the rows streamed to the server). Merging sorted runs is cheap (75 ms for 2.9 M hashes,
-    against 0.4 s for later_duplicates' stable argsort), so a file without a repeated key, the
-    usual case, is cleared without the argsort or concatenating its hashes and lines."""
-    if sum(run.size for run in sorted_runs) < 2:
+def has_repeats(runs: list[np.ndarray]) -> bool:
+    """Whether any hash occurs twice across a file's chunks of hashes, so that a file without a
+    repeated key, the usual case, is cleared without later_duplicates' stable argsort (0.4 s for
+    2.5 M hashes). One unstable sort of them all: numpy sorts 64-bit integers with a vectorised
+    quicksort, 30 ms for 2.5 M, where merging chunks sorted one by one (timsort) took 190-240 ms."""
+    if sum(run.size for run in runs) < 2:
         return False
-    merged = np.sort(np.concatenate(sorted_runs), kind="stable")  # timsort: merges the runs
+    merged = np.sort(np.concatenate(runs))
     return bool((merged[1:] == merged[:-1]).any())
 
 
