@@ -289,7 +289,16 @@ def _refused(database, folder, batch_date, match: str) -> InputError:
     assert _one(database, "select status from dq.ingest_batches where batch_id = %s", bid) == (
         "refused",
     )
+    # files committed before the refusal (each file commits on its own) are dropped again
+    assert _staging_tables(database) == []
     return info.value
+
+
+def _staging_tables(database) -> list[str]:
+    with warehouse.connect(warehouse.owner_url(database)) as conn:
+        rows = conn.execute("select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                            "where n.nspname = 'raw' and relname like '\\_load\\_%' order by 1").fetchall()  # fmt: skip
+    return [r[0] for r in rows]
 
 
 def test_a_renamed_key_column_refuses_the_batch(database, folder, batch_date):
@@ -378,3 +387,74 @@ def test_cli_json_summary(database, folder):
     payload = json.loads(result.stdout)
     assert payload["status"] == "loaded" and payload["rows_loaded"] > 0
     assert {f["table"] for f in payload["files"]} >= {"customers", "transactions"}
+
+
+def test_a_refusal_after_committed_files_leaves_nothing_of_the_batch(database, folder, batch_date):
+    """Customers, accounts and balances commit before the bad transaction is read."""
+    path = folder / "transactions.csv"
+    data = path.read_bytes().split(b"\n")
+    data[-3] = data[-3] + b"\xff"
+    path.write_bytes(b"\n".join(data))
+    _refused(database, folder, batch_date, "not valid UTF-8")
+    bid = f"synthetic-{batch_date:%Y%m%d}"
+    assert _count(database, "select count(*) from raw.balances where batch_id = %s", bid) == 0
+
+
+def test_a_load_killed_midway_leaves_staging_that_the_next_load_drops(database, folder, batch_date):
+    """A table this delivery does not bring (economic_indicators) as well as one it does."""
+    bid = f"synthetic-{batch_date:%Y%m%d}"
+    leftovers = [
+        f"_load_{t}__synthetic_{batch_date:%Y%m%d}" for t in ("customers", "economic_indicators")
+    ]
+    with warehouse.connect(warehouse.owner_url(database)) as conn:
+        for leftover in leftovers:
+            conn.execute(f"create table raw.{leftover} (customer_id text)")
+        conn.commit()
+    assert set(leftovers) <= set(_staging_tables(database))
+    assert not (folder / "economic_indicators.csv").exists()
+    report = ingest(folder, batch_date=batch_date, settings=database)
+    assert _staging_tables(database) == []
+    assert _count(database, "select count(*) from raw.customers where batch_id = %s", bid) == next(
+        f.rows_loaded for f in report.files if f.table == "customers"
+    )
+
+
+def test_a_second_load_of_the_same_batch_waits_for_the_first(database, folder, batch_date):
+    """The batch's advisory lock, held here as a first load would hold it."""
+    import threading
+
+    bid = f"synthetic-{batch_date:%Y%m%d}"
+    with warehouse.connect(warehouse.owner_url(database), autocommit=True) as holder:
+        holder.execute(
+            "select pg_advisory_lock(hashtextextended(%s, 0))", (f"portrait ingest {bid}",)
+        )
+        done = threading.Event()
+        worker = threading.Thread(
+            target=lambda: (ingest(folder, batch_date=batch_date, settings=database), done.set())
+        )
+        worker.start()
+        assert not done.wait(3), "the second load did not wait for the batch's lock"
+        assert _count(database, "select count(*) from raw.customers where batch_id = %s", bid) == 0
+        holder.execute(
+            "select pg_advisory_unlock(hashtextextended(%s, 0))", (f"portrait ingest {bid}",)
+        )
+        worker.join(120)
+    assert done.is_set()
+    assert _count(database, "select count(*) from raw.customers where batch_id = %s", bid) > 0
+
+
+def test_lineage_constants_live_in_the_catalogue_not_in_each_row(database, folder, batch_date):
+    """batch_date, ingested_at and source_file: one value per file, read back on every row."""
+    report = ingest(folder, batch_date=batch_date, settings=database)
+    partition = f"raw.transactions__synthetic_{batch_date:%Y%m%d}"
+    with warehouse.connect(warehouse.owner_url(database)) as conn:
+        missing = conn.execute(
+            "select attname from pg_attribute where attrelid = %s::regclass and atthasmissing order by 1",
+            (partition,),
+        ).fetchall()
+        values = conn.execute(
+            "select batch_date, source_file, count(*), count(distinct ingested_at) from raw.transactions "
+            "where batch_id = %s group by 1, 2", (report.batch_id,)).fetchall()  # fmt: skip
+    assert [m[0] for m in missing] == ["batch_date", "ingested_at", "source_file"]
+    rows = next(f.rows_loaded for f in report.files if f.table == "transactions")
+    assert values == [(batch_date, "transactions.csv", rows, 1)]
