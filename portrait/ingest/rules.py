@@ -87,6 +87,23 @@ def _parses(
     return _np(same_day)
 
 
+def _may_hold_nul(column: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether a NUL byte lies anywhere in the column's value bytes: one vectorised pass over
+    them (0.04 ms per 90k values) before the per-value search that finds the rows (1.7 ms), so
+    only a column that has one pays for the search."""
+    for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+        if not pa.types.is_string(chunk.type):
+            return True
+        data = chunk.buffers()[2]
+        if len(chunk) == 0 or data is None:
+            continue
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32, count=len(chunk) + 1,
+                                offset=chunk.offset * 4)  # fmt: skip
+        if not np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]].all():
+            return True
+    return False
+
+
 def _valid_date(text: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return _parses(text, "%Y-%m-%d", text)
 
@@ -96,12 +113,15 @@ class _Marker:
 
     def __init__(self, n: int) -> None:
         self.bad = np.zeros(n, dtype=bool)
-        self.rule = np.full(n, "", dtype=object)
-        self.detail = np.full(n, "", dtype=object)
+        # allocated at the first failure: two object arrays per chunk cost 2 ms of 34 for 90k rows
+        self.rule = self.detail = np.array([], dtype=object)
 
     def mark(self, failed: np.ndarray, rule: str, detail: str | np.ndarray) -> None:
         new = failed & ~self.bad
         if new.any():
+            if not self.rule.size:
+                self.rule = np.full(self.bad.size, "", dtype=object)
+                self.detail = np.full(self.bad.size, "", dtype=object)
             self.rule[new] = rule
             self.detail[new] = detail if isinstance(detail, str) else detail[new]
             self.bad |= new
@@ -138,9 +158,8 @@ def check_chunk(
             "every field is empty",
         )
     for column in present:
-        if (
-            column.type == "text" and not column.allowed
-        ):  # typed and coded columns fail their own rule
+        # typed and coded columns fail their own rule
+        if column.type == "text" and not column.allowed and _may_hold_nul(data[column.name]):
             nul = _np(pc.match_substring(data[column.name], "\x00"))
             marker.mark(nul, "invalid_character", f"{column.name}: NUL character")
     for column in present:

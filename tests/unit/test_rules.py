@@ -138,3 +138,16 @@ def test_fixed_width_hashes_differ_for_keys_that_differ_in_any_byte():
         keys = [base] + [base[:i] + "B" + base[i + 1 :] for i in range(width)]
         hashes = key_hashes(pa.table({"k": pa.array(keys)}), ("k",))
         assert len(set(hashes.tolist())) == len(keys), width
+
+
+def test_the_nul_pre_check_reads_only_the_values_in_view():
+    from portrait.ingest.rules import _may_hold_nul
+
+    clean = pa.array(["ab", None, "", "cd"])
+    assert not _may_hold_nul(clean) and not _may_hold_nul(pa.chunked_array([clean, clean]))
+    dirty = pa.array(["ab", "c\x00d", "ef"])
+    assert _may_hold_nul(dirty) and _may_hold_nul(pa.chunked_array([clean, dirty]))
+    # a slice sees its own values only, not the NUL of a value outside it
+    assert not _may_hold_nul(dirty.slice(2)) and not _may_hold_nul(dirty.slice(0, 1))
+    assert _may_hold_nul(dirty.slice(1, 1))
+    assert _may_hold_nul(pa.array(["\x00"], pa.large_string()))  # no fast path: searched
