@@ -152,6 +152,18 @@ def _partition_name(table: str, batch_id: str) -> str:
     return f"{table}__{re.sub(r'[^a-z0-9]+', '_', batch_id.lower())}"[:63]
 
 
+# bytes a value of the type is aligned to; variable-width values (text, numeric), stored unaligned
+# when short, go last
+_ALIGNMENT = {
+    "timestamptz": 8,
+    "bigint": 8,
+    "double precision": 8,
+    "date": 4,
+    "smallint": 2,
+    "boolean": 1,
+}
+
+
 def _staging_name(table: str, batch_id: str) -> str:
     """Where a file's rows wait, committed, until the batch is swapped in (see the module doc)."""
     return f"_load_{_partition_name(table, batch_id)}"[:63]
@@ -465,14 +477,15 @@ class BatchLoader:
         staging = sql.Identifier("raw", _staging_name(table.name, self.batch_id))
         conn.execute(sql.SQL("drop table if exists {}").format(staging))
         # the lineage values that are one constant per file are no part of the rows: added after
-        # them (see _add_constants); batch_id, the partition key, is written with each row
-        columns = [
-            sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.sql_type))
-            for c in table.columns
-        ]
-        columns += [sql.SQL("batch_id text default {}").format(sql.Literal(self.batch_id)),
-                    sql.SQL("line_number bigint")]  # fmt: skip
-        conn.execute(sql.SQL("create table {} ({})").format(staging, sql.SQL(", ").join(columns)))
+        # them (see _add_constants); batch_id, the partition key, is written with each row.
+        # Columns by alignment, widest first, so that no padding sits between them (a partition
+        # may order its columns as it likes; COPY and queries name them)
+        columns = [(c.name, c.sql_type, "") for c in table.columns]
+        columns += [("batch_id", "text", f" default {sql.Literal(self.batch_id).as_string()}"),
+                    ("line_number", "bigint", "")]  # fmt: skip
+        columns.sort(key=lambda c: _ALIGNMENT.get(c[1], 0), reverse=True)
+        conn.execute(sql.SQL("create table {} ({})").format(staging, sql.SQL(", ").join(
+            sql.SQL("{} {}{}").format(sql.Identifier(n), sql.SQL(t), sql.SQL(d)) for n, t, d in columns)))  # fmt: skip
         # the partition constraint (the batch's key, which a list partition never holds as null),
         # declared before the rows arrive, so that ATTACH needs no scan: without `is not null` it
         # scanned the table to prove it (0.22 s for 2.9 M transactions)
@@ -562,7 +575,7 @@ class BatchLoader:
         rows are in: PostgreSQL keeps such a column's value in the catalogue (a "missing" value,
         as for any column added with a constant default) and every row reads it from there. The
         rows are ~33 bytes shorter (batch_date, ingested_at, source_file and their alignment): at
-        10k x 6 the transactions' partition shrank from 401 to 317 MB of pages to write."""
+        10k x 6 the transactions. partition shrank from 401 to 317 MB of pages to write."""
         conn.execute(sql.SQL(
             "alter table {} add column batch_date date default {}, add column ingested_at timestamptz default {}, "
             "add column source_file text default {}").format(
