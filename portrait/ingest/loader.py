@@ -491,12 +491,13 @@ class BatchLoader:
         # them (see _add_constants); batch_id, the partition key, is written with each row.
         # Columns by alignment, widest first, so that no padding sits between them (a partition
         # may order its columns as it likes; COPY and queries name them)
-        columns = [(c.name, c.sql_type, "") for c in table.columns]
-        columns += [("batch_id", "text", f" default {sql.Literal(self.batch_id).as_string()}"),
-                    ("line_number", "bigint", "")]  # fmt: skip
+        nothing = sql.SQL("")
+        columns = [(c.name, c.sql_type, nothing) for c in table.columns]
+        columns += [("batch_id", "text", sql.SQL(" default {}").format(sql.Literal(self.batch_id))),
+                    ("line_number", "bigint", nothing)]  # fmt: skip
         columns.sort(key=lambda c: _ALIGNMENT.get(c[1], 0), reverse=True)
         conn.execute(sql.SQL("create table {} ({})").format(staging, sql.SQL(", ").join(
-            sql.SQL("{} {}{}").format(sql.Identifier(n), sql.SQL(t), sql.SQL(d)) for n, t, d in columns)))  # fmt: skip
+            sql.SQL("{} {}{}").format(sql.Identifier(n), sql.SQL(t), d) for n, t, d in columns)))  # fmt: skip
         # the partition constraint (the batch's key, which a list partition never holds as null),
         # declared before the rows arrive, so that ATTACH needs no scan: without `is not null` it
         # scanned the table to prove it (0.22 s for 2.9 M transactions)
@@ -581,7 +582,7 @@ class BatchLoader:
         rows are in: PostgreSQL keeps such a column's value in the catalogue (a "missing" value,
         as for any column added with a constant default) and every row reads it from there. The
         rows are ~33 bytes shorter (batch_date, ingested_at, source_file and their alignment): at
-        10k x 6 the transactions. partition shrank from 401 to 317 MB of pages to write."""
+        10k x 6 the transactions' partition shrank from 401 to 317 MB of pages to write."""
         conn.execute(sql.SQL(
             "alter table {} add column batch_date date default {}, add column ingested_at timestamptz default {}, "
             "add column source_file text default {}").format(
