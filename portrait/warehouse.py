@@ -271,6 +271,11 @@ class EmbeddedServer:
                 "--auth-local=peer",
                 "--encoding=UTF8",
                 "--locale=C.UTF-8",
+                # PostgreSQL's own C.UTF-8 (17+): text compares as code points, as with the C
+                # library's C.UTF-8, but by memcmp and with abbreviated sort keys instead of
+                # strcoll: sorting 2.5 M transactions by (account_id, booked_at) 6.3-6.9 s -> 3.2 s
+                "--locale-provider=builtin",
+                "--builtin-locale=C.UTF-8",
                 "--no-instructions",
                 "-D", str(self.pgdata),
                 timeout=180,
