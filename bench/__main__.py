@@ -15,13 +15,18 @@ from bench import (
     bench_orchestration,
     bench_scoring,
 )
-from bench.common import Figure, private_warehouse, write_results
+from bench.common import Figure, other_postgres_servers, private_warehouse, write_results
 from portrait import warehouse
 
 
 def _in_private_warehouse(run) -> list[Figure]:
     """Each benchmark gets its own embedded server, stopped afterwards, so none sees another's data."""
     settings = private_warehouse()
+    others = other_postgres_servers(settings.home)
+    if others:
+        print(f"  warning: {len(others)} other PostgreSQL server(s) running ({', '.join(others)}): "
+              "their autovacuum and checkpoints take CPU from this benchmark; stop them for "
+              "steady figures (`PORTRAIT_HOME=... portrait db stop`)", flush=True)  # fmt: skip
     try:
         return run(settings)
     finally:

@@ -114,6 +114,26 @@ def private_warehouse() -> Settings:
     return settings
 
 
+def other_postgres_servers(own: Path | None = None) -> list[str]:
+    """Data directories of PostgreSQL servers running on this machine (but ``own``): their
+    background work (autovacuum after a load, checkpoints) takes CPU from the benchmark. Servers
+    left running by earlier experiments, autovacuuming their own data, made ingest/copy read
+    1.55-1.86 where the same code measured 1.18-1.40 with them stopped."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not argv or not argv[0].endswith(b"postgres") or b"-D" not in argv:
+            continue
+        at = argv.index(b"-D") + 1
+        pgdata = Path(argv[at].decode(errors="replace")) if at < len(argv) else None
+        if pgdata is not None and (own is None or not pgdata.is_relative_to(own)):
+            found.append(str(pgdata))
+    return sorted(found)
+
+
 def machine() -> dict[str, object]:
     mem_kb = 0
     try:

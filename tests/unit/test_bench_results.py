@@ -29,3 +29,27 @@ def test_one_benchmark_rerun_replaces_its_figures_and_keeps_the_others(tmp_path,
     assert [f["name"] for f in json.loads((tmp_path / "results.json").read_text())["figures"]] == [
         "gates / sql"
     ]
+
+
+def test_other_postgres_servers_are_found_by_their_data_directory(tmp_path):
+    """A process that looks like a postmaster (argv[0] `postgres`, `-D <pgdata>`) is reported,
+    unless its data directory lies under the benchmark's own home."""
+    import subprocess
+    import sys
+    import time
+
+    from bench.common import other_postgres_servers
+
+    pgdata = tmp_path / "elsewhere" / "pgdata"
+    fake = subprocess.Popen(["postgres", "-c", "import time; time.sleep(60)", "-D", str(pgdata)],
+                            executable=sys.executable)  # fmt: skip
+    try:
+        for _ in range(50):  # until the process shows its argv
+            if str(pgdata) in other_postgres_servers():
+                break
+            time.sleep(0.1)
+        assert str(pgdata) in other_postgres_servers()
+        assert str(pgdata) not in other_postgres_servers(own=tmp_path / "elsewhere")
+    finally:
+        fake.kill()
+        fake.wait()
