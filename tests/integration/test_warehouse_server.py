@@ -71,6 +71,17 @@ def test_server_settings_are_applied(private_server: Settings):
                      "listen_addresses": "127.0.0.1", "TimeZone": "UTC"}  # fmt: skip
 
 
+def test_the_warehouse_sorts_text_by_code_point_with_the_builtin_locale(database: Settings):
+    """PostgreSQL's own C.UTF-8 (memcmp, abbreviated keys), not the C library's (strcoll)."""
+    with warehouse.connect(warehouse.owner_url(database)) as conn:
+        locale = conn.execute("select datlocprovider, datlocale from pg_database "
+                              "where datname = current_database()").fetchone()  # fmt: skip
+        ordered = conn.execute("select array_agg(v order by v) from unnest(array['b', 'B', 'é', 'z', 'a']) v").fetchone()[0]  # fmt: skip
+        cased = conn.execute("select upper('é')").fetchone()[0]
+    assert locale == ("b", "C.UTF-8")
+    assert ordered == ["B", "a", "b", "z", "é"] and cased == "É"
+
+
 def test_secrets_are_private_files(private_server: Settings):
     files = sorted(private_server.secrets_dir.glob("*.password"))
     assert {f.stem for f in files} == {"postgres", "portrait", "portrait_bi"}
