@@ -72,13 +72,19 @@ def _valid(column: pa.Array) -> np.ndarray | None:
     return column.is_valid().to_numpy(zero_copy_only=False)
 
 
+def value_offsets(column: pa.Array) -> np.ndarray:
+    """Where each value of a string or binary array (int32 offsets) starts in its data buffer, and
+    where the last one ends (len + 1 offsets, for the values in view of a slice), without copying."""
+    return np.frombuffer(column.buffers()[1], dtype=np.int32, count=len(column) + 1,
+                         offset=column.offset * 4)  # fmt: skip
+
+
 def same_width(column: pa.Array) -> np.ndarray | None:
     """The bytes of a string column without nulls whose values all have one width (ids, canonical
     dates) as a (rows, width) matrix, without copying; None otherwise."""
     if column.null_count or len(column) == 0 or not pa.types.is_string(column.type):
         return None
-    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32, count=len(column) + 1,
-                            offset=column.offset * 4)  # fmt: skip
+    offsets = value_offsets(column)
     width = int(offsets[1] - offsets[0])
     if width == 0 or offsets[-1] - offsets[0] != width * len(column):
         return None
@@ -306,7 +312,5 @@ def encode(
     if pending:
         pieces.append(_binary(np.hstack(pending)))
     joined = pc.binary_join_element_wise(*pieces, b"") if len(pieces) > 1 else pieces[0]
-    offsets = np.frombuffer(
-        joined.buffers()[1], dtype=np.int32, count=len(joined) + 1, offset=joined.offset * 4
-    )
+    offsets = value_offsets(joined)
     return joined.buffers()[2][int(offsets[0]) : int(offsets[-1])]

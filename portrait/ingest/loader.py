@@ -4,9 +4,9 @@ A batch is all the files of one landing folder for one (source, batch date). Eac
 into a staging table of their own (``raw._load_<table>__<batch>``), created in the transaction that
 fills it so PostgreSQL can skip WAL and freeze rows on COPY (binary COPY, values encoded by
 portrait.pgcopy; CSV for a chunk off the encoder's fast path). Each file's transaction commits on
-its own, in a thread, while the next file loads on a second connection: the commit is where
-PostgreSQL writes a new table's files to disk (0.5-2.6 s for the transactions of a 10k x 6
-delivery), and it now overlaps the next file instead of holding up the end of the batch. The
+its own, in a thread, while the next file loads on another connection (up to three): the commit
+is where PostgreSQL writes a new table's files to disk (0.17-2.6 s for the transactions of a
+10k x 6 delivery), and it now overlaps the next file instead of holding up the end of the batch. The
 staging tables are no partition of anything until one last transaction swaps them all in as the
 batch's partitions of ``raw.<table>`` (list-partitioned by ``batch_id``), so readers see the old
 batch or the new one, never half of either; re-ingesting the same batch replaces it atomically. A

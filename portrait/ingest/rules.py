@@ -22,6 +22,7 @@ from portrait.pgcopy import (
     iso_array,
     iso_numbers,
     same_width,
+    value_offsets,
 )
 
 RULES = {
@@ -97,8 +98,7 @@ def _may_hold_nul(column: pa.ChunkedArray | pa.Array) -> bool:
         data = chunk.buffers()[2]
         if len(chunk) == 0 or data is None:
             continue
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32, count=len(chunk) + 1,
-                                offset=chunk.offset * 4)  # fmt: skip
+        offsets = value_offsets(chunk)
         if not np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]].all():
             return True
     return False
