@@ -15,3 +15,15 @@
         (select max(batch_date) from {{ customers }})
     {%- endif -%}
 {%- endmacro %}
+
+{# The build's business date as 'YYYY-MM-DD' when dbt executes (none while parsing, or before the
+   first delivery): for models that plan their SQL around it (month_windows). #}
+{% macro as_of_day() -%}
+    {%- if var('as_of_date') -%}
+        {%- do return(var('as_of_date') | string) -%}
+    {%- elif execute -%}
+        {%- set customers = source('landing', 'customers') -%}
+        {%- do return(run_query('select max(batch_date)::text from ' ~ customers).columns[0].values()[0]) -%}
+    {%- endif -%}
+    {%- do return(none) -%}
+{%- endmacro %}

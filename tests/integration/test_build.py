@@ -113,6 +113,24 @@ def test_autovacuum_is_off_only_for_the_tables_rebuilt_whole(built):
     assert "autovacuum_enabled" not in options["int_transactions_deduplicated"]
 
 
+def test_dbt_nodes_reuse_their_threads_connections(built):
+    """dbt opened a connection (a new backend, SCRAM authentication) for every node; each thread
+    now keeps one for the invocation, reset between nodes, and dbt's own release is back after it."""
+    from dbt.adapters.postgres.connections import PostgresConnectionManager
+
+    def sessions() -> int:
+        return _rows(
+            built, "select sessions from pg_stat_database where datname = current_database()"
+        )[0][0]
+
+    before = sessions()
+    report = build(settings=built)
+    opened = sessions() - before
+    assert len(report.nodes) > 60
+    assert opened < len(report.nodes) // 2, (opened, len(report.nodes))
+    assert "release" not in PostgresConnectionManager.__dict__
+
+
 def test_rebuilding_the_same_day_gives_identical_marts(built):
     def digest() -> dict[str, str]:
         return {t: _rows(built, f"select md5(string_agg(t::text, '|' order by t::text)) from marts.{t} t")[0][0]
@@ -121,6 +139,41 @@ def test_rebuilding_the_same_day_gives_identical_marts(built):
     before = digest()
     build(settings=built)
     assert digest() == before
+
+
+# as-of dates where the 90-day window starts and ends mid-month, on a month's last or first day, and
+# where the 30-day window takes a month's count less its first day (31st) or two days of the month
+# before (28 February)
+@pytest.mark.parametrize(
+    "as_of", ["2025-04-30", "2025-03-31", "2025-04-15", "2025-03-01", "2025-02-28", "2025-01-20"]
+)
+def test_the_90_day_summary_from_monthly_aggregates_equals_a_scan_of_the_window(built, as_of):
+    """int_transactions_summarised_90d adds up the monthly aggregates of the months its windows
+    cover whole and reads transactions only at the edges: the same rows as summing the window."""
+    from portrait.build import build_variables, run_dbt
+
+    report = run_dbt(["compile", "--select", "int_transactions_summarised_90d"], settings=built,
+                     variables={**build_variables(), "as_of_date": as_of})  # fmt: skip
+    assert report.success
+    compiled = next(
+        (built.home / "dbt" / "target" / "compiled").rglob("int_transactions_summarised_90d.sql")
+    )
+    day = f"date '{as_of}'"
+    categories = ["groceries", "dining", "travel", "shopping", "utilities", "cash"]
+    scan = ", ".join(
+        [f"count(*) filter (where booked_date > {day} - 30)", "count(*)",
+         "coalesce(sum(amount) filter (where direction = 'credit'), 0)",
+         "coalesce(sum(amount) filter (where direction = 'debit'), 0)",
+         f"coalesce(sum(amount) filter (where direction = 'debit' and category in ({', '.join(repr(c) for c in categories)}, 'other')), 0)"]
+        + [f"coalesce(sum(amount) filter (where direction = 'debit' and category = '{c}'), 0)" for c in categories]
+        + [f"count(*) filter (where channel = '{c}')" for c in ["branch", "atm", "pos", "online", "mobile"]]
+        + ["max(booked_date)"])  # fmt: skip
+    expected = (f"select customer_id, {scan} from intermediate.int_transactions_deduplicated "
+                f"where booked_date > {day} - 90 and booked_date <= {day} group by 1")  # fmt: skip
+    model = compiled.read_text()
+    assert _rows(built, f"select count(*) from ({expected}) e")[0][0] > 0
+    assert _rows(built, f"select count(*) from (({model}) except all ({expected})) d")[0][0] == 0
+    assert _rows(built, f"select count(*) from (({expected}) except all ({model})) d")[0][0] == 0
 
 
 def test_a_new_batch_is_added_incrementally(built, tmp_path):
