@@ -31,6 +31,31 @@
     {%- do return(window) -%}
 {%- endmacro %}
 
+{#
+  Whether reading a month's aggregate less the rest of the month (`outside`) takes fewer days of
+  transactions than reading the part itself: the rest is shorter than the part.
+#}
+{% macro rest_is_shorter(part) -%}
+    {%- set day = modules.datetime.date.fromisoformat -%}
+    {%- set inside = (day(part.last_day) - day(part.first_day)).days + 1 -%}
+    {%- set length = (day(part.month_end) - day(part.month_start)).days + 1 -%}
+    {%- do return(length - inside < inside) -%}
+{%- endmacro %}
+
+{# The day ranges of a part's month outside the part (before it, after it). #}
+{% macro outside(part) -%}
+    {%- set day = modules.datetime.date.fromisoformat -%}
+    {%- set one = modules.datetime.timedelta(days=1) -%}
+    {%- set ranges = [] -%}
+    {%- if part.first_day > part.month_start -%}
+        {%- do ranges.append({"first_day": part.month_start, "last_day": (day(part.first_day) - one).isoformat()}) -%}
+    {%- endif -%}
+    {%- if part.last_day < part.month_end -%}
+        {%- do ranges.append({"first_day": (day(part.last_day) + one).isoformat(), "last_day": part.month_end}) -%}
+    {%- endif -%}
+    {%- do return(ranges) -%}
+{%- endmacro %}
+
 {# `column` within one of the day ranges (`parts` of month_windows, or any list of first/last days). #}
 {% macro within_days(column, ranges) -%}
     {%- if ranges | length == 0 -%} false {%- else -%}

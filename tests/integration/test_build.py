@@ -141,11 +141,21 @@ def test_rebuilding_the_same_day_gives_identical_marts(built):
     assert digest() == before
 
 
-# as-of dates where the 90-day window starts and ends mid-month, on a month's last or first day, and
-# where the 30-day window takes a month's count less its first day (31st) or two days of the month
-# before (28 February)
+# as-of dates: the 90-day window starting on a month's 1st (31 March); starting late in a month,
+# read as the month's aggregate less its first days (15 April: less 1-15 January; 3 April); ending
+# mid-month (15 and 3 April, 20 January, before any whole month); the 30-day count as a month's less
+# its 1st day (31 March) or with two days of the month before (28 February)
 @pytest.mark.parametrize(
-    "as_of", ["2025-04-30", "2025-03-31", "2025-04-15", "2025-03-01", "2025-02-28", "2025-01-20"]
+    "as_of",
+    [
+        "2025-04-30",
+        "2025-03-31",
+        "2025-04-15",
+        "2025-04-03",
+        "2025-03-01",
+        "2025-02-28",
+        "2025-01-20",
+    ],
 )
 def test_the_90_day_summary_from_monthly_aggregates_equals_a_scan_of_the_window(built, as_of):
     """int_transactions_summarised_90d adds up the monthly aggregates of the months its windows
