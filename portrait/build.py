@@ -8,6 +8,7 @@ and log folders live under PORTRAIT_HOME so a checkout stays clean.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -265,6 +266,9 @@ create table if not exists dq.publications (
     warnings integer
 );
 comment on table dq.publications is 'Every publication of the marts (Write-Audit-Publish) and its watermark';
+alter table dq.publications add column if not exists project_fingerprint text;
+comment on column dq.publications.project_fingerprint is
+    'sha256 of the dbt project built (files and dbt version): a daily build from the same project keeps the staging views and seeds';
 comment on column dq.publications.transactions_through is
     'Load time (ingested_at) of the latest batch built into the incremental facts (transactions, digital events): the published fact views show rows loaded up to it';
 """
@@ -309,8 +313,10 @@ def _unpublished_batches(settings: Settings) -> tuple[list[str], dict[str, list[
 
 
 def publish(settings: Settings, *, as_of: date | None, seconds: float, landing_run: str | None,
-            marts_run: str | None, warnings: int) -> None:  # fmt: skip
-    """Swap the audited build schema in for the published marts, in one transaction."""
+            marts_run: str | None, warnings: int, fingerprint: str | None = None) -> None:  # fmt: skip
+    """Swap the audited build schema in for the published marts, in one transaction; recorded
+    with the fingerprint of the project built (by default the project as it is now)."""
+    fingerprint = fingerprint or project_fingerprint(settings)
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
         had = conn.execute(
             "select 1 from pg_namespace where nspname = %s", (PUBLISHED_SCHEMA,)
@@ -323,10 +329,10 @@ def publish(settings: Settings, *, as_of: date | None, seconds: float, landing_r
             f"grant select on all tables in schema {PUBLISHED_SCHEMA} to {warehouse.BI_ROLE}"
         )
         conn.execute(
-            "insert into dq.publications (as_of_date, transactions_through, build_seconds, landing_run_id, marts_run_id, warnings) "
+            "insert into dq.publications (as_of_date, transactions_through, build_seconds, landing_run_id, marts_run_id, warnings, project_fingerprint) "
             "values (%s, (select greatest((select max(ingested_at) from intermediate.int_transactions_deduplicated), "
-            "(select max(ingested_at) from intermediate.int_digital_events_deduplicated))), %s, %s, %s, %s)",
-            (as_of, round(seconds, 2), landing_run, marts_run, warnings),
+            "(select max(ingested_at) from intermediate.int_digital_events_deduplicated))), %s, %s, %s, %s, %s)",
+            (as_of, round(seconds, 2), landing_run, marts_run, warnings, fingerprint),
         )  # fmt: skip
         if had:
             conn.execute(f"drop schema {PUBLISHED_SCHEMA}_previous cascade")
@@ -394,10 +400,60 @@ def _raise_for_failed_nodes(
 DAILY_EXCLUDE = ["resource_type:snapshot", "resource_type:unit_test"]
 
 
+# Left out of a daily build when the project has not changed since the last publication and
+# their relations exist (see kept_relations): the staging views and the seeds. Their data tests
+# still run (the staging views' on the day's data).
+KEPT_WHEN_UNCHANGED = ["resource_type:seed", "resource_type:model,path:models/staging"]
+
+
+def project_fingerprint(settings: Settings) -> str:
+    """sha256 of the dbt project's files (models, macros, seeds, snapshots, tests, configuration)
+    and of dbt's version: what the staging views and seeds are built from."""
+    from dbt.version import __version__ as dbt_version
+
+    root = settings.dbt_project_dir
+    digest = hashlib.sha256(dbt_version.encode())
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if (
+            path.is_file()
+            and relative.parts[0] not in {"target", "logs", "dbt_packages"}
+            and "__pycache__" not in relative.parts
+        ):
+            digest.update(f"{relative}\0{path.stat().st_size}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def kept_relations(settings: Settings, manifest, fingerprint: str) -> bool:
+    """Whether the staging views and seeds can stay as they are: the last publication was built
+    from the same project, and each of their relations is still there (a view dropped with its
+    table is rebuilt)."""
+    if manifest is None:
+        return False
+    relations = [f'"{node.schema}"."{node.alias}"' for node in manifest.nodes.values()
+                 if node.resource_type == "seed"
+                 or (node.resource_type == "model" and node.original_file_path.startswith("models/staging/"))]  # fmt: skip
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        last = conn.execute(
+            "select project_fingerprint from dq.publications order by published_at desc limit 1"
+        ).fetchone()
+        if not last or last[0] != fingerprint:
+            return False
+        present = conn.execute(
+            "select count(*) from unnest(%s::text[]) as r(name) where to_regclass(r.name) is not null",
+            (relations,),
+        ).fetchone()[0]
+    return bool(relations) and present == len(relations)
+
+
 def dbt_build(settings: Settings, *, as_of: date | None = None, select: str | None = None,
-              full_refresh: bool = False, manifest=None) -> BuildReport:  # fmt: skip
-    """Step 3: dbt build (models, seeds, data tests; see DAILY_EXCLUDE) into the build schema."""
+              full_refresh: bool = False, manifest=None, keep_unchanged: bool = False) -> BuildReport:  # fmt: skip
+    """Step 3: dbt build (models, seeds, data tests; see DAILY_EXCLUDE) into the build schema;
+    with ``keep_unchanged``, the staging views and seeds as they are (KEPT_WHEN_UNCHANGED)."""
     args = ["build", "--exclude", *DAILY_EXCLUDE]
+    if keep_unchanged:  # "empty": the excluded models' and seeds' tests stay selected
+        args += [*KEPT_WHEN_UNCHANGED, "--indirect-selection", "empty"]
     if select:
         args += ["--select", select, "--indirect-selection", "cautious"]
     if full_refresh:
@@ -498,8 +554,12 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
             landing = _landing_gate(settings, docs_in_background=True)
             results += [landing] if landing else []
         manifest = parsing.result()
+        fingerprint = project_fingerprint(settings)
+        keep = (
+            select is None and not full_refresh and kept_relations(settings, manifest, fingerprint)
+        )
         report = dbt_build(settings, as_of=as_of, select=select, full_refresh=full_refresh,
-                           manifest=manifest)  # fmt: skip
+                           manifest=manifest, keep_unchanged=keep)  # fmt: skip
         if select is not None:
             return report
         for result in results:
@@ -510,7 +570,7 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
         publish(settings, as_of=as_of, seconds=time.perf_counter() - began,
                 landing_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "landing"), None),
                 marts_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "marts"), None),
-                warnings=sum(int(g["warnings"]) for g in gate_summaries))  # fmt: skip
+                warnings=sum(int(g["warnings"]) for g in gate_summaries), fingerprint=fingerprint)  # fmt: skip
         snap = snapshot(settings, as_of, manifest=manifest)
     except BaseException:
         for result in results:

@@ -131,6 +131,20 @@ def test_dbt_nodes_reuse_their_threads_connections(built):
     assert "release" not in PostgresConnectionManager.__dict__
 
 
+def test_a_build_of_an_unchanged_project_keeps_the_staging_views_and_seeds(built):
+    """A daily build from the project the last publication was built from leaves the staging views
+    and seeds as they are (their data tests still run); one that is gone is built again."""
+    build(settings=built)  # published with this project's fingerprint
+    kept = {n.name: n.resource_type for n in build(settings=built).nodes}
+    assert "seed" not in kept.values() and "stg_landing__customers" not in kept
+    assert any(name.startswith("primary_key_stg_landing__customers_customer_id") for name in kept)
+    assert "customer_portrait" in kept
+    with warehouse.connect(warehouse.owner_url(built), autocommit=True) as conn:
+        conn.execute("drop view staging.stg_landing__branches")
+    rebuilt = {n.name: n.resource_type for n in build(settings=built).nodes}
+    assert "stg_landing__branches" in rebuilt and "tag_rules" in rebuilt
+
+
 def test_rebuilding_the_same_day_gives_identical_marts(built):
     def digest() -> dict[str, str]:
         return {t: _rows(built, f"select md5(string_agg(t::text, '|' order by t::text)) from marts.{t} t")[0][0]
