@@ -255,6 +255,10 @@ def _validate(context, source, specs: list[SuiteSpec], views: list[str], result:
             _validate_suite(context, source, spec, view, result, conn)
 
 
+# table-level checks whose failure GX details with nothing but the observed value
+_OBSERVED_WHEN_FAILED = {"ExpectTableRowCountToBeBetween"}
+
+
 def _validate_suite(context, source, spec: SuiteSpec, view: str, result: GateResult, conn) -> None:
     asset = source.add_table_asset(name=spec.name, table_name=view, schema_name=GATE_SCHEMA)
     batch = asset.add_batch_definition_whole_table(f"{spec.name}.batch")
@@ -264,7 +268,11 @@ def _validate_suite(context, source, spec: SuiteSpec, view: str, result: GateRes
     # of a passing table-level check (row count, columns), which governance reads, is read
     # directly (_table_observations)
     verdicts = _run(context, batch, spec.name, spec.expectations, {"result_format": "BOOLEAN_ONLY"})
-    detailed = [i for i, v in enumerate(verdicts) if not v.success]
+    # a row count out of range says all it has to say with its observed value, read directly: no
+    # second pass for it (the volume warning of a first monthly delivery after a history load
+    # cost a GX run per table, 1.5 s of a 4.5 s landing gate at 10k)
+    detailed = [i for i, v in enumerate(verdicts)
+                if not v.success and type(spec.expectations[i]).__name__ not in _OBSERVED_WHEN_FAILED]  # fmt: skip
     items = list(verdicts)
     if detailed:
         details = _run(context, batch, f"{spec.name}.details", [spec.expectations[i] for i in detailed],
@@ -279,7 +287,9 @@ def _validate_suite(context, source, spec: SuiteSpec, view: str, result: GateRes
         meta = config.meta or {}
         details = item.result or {}
         observed = details.get("observed_value")
-        if observed is None and item.success:
+        if observed is None and (
+            item.success or type(expectation).__name__ in _OBSERVED_WHEN_FAILED
+        ):
             observed = observations.get(type(expectation).__name__)
         error = _exception_message(item.exception_info)
         if error:

@@ -73,6 +73,26 @@ def test_the_gate_records_what_its_table_checks_observed(published):
     assert "customer_id" in columns and "batch_id" in columns
 
 
+def test_a_failed_row_count_check_records_the_count_it_observed(published):
+    """A row count out of range (the volume warning) is reported with the count it observed,
+    read directly instead of in a second GX pass; a failed column check keeps GX's details."""
+    import great_expectations as gx
+    from portrait.expectations.gates import run_gate
+    from portrait.expectations.suites import WARNING, SuiteSpec, severity
+
+    settings, _ = published
+    spec = SuiteSpec(name="probe.customers", table="raw.customers", query="select * from raw.customers",
+                     expectations=[gx.expectations.ExpectTableRowCountToBeBetween(min_value=10**9, meta=severity(WARNING, rule="volume")),
+                                   gx.expectations.ExpectTableColumnsToMatchSet(column_set=["customer_id"], exact_match=True,
+                                                                               meta=severity(WARNING, rule="schema"))])  # fmt: skip
+    result = run_gate("landing", [spec], settings=settings, docs=False)
+    count, columns = result.checks
+    assert not count.success and count.observed == str(
+        _one(settings, "select count(*) from raw.customers")[0]
+    )
+    assert not columns.success and "birth_date" in columns.observed
+
+
 def test_bi_reads_published_marts_and_dq_views_but_not_the_build_schema(published):
     settings, _ = published
     with psycopg.connect(warehouse.bi_url(settings)) as conn:
