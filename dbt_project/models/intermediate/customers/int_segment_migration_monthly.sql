@@ -37,26 +37,17 @@ ordered as (
     from segments
 )
 
+{% for dimension, column in [('segment', 'segment_code'), ('value_tier', 'value_tier')] %}
 select
     month_start,
-    'segment' as dimension,
-    previous_segment_code as from_value,
-    segment_code as to_value,
+    '{{ dimension }}' as dimension,
+    previous_{{ column }} as from_value,
+    {{ column }} as to_value,
     count(*) as customer_count,
     max(loaded_at) as loaded_at
 from ordered
 where previous_month_start = (month_start - interval '1 month')::date
     {%- if is_incremental() %} and month_start in (select month_start from months){% endif %}
 group by 1, 2, 3, 4
-union all
-select
-    month_start,
-    'value_tier' as dimension,
-    previous_value_tier as from_value,
-    value_tier as to_value,
-    count(*) as customer_count,
-    max(loaded_at) as loaded_at
-from ordered
-where previous_month_start = (month_start - interval '1 month')::date
-    {%- if is_incremental() %} and month_start in (select month_start from months){% endif %}
-group by 1, 2, 3, 4
+{{ "union all" if not loop.last }}
+{%- endfor %}
