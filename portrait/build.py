@@ -401,9 +401,10 @@ DAILY_EXCLUDE = ["resource_type:snapshot", "resource_type:unit_test"]
 
 
 # Left out of a daily build when the project has not changed since the last publication and
-# their relations exist (see kept_relations): the staging views and the seeds. Their data tests
+# their relations exist (see staging_can_be_kept): the staging views and the seeds. Their data tests
 # still run (the staging views' on the day's data).
-KEPT_WHEN_UNCHANGED = ["resource_type:seed", "resource_type:model,path:models/staging"]
+STAGING_MODELS = "models/staging"
+KEPT_WHEN_UNCHANGED = ["resource_type:seed", f"resource_type:model,path:{STAGING_MODELS}"]
 
 
 def project_fingerprint(settings: Settings) -> str:
@@ -425,7 +426,7 @@ def project_fingerprint(settings: Settings) -> str:
     return digest.hexdigest()
 
 
-def kept_relations(settings: Settings, manifest, fingerprint: str) -> bool:
+def staging_can_be_kept(settings: Settings, manifest, fingerprint: str) -> bool:
     """Whether the staging views and seeds can stay as they are: the last publication was built
     from the same project, and each of their relations is still there (a view dropped with its
     table is rebuilt)."""
@@ -433,7 +434,7 @@ def kept_relations(settings: Settings, manifest, fingerprint: str) -> bool:
         return False
     relations = [f'"{node.schema}"."{node.alias}"' for node in manifest.nodes.values()
                  if node.resource_type == "seed"
-                 or (node.resource_type == "model" and node.original_file_path.startswith("models/staging/"))]  # fmt: skip
+                 or (node.resource_type == "model" and node.original_file_path.startswith(f"{STAGING_MODELS}/"))]  # fmt: skip
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
         last = conn.execute(
             "select project_fingerprint from dq.publications order by published_at desc limit 1"
@@ -556,7 +557,9 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
         manifest = parsing.result()
         fingerprint = project_fingerprint(settings)
         keep = (
-            select is None and not full_refresh and kept_relations(settings, manifest, fingerprint)
+            select is None
+            and not full_refresh
+            and staging_can_be_kept(settings, manifest, fingerprint)
         )
         report = dbt_build(settings, as_of=as_of, select=select, full_refresh=full_refresh,
                            manifest=manifest, keep_unchanged=keep)  # fmt: skip

@@ -28,6 +28,10 @@
 {%- for channel in channels -%}
     {%- do measures.append(('channel_' ~ channel ~ '_90d', "count(*) filter (where channel = '" ~ channel ~ "')", channel ~ '_count')) -%}
 {%- endfor -%}
+{#- the measures over rows of transactions, as read at the window's edges and before it -#}
+{%- set measured_from_transactions -%}
+    {%- for name, aggregate, _ in measures %}{{ aggregate }} as {{ name }}{{ ",\n        " if not loop.last }}{% endfor -%}
+{%- endset -%}
 
 {%- set as_of = as_of_day() -%}
 {%- set window = month_windows(as_of, 90) if as_of else {"first_day": "1900-01-01", "last_day": "1899-12-31", "whole_months": [], "parts": []} -%}
@@ -75,9 +79,7 @@ with whole_months as (
 edges as (
     select
         customer_id,
-        {% for name, aggregate, _ in measures -%}
-        {{ aggregate }} as {{ name }},
-        {% endfor -%}
+        {{ measured_from_transactions }},
         count(*) filter (where booked_date >= date '{{ recent.first_day }}') as txn_count_30d,
         max(booked_date) as last_transaction_date
     from {{ ref('int_transactions_deduplicated') }}
@@ -88,9 +90,7 @@ edges as (
 before_window as (
     select
         customer_id,
-        {% for name, aggregate, _ in measures -%}
-        {{ aggregate }} as {{ name }}{{ "," if not loop.last }}
-        {% endfor -%}
+        {{ measured_from_transactions }}
     from {{ ref('int_transactions_deduplicated') }}
     where {{ within_days('booked_date', before_window) }}
     group by 1
