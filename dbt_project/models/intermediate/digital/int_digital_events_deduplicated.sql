@@ -3,6 +3,7 @@
         materialized='incremental',
         unique_key='event_id',
         incremental_strategy='upsert',
+        increment_as_view=true,
         on_schema_change='fail',
         post_hook=[
             "{{ ensure_index(this, 'event_id', unique=true) }}",

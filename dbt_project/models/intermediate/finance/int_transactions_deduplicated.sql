@@ -3,6 +3,7 @@
         materialized='incremental',
         unique_key='txn_id',
         incremental_strategy='upsert',
+        increment_as_view=true,
         on_schema_change='fail',
         pre_hook="set local work_mem = '512MB'",
         post_hook=[
