@@ -51,6 +51,8 @@ class BuildReport:
     as_of_date: str | None = None
     gates: list[dict[str, object]] = field(default_factory=list)
     published: bool = False
+    # why a daily build rebuilt the incremental tables from raw (see increments_to_rebuild)
+    full_refresh_reason: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -269,6 +271,12 @@ comment on table dq.publications is 'Every publication of the marts (Write-Audit
 alter table dq.publications add column if not exists project_fingerprint text;
 comment on column dq.publications.project_fingerprint is
     'sha256 of the dbt project built (files and dbt version): a daily build from the same project keeps the staging views and seeds';
+create table if not exists dq.rebuild_requests (
+    requested_at timestamptz not null default now(),
+    reason text not null
+);
+comment on table dq.rebuild_requests is
+    'Why the next build must rebuild the incremental tables from raw (a build took in batches its landing gate then failed); cleared when a full build is published';
 comment on column dq.publications.transactions_through is
     'Load time (ingested_at) of the latest batch built into the incremental facts (transactions, digital events): the published fact views show rows loaded up to it';
 """
@@ -313,11 +321,16 @@ def _unpublished_batches(settings: Settings) -> tuple[list[str], dict[str, list[
 
 
 def publish(settings: Settings, *, as_of: date | None, seconds: float, landing_run: str | None,
-            marts_run: str | None, warnings: int, fingerprint: str | None = None) -> None:  # fmt: skip
+            marts_run: str | None, warnings: int, fingerprint: str | None = None,
+            full_refresh: bool = False) -> None:  # fmt: skip
     """Swap the audited build schema in for the published marts, in one transaction; recorded
-    with the fingerprint of the project built (by default the project as it is now)."""
+    with the fingerprint of the project built (by default the project as it is now). A full build
+    answers the rebuild requests made before it started."""
     fingerprint = fingerprint or project_fingerprint(settings)
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        if full_refresh:
+            conn.execute("delete from dq.rebuild_requests where requested_at <= now() - %s * interval '1 second'",
+                         (seconds,))  # fmt: skip
         had = conn.execute(
             "select 1 from pg_namespace where nspname = %s", (PUBLISHED_SCHEMA,)
         ).fetchone()
@@ -337,6 +350,85 @@ def publish(settings: Settings, *, as_of: date | None, seconds: float, landing_r
         if had:
             conn.execute(f"drop schema {PUBLISHED_SCHEMA}_previous cascade")
         conn.commit()
+
+
+# The incremental tables fed from raw batches, each with a btree on its rows' load time
+# (ingested_at): what increments_to_rebuild looks at
+RAW_INCREMENTS = [
+    "intermediate.int_transactions_deduplicated",
+    "intermediate.int_digital_events_deduplicated",
+    "intermediate.int_balances_classified",
+]
+
+
+def increments_to_rebuild(settings: Settings) -> str | None:
+    """Why the incremental tables must be rebuilt from raw before this build, or None.
+
+    A build takes new batches into the incremental tables before its gates pass, and publishes
+    them only if they do (the published fact views stop at the watermark). Two things make what
+    it took in stale: a rebuild request (a build whose landing gate failed had taken in the batches
+    it refused), or a batch taken in, never published, and since replaced by a new delivery of the
+    same date (its rows' load time is no longer the latest load of a batch: a key the new delivery
+    no longer carries would otherwise stay)."""
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        request = conn.execute(
+            "select reason from dq.rebuild_requests order by requested_at desc limit 1"
+        ).fetchone()
+        if request:
+            return request[0]
+        for table in RAW_INCREMENTS:
+            if conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is None:
+                continue
+            stale = conn.execute(
+                f"select min(ingested_at) from {table} where ingested_at > "
+                "(select coalesce(max(transactions_through), '-infinity'::timestamptz) from dq.publications) "
+                "and ingested_at not in (select max(ingested_at) from dq.ingest_batches "
+                "where status = 'loaded' group by batch_id)"
+            ).fetchone()[0]  # fmt: skip
+            if stale is not None:
+                return (f"{table} holds unpublished rows loaded at {stale.isoformat()} from a batch "
+                        "that has since been replaced")  # fmt: skip
+    return None
+
+
+def _request_rebuild(settings: Settings, reason: str) -> None:
+    with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
+        conn.execute("insert into dq.rebuild_requests (reason) values (%s)", (reason,))
+
+
+class _LandingGateBeside:
+    """The landing gate, run in a thread beside dbt's build: Great Expectations' own work (~0.2 s
+    of Python per suite) overlaps dbt's longest models, which wait on the database. dbt builds into
+    the build schema and takes the new batches into the incremental tables, which nothing reads
+    before publication; the gate's verdict is awaited before anything is published. When it
+    fails, the next build rebuilds the incremental tables (a rebuild request) instead of keeping
+    what this one took in from the refused batches."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.result = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="landing-gate", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.result = _landing_gate(self.settings, docs_in_background=True)
+        except BaseException as err:  # raised in the caller's thread by wait()
+            self.error = err
+
+    def wait(self):
+        """The gate's result (None when there was no new batch); raises what the gate raised."""
+        self._thread.join()
+        if self.error is not None:
+            from portrait.expectations.gates import GateFailed
+
+            if isinstance(self.error, GateFailed):
+                _request_rebuild(
+                    self.settings, f"a build took in batches its landing gate refused: {self.error}"
+                )
+            raise self.error
+        return self.result
 
 
 def prepare_build(settings: Settings, *, fresh: bool = True) -> None:
@@ -544,25 +636,30 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
 
     began = time.perf_counter()
     prepare_build(settings, fresh=select is None)
-    # dbt parses the project while the landing gate validates, once for the build and the
-    # snapshots; each gate's Data Docs are written while the next step runs: the landing gate's
-    # during dbt, the marts gate's during publishing and the snapshots
+    reason = None if full_refresh or select is not None else increments_to_rebuild(settings)
+    full_refresh = full_refresh or reason is not None
+    # dbt parses the project, then builds, while the landing gate validates beside it (nothing is
+    # published before its verdict); each gate's Data Docs are written while the next step runs:
+    # the landing gate's during dbt, the marts gate's during publishing and the snapshots
     parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbt-parse")
+    landing = _LandingGateBeside(settings) if gates and select is None else None
     results = []
     try:
-        parsing = parser.submit(parse_project, settings, build_variables(as_of))
-        if gates and select is None:
-            landing = _landing_gate(settings, docs_in_background=True)
-            results += [landing] if landing else []
-        manifest = parsing.result()
-        fingerprint = project_fingerprint(settings)
-        keep = (
-            select is None
-            and not full_refresh
-            and staging_can_be_kept(settings, manifest, fingerprint)
-        )
-        report = dbt_build(settings, as_of=as_of, select=select, full_refresh=full_refresh,
-                           manifest=manifest, keep_unchanged=keep)  # fmt: skip
+        try:
+            manifest = parser.submit(parse_project, settings, build_variables(as_of)).result()
+            fingerprint = project_fingerprint(settings)
+            keep = (
+                select is None
+                and not full_refresh
+                and staging_can_be_kept(settings, manifest, fingerprint)
+            )
+            report = dbt_build(settings, as_of=as_of, select=select, full_refresh=full_refresh,
+                               manifest=manifest, keep_unchanged=keep)  # fmt: skip
+        finally:
+            # a failed landing gate is the error to report, whatever dbt did beside it
+            gate = landing.wait() if landing else None
+            results += [gate] if gate else []
+        report.full_refresh_reason = reason
         if select is not None:
             return report
         for result in results:
@@ -573,7 +670,8 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
         publish(settings, as_of=as_of, seconds=time.perf_counter() - began,
                 landing_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "landing"), None),
                 marts_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "marts"), None),
-                warnings=sum(int(g["warnings"]) for g in gate_summaries), fingerprint=fingerprint)  # fmt: skip
+                warnings=sum(int(g["warnings"]) for g in gate_summaries), fingerprint=fingerprint,
+                full_refresh=full_refresh)  # fmt: skip
         snap = snapshot(settings, as_of, manifest=manifest)
     except BaseException:
         for result in results:
@@ -581,7 +679,7 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
                 result.finish_docs()
         raise
     finally:
-        parser.shutdown(wait=True)  # a failed landing gate waits for the parse it started
+        parser.shutdown(wait=True)
     for result in results:
         result.finish_docs()
     report.nodes += snap.nodes

@@ -36,6 +36,8 @@ def build(
     def human(p: dict) -> None:
         counts = ", ".join(f"{v} {k}" for k, v in sorted(p["counts"].items()))
         console.print(f"dbt build passed in {p['seconds']:.1f}s: {counts}")
+        if p.get("full_refresh_reason"):
+            console.print(f"  incremental tables rebuilt from raw: {p['full_refresh_reason']}")
         slow = sorted(p["nodes"], key=lambda n: -n["seconds"])[:5]
         for node in slow:
             console.print(

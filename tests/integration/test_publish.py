@@ -135,10 +135,19 @@ def test_a_failed_marts_gate_publishes_nothing_and_keeps_the_build_for_inspectio
     ingest(
         landing, batch_date=date(2025, 4, 1), settings=settings
     )  # the corrected delivery replaces the batch
-    assert build(settings=settings).published
+    # the refused delivery's rows, taken into the incremental tables, are gone with it
+    report = build(settings=settings)
+    assert report.published
+    assert "since been replaced" in (report.full_refresh_reason or "")
+    assert build(settings=settings).full_refresh_reason is None  # once rebuilt, incremental again
 
 
-def test_a_landing_gate_failure_stops_before_dbt(published):
+def test_a_landing_gate_failure_publishes_nothing_and_the_next_build_rebuilds_the_increments(
+    published,
+):
+    """dbt builds beside the landing gate; when the gate refuses the batch, nothing is published
+    and the next build rebuilds the incremental tables from raw instead of keeping what they took
+    in from the refused batch."""
     settings, _ = published
     before = _marts_digest(settings)
     with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
@@ -163,7 +172,17 @@ def test_a_landing_gate_failure_stops_before_dbt(published):
         conn.execute(
             "delete from raw.products where family = 'spaceship'"
         )  # the fix: later tests start clean
-    assert build(settings=settings).published
+        assert conn.execute("select count(*) from dq.rebuild_requests").fetchone()[0] == 1
+    report = build(settings=settings)
+    assert report.published and "landing gate refused" in (report.full_refresh_reason or "")
+    with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
+        assert conn.execute("select count(*) from dq.rebuild_requests").fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "select count(*) from intermediate.int_transactions_deduplicated where product_family = 'spaceship'"
+            ).fetchone()[0]
+            == 0
+        )
 
 
 def test_dq_report_page_shows_the_latest_runs(published):
