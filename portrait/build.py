@@ -78,8 +78,26 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "DBT_USE_COLORS": "False",
         "DBT_PARTIAL_PARSE": "True",
+        # the profile leaves application_name to libpq: set per process here, not in the profile,
+        # whose connection details dbt hashes (a new name each run would void partial parsing)
+        "PGAPPNAME": build_application_name(),
     }
     return env
+
+
+def build_application_name() -> str:
+    """The application_name of this process's dbt sessions (pg_stat_activity)."""
+    return f"portrait-build-{os.getpid()}"
+
+
+def cancel_build_queries(settings: Settings) -> int:
+    """Cancel the queries this process's dbt sessions are running; how many were cancelled."""
+    with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
+        return conn.execute(
+            "select count(*) filter (where pg_cancel_backend(pid)) from pg_stat_activity "
+            "where application_name = %s and pid <> pg_backend_pid() and state = 'active'",
+            (build_application_name(),),
+        ).fetchone()[0]
 
 
 @contextlib.contextmanager
@@ -408,17 +426,27 @@ class _LandingGateBeside:
         self.settings = settings
         self.result = None
         self.error: BaseException | None = None
+        self._dbt_done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="landing-gate", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        from portrait.expectations.gates import GateFailed
+
         try:
             self.result = _landing_gate(self.settings, docs_in_background=True)
         except BaseException as err:  # raised in the caller's thread by wait()
             self.error = err
+            # fail fast: dbt's queries are cancelled as they start (its nodes fail, their
+            # dependents are skipped) until the caller reports the gate's failure
+            while isinstance(err, GateFailed) and not self._dbt_done.wait(0.2):
+                with contextlib.suppress(Exception):
+                    cancel_build_queries(self.settings)
 
     def wait(self):
-        """The gate's result (None when there was no new batch); raises what the gate raised."""
+        """After dbt: the gate's result (None when there was no new batch); raises what the gate
+        raised."""
+        self._dbt_done.set()
         self._thread.join()
         if self.error is not None:
             from portrait.expectations.gates import GateFailed

@@ -6,6 +6,8 @@ A private warehouse (own PORTRAIT_HOME) keeps these marts apart from the ingest 
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -129,6 +131,41 @@ def test_dbt_nodes_reuse_their_threads_connections(built):
     assert len(report.nodes) > 60
     assert opened < len(report.nodes) // 2, (opened, len(report.nodes))
     assert "release" not in PostgresConnectionManager.__dict__
+
+
+def test_a_failed_landing_gate_can_cancel_the_builds_queries(built):
+    """dbt's sessions carry this process's application name (PGAPPNAME; the profile leaves it
+    unset), so that the landing gate, failing beside dbt's build, cancels what they run instead
+    of waiting for the build to end."""
+    from portrait.build import (
+        _invoke,
+        build_application_name,
+        build_variables,
+        cancel_build_queries,
+    )
+
+    shown = _invoke(["show", "--inline", "select application_name from pg_stat_activity where pid = pg_backend_pid()"],
+                    built, build_variables())  # fmt: skip
+    assert shown.success
+    assert shown.result.results[0].agate_table.rows[0][0] == build_application_name()
+
+    canceled: list[Exception] = []
+
+    def query() -> None:
+        with psycopg.connect(warehouse.owner_url(built), application_name=build_application_name(),
+                             autocommit=True) as conn:  # fmt: skip
+            try:
+                conn.execute("select pg_sleep(60)")
+            except psycopg.errors.QueryCanceled as err:
+                canceled.append(err)
+
+    running = threading.Thread(target=query)
+    running.start()
+    deadline = time.monotonic() + 20
+    while not cancel_build_queries(built) and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the query has started
+    running.join(20)
+    assert canceled and not running.is_alive()
 
 
 def test_a_build_of_an_unchanged_project_keeps_the_staging_views_and_seeds(built):
