@@ -409,6 +409,32 @@ def increments_to_rebuild(settings: Settings) -> str | None:
     return None
 
 
+def _restore_published_views(settings: Settings) -> list[str]:
+    """After a failed full refresh: the published views it dropped, created again from the build
+    schema's (the names it lists). dbt's full refresh of an incremental table swaps in a new
+    table and drops the old one with what depends on it, which includes the published fact
+    views; their definitions read the incremental tables up to the publications' watermark, so
+    the build schema's copies show BI what the dropped ones did."""
+    restored = []
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        views = conn.execute(
+            "select viewname, definition from pg_views where schemaname = %s order by 1",
+            (BUILD_SCHEMA,),
+        ).fetchall()
+        for name, definition in views:
+            if (
+                conn.execute(
+                    "select to_regclass(%s)", (f'{PUBLISHED_SCHEMA}."{name}"',)
+                ).fetchone()[0]
+                is None
+            ):
+                conn.execute(f'create view {PUBLISHED_SCHEMA}."{name}" as {definition}')
+                conn.execute(f'grant select on {PUBLISHED_SCHEMA}."{name}" to {warehouse.BI_ROLE}')
+                restored.append(name)
+        conn.commit()
+    return restored
+
+
 def _request_rebuild(settings: Settings, reason: str) -> None:
     with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
         conn.execute("insert into dq.rebuild_requests (reason) values (%s)", (reason,))
@@ -670,11 +696,23 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
     # published before its verdict); each gate's Data Docs are written while the next step runs:
     # the landing gate's during dbt, the marts gate's during publishing and the snapshots
     parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbt-parse")
-    landing = _LandingGateBeside(settings) if gates and select is None else None
+    parsing = parser.submit(parse_project, settings, build_variables(as_of))
     results = []
+    landing = None
+    if gates and select is None and full_refresh:
+        # before dbt when rebuilding: a full refresh swaps the incremental tables, dropping the
+        # published fact views over them until the next publication, so a refused batch must
+        # stop it first
+        try:
+            gate = _landing_gate(settings, docs_in_background=True)
+        finally:
+            parser.shutdown(wait=True)
+        results += [gate] if gate else []
+    elif gates and select is None:
+        landing = _LandingGateBeside(settings)
     try:
         try:
-            manifest = parser.submit(parse_project, settings, build_variables(as_of)).result()
+            manifest = parsing.result()
             fingerprint = project_fingerprint(settings)
             keep = (
                 select is None
@@ -705,6 +743,9 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
         for result in results:
             with contextlib.suppress(Exception):  # the build's own error is the one to report
                 result.finish_docs()
+        if full_refresh and select is None:
+            with contextlib.suppress(Exception):
+                _restore_published_views(settings)
         raise
     finally:
         parser.shutdown(wait=True)

@@ -380,6 +380,23 @@ def test_a_staging_key_that_is_duplicated_or_null_fails_its_primary_key_test(bui
     assert "nothing published" in str(failure)
 
 
+def test_a_failed_full_refresh_leaves_the_published_fact_views_in_place(built, tmp_path):
+    """A full refresh swaps in new incremental tables and drops the old ones with the published
+    views over them; when the build then fails, the views are created again, showing the same."""
+    count = "select count(*), max(booked_date) from marts.fct_transactions"
+    before = _rows(built, count)
+    project = _project_copy(tmp_path)
+    model = project / "dbt_project" / "models" / "marts" / "marketing" / "campaign_target_list.sql"
+    model.write_text("select 1 / 0 as division_by_zero\n")
+    settings = Settings(home=built.home, project_dir=project, database_url=None)
+    with pytest.raises(BuildFailed, match="campaign_target_list"):
+        build(settings=settings, full_refresh=True)
+    assert _rows(built, count) == before
+    assert _rows(built, "select count(*) from marts.fct_digital_events")[0][0] > 0
+    with warehouse.connect(warehouse.bi_url(built)) as conn:  # BI reads them as before
+        assert conn.execute(count).fetchone() == tuple(before[0])
+
+
 def test_a_full_refresh_keeps_the_incremental_tables_indexed(built):
     """dbt rebuilds a table beside the old one: the indexes must follow the new table, or the
     next day's upsert finds no unique index for its ON CONFLICT (found by the build benchmark)."""
