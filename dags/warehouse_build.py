@@ -27,10 +27,12 @@ from portrait.orchestration.defaults import DEFAULT_ARGS
 )
 def warehouse_build():
     @task
-    def prepare() -> None:
+    def prepare() -> dict:
+        """The build schema; whether the incremental tables must be rebuilt (a rebuild request,
+        or unpublished rows of a since-replaced batch) and why."""
         from portrait.orchestration.tasks import prepare_build
 
-        prepare_build()
+        return prepare_build()
 
     @task
     def landing_gate() -> dict | None:
@@ -45,22 +47,25 @@ def warehouse_build():
         return run()
 
     @task(outlets=[assets.PUBLISHED_MARTS, assets.PUBLISHED_TABLES])
-    def publish(landing: dict | None, marts: dict, *, outlet_events=None) -> dict:
+    def publish(landing: dict | None, marts: dict, prepared: dict, *, outlet_events=None) -> dict:
         from airflow.sdk import Asset
 
         from portrait.orchestration.tasks import publish as run
 
-        result = run(landing, marts)
+        result = run(landing, marts, prepared)
         # one asset event per published table (postgres://127.0.0.1:<port>/portrait/marts/...)
         for uri in result["tables"]:
             outlet_events[assets.PUBLISHED_TABLES].add(Asset(uri=uri))
         return result
 
+    prepared = prepare()
     landing = landing_gate()
-    dbt_build = dbt.build_operator()
+    dbt_build = dbt.build_operator(
+        full_refresh="{{ ti.xcom_pull(task_ids='prepare')['full_refresh'] }}"
+    )
     marts = marts_gate()
-    prepare() >> landing >> dbt_build >> marts
-    publish(landing, marts) >> dbt.snapshot_operator()
+    prepared >> landing >> dbt_build >> marts
+    publish(landing, marts, prepared) >> dbt.snapshot_operator()
 
 
 warehouse_build()

@@ -51,16 +51,17 @@ def _common(settings: Settings) -> dict[str, Any]:
     }
 
 
-def build_operator(task_id: str = "dbt_build", settings: Settings | None = None):
+def build_operator(task_id: str = "dbt_build", settings: Settings | None = None,
+                   full_refresh: bool | str = False):  # fmt: skip
     """``dbt build`` (models, seeds, data tests; snapshots after publishing, unit tests in CI)
-    into the build schema."""
+    into the build schema; ``full_refresh`` may be a template (the prepare task's verdict)."""
     from cosmos.operators.local import DbtBuildLocalOperator
 
     from portrait.build import DAILY_EXCLUDE, build_variables
 
     settings = settings or get_settings()
     return DbtBuildLocalOperator(task_id=task_id, vars=build_variables(), exclude=DAILY_EXCLUDE,
-                                 **_common(settings))  # fmt: skip
+                                 full_refresh=full_refresh, **_common(settings))  # fmt: skip
 
 
 def snapshot_operator(task_id: str = "snapshot", settings: Settings | None = None):

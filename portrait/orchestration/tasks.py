@@ -16,10 +16,15 @@ def ingest_batch(landing_dir: str, source: str, batch_date: str) -> dict:
             "rows_quarantined": report.rows_quarantined, "seconds": report.seconds}  # fmt: skip
 
 
-def prepare_build() -> None:
+def prepare_build() -> dict:
+    """The build schema, and whether dbt must rebuild the incremental tables (and why)."""
+    from portrait.build import increments_to_rebuild
     from portrait.build import prepare_build as run
 
-    run(get_settings())
+    settings = get_settings()
+    run(settings)
+    reason = increments_to_rebuild(settings)
+    return {"full_refresh": reason is not None, "reason": reason}
 
 
 def landing_gate() -> dict | None:
@@ -34,13 +39,14 @@ def marts_gate() -> dict:
     return run(get_settings())
 
 
-def publish(landing: dict | None, marts: dict | None) -> dict:
+def publish(landing: dict | None, marts: dict | None, prepared: dict | None = None) -> dict:
     from portrait.build import publish as run
 
     gates = [g for g in (landing, marts) if g]
     run(get_settings(), as_of=None, seconds=0.0,
         landing_run=landing["run_id"] if landing else None, marts_run=marts["run_id"] if marts else None,
-        warnings=sum(int(g["warnings"]) for g in gates))  # fmt: skip
+        warnings=sum(int(g["warnings"]) for g in gates),
+        full_refresh=bool(prepared and prepared["full_refresh"]))  # fmt: skip
     return {"published": True, "warnings": sum(int(g["warnings"]) for g in gates),
             "tables": published_table_uris()}  # fmt: skip
 

@@ -82,6 +82,20 @@ def test_a_failing_dbt_task_stops_downstream_keeps_the_marts_and_a_clean_rerun_s
             assert conn.execute(digest).fetchone()[0] == before, (
                 "the same day rebuilt gives the same marts"
             )
+            # a rebuild request (left by a CLI build whose landing gate refused a batch): the
+            # DAG's dbt task rebuilds the incremental tables, and publishing answers the request
+            table = "select 'intermediate.int_transactions_deduplicated'::regclass::oid"
+            rebuilt_from = conn.execute(table).fetchone()[0]
+            conn.execute(
+                "insert into dq.rebuild_requests (reason, requested_at) values ('test', now() - interval '1 minute')"
+            )
+            conn.commit()
+        rebuilt = _run(env)
+        assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+        with warehouse.connect(warehouse.owner_url(settings)) as conn:
+            assert conn.execute(table).fetchone()[0] != rebuilt_from
+            assert conn.execute("select count(*) from dq.rebuild_requests").fetchone()[0] == 0
+            assert conn.execute(digest).fetchone()[0] == before
     finally:
         warehouse.EmbeddedServer(settings).stop()
 
