@@ -410,11 +410,13 @@ def increments_to_rebuild(settings: Settings) -> str | None:
 
 
 def _restore_published_views(settings: Settings) -> list[str]:
-    """After a failed full refresh: the published views it dropped, created again from the build
+    """After a failed full refresh: any published view it dropped, created again from the build
     schema's (the names it lists). dbt's full refresh of an incremental table swaps in a new
-    table and drops the old one with what depends on it, which includes the published fact
-    views; their definitions read the incremental tables up to the publications' watermark, so
-    the build schema's copies show BI what the dropped ones did."""
+    table and drops the old one with what depends on it; the post-hook
+    repoint_dependent_views moves the published fact views to the new table first, and only a
+    view it could not move (the new table lacks a column it reads) is dropped. Their definitions
+    read the incremental tables up to the publications' watermark, so the build schema's copies
+    show BI what the dropped ones did."""
     restored = []
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
         views = conn.execute(
@@ -700,9 +702,9 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
     results = []
     landing = None
     if gates and select is None and full_refresh:
-        # before dbt when rebuilding: a full refresh swaps the incremental tables, dropping the
-        # published fact views over them until the next publication, so a refused batch must
-        # stop it first
+        # before dbt when rebuilding: a full refresh replaces the incremental tables under the
+        # published fact views (macros/repoint_dependent_views.sql moves the views to the new
+        # tables), and a refused batch must stop it while the views still read the old ones
         try:
             gate = _landing_gate(settings, docs_in_background=True)
         finally:

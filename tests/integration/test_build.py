@@ -381,8 +381,8 @@ def test_a_staging_key_that_is_duplicated_or_null_fails_its_primary_key_test(bui
 
 
 def test_a_failed_full_refresh_leaves_the_published_fact_views_in_place(built, tmp_path):
-    """A full refresh swaps in new incremental tables and drops the old ones with the published
-    views over them; when the build then fails, the views are created again, showing the same."""
+    """A full refresh swaps in new incremental tables under the published fact views; when the
+    build then fails, the views still show what was published."""
     count = "select count(*), max(booked_date) from marts.fct_transactions"
     before = _rows(built, count)
     project = _project_copy(tmp_path)
@@ -395,6 +395,49 @@ def test_a_failed_full_refresh_leaves_the_published_fact_views_in_place(built, t
     assert _rows(built, "select count(*) from marts.fct_digital_events")[0][0] > 0
     with warehouse.connect(warehouse.bi_url(built)) as conn:  # BI reads them as before
         assert conn.execute(count).fetchone() == tuple(before[0])
+
+
+def test_a_full_refresh_moves_the_published_fact_views_to_the_rebuilt_tables(built):
+    """dbt swaps a rebuilt incremental table in and drops the old one with CASCADE; the views
+    over it (the published facts, a user's own view) are moved to the new table before that, so
+    BI never finds them missing, even before the rebuilt marts are published."""
+    facts = ("fct_transactions", "fct_digital_events")
+    tables = {"fct_transactions": "int_transactions_deduplicated",
+              "fct_digital_events": "int_digital_events_deduplicated"}  # fmt: skip
+
+    def state() -> dict[str, tuple]:
+        return {view: _rows(built, (
+            f"select 'marts.{view}'::regclass::oid, "
+            f"'intermediate.{tables[view]}'::regclass::oid, "
+            f"(select count(*) from marts.{view}), "
+            "(select array_agg(distinct d.refobjid::regclass::text) from pg_depend d "
+            "join pg_rewrite r on r.oid = d.objid "
+            f"where r.ev_class = 'marts.{view}'::regclass and d.refobjid::regclass::text like 'intermediate.%%')"))[0]
+            for view in facts}  # fmt: skip
+
+    with warehouse.connect(warehouse.owner_url(built), autocommit=True) as conn:
+        conn.execute("create or replace view public.recent_transactions as select txn_id, booked_date "
+                     "from intermediate.int_transactions_deduplicated where booked_date > '2000-01-01'")  # fmt: skip
+    before = state()
+    # the incremental tables rebuilt from raw, nothing published (a build stopped after dbt)
+    build(settings=built, select=" ".join(tables.values()), full_refresh=True)
+    after = state()
+    for view in facts:
+        view_oid, table_oid, rows, reads = before[view]
+        assert after[view][0] == view_oid, f"{view}: the same view, not one created again"
+        assert after[view][1] != table_oid, f"{view}: {tables[view]} was rebuilt"
+        assert after[view][2] == rows
+        assert after[view][3] == reads == [f"intermediate.{tables[view]}"]
+    with warehouse.connect(warehouse.bi_url(built)) as conn:  # grants kept
+        assert (
+            conn.execute("select count(*) from marts.fct_transactions").fetchone()[0]
+            == before["fct_transactions"][2]
+        )
+    mine = _rows(built, "select to_regclass('public.recent_transactions') is not null, "
+                        "(select count(*) > 0 from public.recent_transactions)")[0]  # fmt: skip
+    assert tuple(mine) == (True, True), "a user's view over an intermediate table stays too"
+    with warehouse.connect(warehouse.owner_url(built), autocommit=True) as conn:
+        conn.execute("drop view public.recent_transactions")
 
 
 def test_a_full_refresh_keeps_the_incremental_tables_indexed(built):
