@@ -296,7 +296,7 @@ create table if not exists dq.rebuild_requests (
 comment on table dq.rebuild_requests is
     'Why the next build must rebuild the incremental tables from raw (a build took in batches its landing gate then failed); cleared when a full build is published';
 comment on column dq.publications.transactions_through is
-    'Load time (ingested_at) of the latest batch built into the incremental facts (transactions, digital events): the published fact views show rows loaded up to it';
+    'Load time (ingested_at) of the latest batch built into the incremental facts (transactions, digital events, balances): the published fact views show rows loaded up to it';
 """
 
 
@@ -362,7 +362,8 @@ def publish(settings: Settings, *, as_of: date | None, seconds: float, landing_r
         conn.execute(
             "insert into dq.publications (as_of_date, transactions_through, build_seconds, landing_run_id, marts_run_id, warnings, project_fingerprint) "
             "values (%s, (select greatest((select max(ingested_at) from intermediate.int_transactions_deduplicated), "
-            "(select max(ingested_at) from intermediate.int_digital_events_deduplicated))), %s, %s, %s, %s, %s)",
+            "(select max(ingested_at) from intermediate.int_digital_events_deduplicated), "
+            "(select max(ingested_at) from intermediate.int_balances_classified))), %s, %s, %s, %s, %s)",
             (as_of, round(seconds, 2), landing_run, marts_run, warnings, fingerprint),
         )  # fmt: skip
         if had:

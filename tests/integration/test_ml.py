@@ -71,9 +71,17 @@ def test_features_for_a_date_ignore_everything_that_happened_after_it(trained):
         customer = before["customer_id"].iloc[0]
         # history written after T: a login, a complaint-free month of transactions, balances, a contact
         _add_published_login(conn, "late-1", customer, "2025-07-01T00:00:00Z", AS_OF)
-        conn.execute("insert into marts.fct_balances_monthly (account_id, customer_id, product_family, is_asset, month_start, month_end_date, "
-                     "balance_amount, average_balance_amount) values ('late-acc', %s, 'savings', false, %s, %s, 1e9, 1e9)",
+        # fct_balances_monthly is a view over the incremental table up to the publication watermark
+        conn.execute("insert into intermediate.int_balances_classified (account_id, customer_id, product_family, is_asset, month_start, "
+                     "month_end_date, balance_amount, average_balance_amount, ingested_at) select 'late-acc', %s, 'savings', false, %s, %s, "
+                     "1e9, 1e9, min(ingested_at) from intermediate.int_balances_classified",
                      (customer, AS_OF, date(2025, 7, 31)))  # fmt: skip
+        assert (
+            conn.execute(
+                "select count(*) from marts.fct_balances_monthly where account_id = 'late-acc'"
+            ).fetchone()[0]
+            == 1
+        )
         conn.execute("update intermediate.int_transactions_aggregated_monthly set txn_count = txn_count + 1000 "
                      "where month_start >= %s", (AS_OF,))  # fmt: skip
         conn.execute("insert into marts.fct_campaign_contacts (contact_id, campaign_id, customer_id, product_id, contact_group, contacted_at, "
