@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +56,13 @@ class GateResult:
     # Data Docs being written in the background (run_gate(docs_in_background=True))
     _docs: threading.Thread | None = field(default=None, repr=False, compare=False)
     _docs_error: BaseException | None = field(default=None, repr=False, compare=False)
+
+    def docs_written(self) -> None:
+        """Wait for the Data Docs written in the background (what writing them raised stays for
+        finish_docs)."""
+        docs = self._docs
+        if docs is not None:
+            docs.join()
 
     def finish_docs(self) -> None:
         """Wait for the Data Docs written in the background; raise what writing them raised."""
@@ -134,9 +142,18 @@ def _quiet_gx() -> None:
             logging.getLogger(name).setLevel(logging.ERROR)
 
 
+class GateAbandoned(Exception):
+    """The caller no longer wants the verdict (``ready`` said no: the build it checks failed)."""
+
+
 def run_gate(stage: str, specs: list[SuiteSpec], *, settings: Settings | None = None,
-             docs: bool = True, docs_in_background: bool = False) -> GateResult:  # fmt: skip
+             docs: bool = True, docs_in_background: bool = False,
+             ready: Callable[[SuiteSpec], bool] | None = None) -> GateResult:  # fmt: skip
     """Validate every suite; store the results; return them (never raises for failed checks).
+
+    With ``ready``, each suite waits for ``ready(suite)`` before it is validated (a gate run beside
+    the build of what it checks); when that returns False the run stops, stores nothing and
+    raises GateAbandoned.
 
     With ``docs``, GX Data Docs of this run are written to PORTRAIT_HOME/reports/data_docs/<stage>/
     (replacing the previous run's, so the site never links to a page that is gone). Rendering
@@ -170,9 +187,9 @@ def run_gate(stage: str, specs: list[SuiteSpec], *, settings: Settings | None = 
     source = context.data_sources.add_postgres(
         name="warehouse", connection_string=_sqlalchemy_url(warehouse.owner_url(settings))
     )
-    views = _create_views(settings, result.run_id, specs)
+    views: list[str] = []  # created suite by suite, as their tables are ready
     try:
-        _validate(context, source, specs, views, result, settings)
+        _validate(context, source, specs, views, result, settings, ready)
     finally:
         _drop_views(settings, views)
     result.seconds = time.perf_counter() - began
@@ -198,19 +215,15 @@ def run_gate(stage: str, specs: list[SuiteSpec], *, settings: Settings | None = 
 GATE_SCHEMA = "dq_gate"  # one view per suite and run, dropped after the run
 
 
-def _create_views(settings: Settings, run_id: str, specs: list[SuiteSpec]) -> list[str]:
-    """Each suite's query as a view, validated as a table asset: on a query asset GX fetched the
+def _create_view(conn, run_id: str, index: int, spec: SuiteSpec) -> str:
+    """The suite's query as a view, validated as a table asset: on a query asset GX fetched the
     whole query result into memory to learn its columns (1.3 GB at 3M transactions, 20 GB at
     50M); on a table asset it reads them from the catalogue."""
     token = run_id.rsplit("-", 1)[-1]
-    views = [
-        f"gate_{token}_{i:02d}_{spec.name.replace('.', '_')}"[:63] for i, spec in enumerate(specs)
-    ]
-    with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
-        conn.execute(f"create schema if not exists {GATE_SCHEMA}")
-        for view, spec in zip(views, specs, strict=True):
-            conn.execute(f'create view {GATE_SCHEMA}."{view}" as {spec.query}')
-    return views
+    view = f"gate_{token}_{index:02d}_{spec.name.replace('.', '_')}"[:63]
+    conn.execute(f"create schema if not exists {GATE_SCHEMA}")
+    conn.execute(f'create view {GATE_SCHEMA}."{view}" as {spec.query}')
+    return view
 
 
 def _drop_views(settings: Settings, views: list[str]) -> None:
@@ -249,10 +262,14 @@ def _table_observations(conn, view: str) -> dict[str, object]:
 
 
 def _validate(context, source, specs: list[SuiteSpec], views: list[str], result: GateResult,
-              settings: Settings) -> None:  # fmt: skip
+              settings: Settings, ready: Callable[[SuiteSpec], bool] | None) -> None:  # fmt: skip
+    """Each suite in turn, once ``ready`` says its tables are; ``views`` lists the views made."""
     with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
-        for spec, view in zip(specs, views, strict=True):
-            _validate_suite(context, source, spec, view, result, conn)
+        for index, spec in enumerate(specs):
+            if ready is not None and not ready(spec):
+                raise GateAbandoned(f"{result.stage} gate abandoned before {spec.name}")
+            views.append(_create_view(conn, result.run_id, index, spec))
+            _validate_suite(context, source, spec, views[-1], result, conn)
 
 
 # table-level checks whose failure GX details with nothing but the observed value

@@ -8,9 +8,11 @@ and log folders live under PORTRAIT_HOME so a checkout stays clean.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
+import re
 import secrets
 import threading
 import time
@@ -145,10 +147,14 @@ def ensure_pseudonym_key(settings: Settings) -> None:
 
 
 def _invoke(
-    args: list[str], settings: Settings, variables: dict[str, object] | None, manifest=None
+    args: list[str],
+    settings: Settings,
+    variables: dict[str, object] | None,
+    manifest=None,
+    callbacks: list | None = None,
 ):
     """dbt's Python runner with Portrait's settings; with ``manifest`` (from parse_project) dbt
-    neither parses the project nor writes the manifest again."""
+    neither parses the project nor writes the manifest again; ``callbacks`` receive dbt's events."""
     from dbt.cli.main import dbtRunner
 
     full = [
@@ -166,7 +172,7 @@ def _invoke(
     if variables:
         full += ["--vars", json.dumps(variables, default=str)]
     with _dbt_environment(settings), _connections_kept_open():
-        return dbtRunner(manifest=manifest).invoke(full)
+        return dbtRunner(manifest=manifest, callbacks=callbacks).invoke(full)
 
 
 def _release_keeping_connection(manager) -> None:
@@ -240,11 +246,12 @@ def run_dbt(
     settings: Settings | None = None,
     variables: dict[str, object] | None = None,
     manifest=None,
+    callbacks: list | None = None,
 ) -> BuildReport:
     """Invoke dbt in-process; returns what ran, never raises for failed nodes (see BuildReport)."""
     settings = settings or get_settings()
     began = time.perf_counter()
-    result = _invoke(args, settings, variables, manifest)
+    result = _invoke(args, settings, variables, manifest, callbacks)
     report = BuildReport(
         command=" ".join(args),
         success=bool(result.success),
@@ -488,6 +495,17 @@ class _LandingGateBeside:
         return self.result
 
 
+def _gx_done(landing: _LandingGateBeside | None, results: list) -> None:
+    """Wait for the landing gate (beside dbt or before it) and its Data Docs, whatever they raise
+    (the build reports that)."""
+    if landing is not None:
+        landing._thread.join()
+        if landing.result is not None:
+            landing.result.docs_written()
+    for result in results:
+        result.docs_written()
+
+
 def prepare_build(settings: Settings, *, fresh: bool = True) -> None:
     """Step 1: pseudonym key, landing tables up to date, an empty build schema."""
     ensure_pseudonym_key(settings)
@@ -598,9 +616,11 @@ def staging_can_be_kept(settings: Settings, manifest, fingerprint: str) -> bool:
 
 
 def dbt_build(settings: Settings, *, as_of: date | None = None, select: str | None = None,
-              full_refresh: bool = False, manifest=None, keep_unchanged: bool = False) -> BuildReport:  # fmt: skip
+              full_refresh: bool = False, manifest=None, keep_unchanged: bool = False,
+              callbacks: list | None = None) -> BuildReport:  # fmt: skip
     """Step 3: dbt build (models, seeds, data tests; see DAILY_EXCLUDE) into the build schema;
-    with ``keep_unchanged``, the staging views and seeds as they are (KEPT_WHEN_UNCHANGED)."""
+    with ``keep_unchanged``, the staging views and seeds as they are (KEPT_WHEN_UNCHANGED);
+    ``callbacks`` receive dbt's events (each finished node, among others)."""
     args = ["build", "--exclude", *DAILY_EXCLUDE]
     if keep_unchanged:  # "empty": the excluded models' and seeds' tests stay selected
         args += [*KEPT_WHEN_UNCHANGED, "--indirect-selection", "empty"]
@@ -608,7 +628,8 @@ def dbt_build(settings: Settings, *, as_of: date | None = None, select: str | No
         args += ["--select", select, "--indirect-selection", "cautious"]
     if full_refresh:
         args.append("--full-refresh")
-    report = run_dbt(args, settings=settings, variables=build_variables(as_of), manifest=manifest)
+    report = run_dbt(args, settings=settings, variables=build_variables(as_of), manifest=manifest,
+                     callbacks=callbacks)  # fmt: skip
     report.as_of_date = as_of.isoformat() if as_of else None
     _raise_for_failed_nodes(report, settings)
     return report
@@ -637,7 +658,7 @@ def marts_gate(settings: Settings) -> dict[str, object]:
     return _marts_gate(settings).summary()
 
 
-def _marts_gate(settings: Settings, *, docs_in_background: bool = False):
+def _marts_gate(settings: Settings, *, docs_in_background: bool = False, ready=None):
     from portrait.expectations import gates as dq
     from portrait.expectations.suites import marts
 
@@ -646,9 +667,93 @@ def _marts_gate(settings: Settings, *, docs_in_background: bool = False):
             "select to_regclass(%s)", (f"{PUBLISHED_SCHEMA}.customer_portrait",)
         ).fetchone()[0]
     result = dq.run_gate("marts", marts.suites(BUILD_SCHEMA, PUBLISHED_SCHEMA if published else None),
-                         settings=settings, docs_in_background=docs_in_background)  # fmt: skip
+                         settings=settings, docs_in_background=docs_in_background, ready=ready)  # fmt: skip
     _raise_if_failed(result)
     return result
+
+
+def build_tables_read(spec) -> set[str]:
+    """The build schema's tables a gate suite reads: its query's and its row queries'."""
+    texts = [
+        spec.query,
+        *(getattr(e, "unexpected_rows_query", None) or "" for e in spec.expectations),
+    ]
+    return set(re.findall(rf"\b{BUILD_SCHEMA}\.(\w+)", " ".join(texts)))
+
+
+class DbtProgress:
+    """The build schema's tables dbt has built so far in one invocation, from its events
+    (``on_event`` is a dbtRunner callback, called on dbt's worker threads); ``wait_for`` blocks
+    until some tables are built (True) or dbt has ended (whether it succeeded)."""
+
+    def __init__(self) -> None:
+        self._built: set[str] = set()
+        self._succeeded: bool | None = None  # None while dbt runs
+        self._changed = threading.Condition()
+
+    def on_event(self, msg) -> None:
+        with contextlib.suppress(Exception):  # never break dbt's run: a waiter waits for its end
+            if msg.info.name != "NodeFinished":
+                return
+            relation = msg.data.node_info.node_relation
+            if relation.schema == BUILD_SCHEMA and msg.data.run_result.status == "success":
+                with self._changed:
+                    self._built.add(relation.alias)
+                    self._changed.notify_all()
+
+    def finished(self, succeeded: bool) -> None:
+        with self._changed:
+            self._succeeded = succeeded
+            self._changed.notify_all()
+
+    def wait_for(self, tables: set[str]) -> bool:
+        """True once ``tables`` are built (or dbt succeeded); False once dbt has failed."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._succeeded is not None or tables <= self._built)
+            return self._succeeded is not False
+
+
+class _MartsGateBeside:
+    """The marts gate, run beside dbt's build: each suite is validated as soon as dbt has built
+    the tables it reads, so the portrait's checks overlap the models dbt still builds after it
+    (the long format, tags, triggers, target lists) instead of following them. Nothing is
+    published before its verdict, as before. It starts once the GX work before it is done
+    (``after``: the landing gate and its Data Docs; one GX context at a time), and gives up at the
+    next suite when dbt fails (its verdict would not be read)."""
+
+    def __init__(self, settings: Settings, after=None) -> None:
+        self.settings = settings
+        self.progress = DbtProgress()
+        self.result = None
+        self.error: BaseException | None = None
+        self._after = after
+        self._abandoned = False
+        self._thread = threading.Thread(target=self._run, name="marts-gate", daemon=True)
+        self._thread.start()
+
+    def _ready(self, spec) -> bool:
+        return self.progress.wait_for(build_tables_read(spec)) and not self._abandoned
+
+    def _run(self) -> None:
+        try:
+            if self._after is not None:
+                self._after()
+            self.result = _marts_gate(self.settings, docs_in_background=True, ready=self._ready)
+        except BaseException as err:  # raised in the caller's thread by wait()
+            self.error = err
+
+    def wait(self):
+        """After ``progress.finished``: the gate's result; raises what it raised (GateFailed)."""
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+    def abandon(self) -> None:
+        """The build failed: stop before the next suite and wait for the thread to end."""
+        self._abandoned = True
+        self.progress.finished(False)
+        self._thread.join()
 
 
 def snapshot(settings: Settings, as_of: date | None = None, manifest=None) -> BuildReport:
@@ -713,7 +818,9 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
         results += [gate] if gate else []
     elif gates and select is None:
         landing = _LandingGateBeside(settings)
+    marts_gate = None
     try:
+        dbt_succeeded = False
         try:
             manifest = parsing.result()
             fingerprint = project_fingerprint(settings)
@@ -722,9 +829,16 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
                 and not full_refresh
                 and staging_can_be_kept(settings, manifest, fingerprint)
             )
-            report = dbt_build(settings, as_of=as_of, select=select, full_refresh=full_refresh,
-                               manifest=manifest, keep_unchanged=keep)  # fmt: skip
+            if gates and select is None:
+                marts_gate = _MartsGateBeside(
+                    settings, after=functools.partial(_gx_done, landing, list(results))
+                )
+            report = dbt_build(settings, as_of=as_of, select=select, full_refresh=full_refresh, manifest=manifest,
+                               keep_unchanged=keep, callbacks=[marts_gate.progress.on_event] if marts_gate else None)  # fmt: skip
+            dbt_succeeded = True
         finally:
+            if marts_gate is not None:
+                marts_gate.progress.finished(dbt_succeeded)
             # a failed landing gate is the error to report, whatever dbt did beside it
             gate = landing.wait() if landing else None
             results += [gate] if gate else []
@@ -733,8 +847,8 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
             return report
         for result in results:
             result.finish_docs()  # one GX context at a time
-        if gates:
-            results.append(_marts_gate(settings, docs_in_background=True))
+        if marts_gate is not None:
+            results.append(marts_gate.wait())
         gate_summaries = [result.summary() for result in results]
         publish(settings, as_of=as_of, seconds=time.perf_counter() - began,
                 landing_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "landing"), None),
@@ -743,6 +857,8 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
                 full_refresh=full_refresh)  # fmt: skip
         snap = snapshot(settings, as_of, manifest=manifest)
     except BaseException:
+        if marts_gate is not None:
+            marts_gate.abandon()
         for result in results:
             with contextlib.suppress(Exception):  # the build's own error is the one to report
                 result.finish_docs()

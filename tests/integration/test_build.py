@@ -389,9 +389,14 @@ def test_a_failed_full_refresh_leaves_the_published_fact_views_in_place(built, t
     model = project / "dbt_project" / "models" / "marts" / "marketing" / "campaign_target_list.sql"
     model.write_text("select 1 / 0 as division_by_zero\n")
     settings = Settings(home=built.home, project_dir=project, database_url=None)
+    marts_runs = "select count(distinct run_id) from dq.validation_results where stage = 'marts'"
+    runs_before = _rows(built, marts_runs)
     with pytest.raises(BuildFailed, match="campaign_target_list"):
         build(settings=settings, full_refresh=True)
     assert _rows(built, count) == before
+    # the marts gate beside dbt had checked the portrait already; dbt's failure stopped it before
+    # the target list's suite, and it recorded nothing
+    assert _rows(built, marts_runs) == runs_before
     assert _rows(built, "select count(*) from marts.fct_digital_events")[0][0] > 0
     with warehouse.connect(warehouse.bi_url(built)) as conn:  # BI reads them as before
         assert conn.execute(count).fetchone() == tuple(before[0])

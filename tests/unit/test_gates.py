@@ -101,3 +101,46 @@ def test_docs_written_in_the_background_are_awaited_and_their_error_reaches_the_
         result.finish_docs()
     assert result._docs is None
     result.finish_docs()  # reported once; nothing left to wait for
+
+
+def test_a_marts_suite_waits_for_every_build_table_it_reads():
+    from portrait.build import build_tables_read
+
+    reads = {spec.name: build_tables_read(spec) for spec in marts.suites("marts_build", "marts")}
+    # the completeness check reads dim_customer beside the portrait; the PSI checks read the
+    # published marts, which are there before the build starts
+    assert reads["marts.customer_portrait"] == {"customer_portrait", "dim_customer"}
+    assert reads["marts.customer_contribution"] == {"customer_contribution"}
+    assert reads["marts.campaign_target_list"] == {"campaign_target_list"}
+
+
+def _node_finished(schema: str, alias: str, status: str = "success"):
+    from types import SimpleNamespace as NS
+
+    return NS(info=NS(name="NodeFinished"), data=NS(node_info=NS(node_relation=NS(schema=schema, alias=alias)),
+                                                    run_result=NS(status=status)))  # fmt: skip
+
+
+def test_dbt_progress_releases_a_waiter_when_its_tables_are_built_or_dbt_fails():
+    from portrait.build import DbtProgress
+
+    progress = DbtProgress()
+    answers: list[bool] = []
+    waiter = threading.Thread(target=lambda: answers.append(progress.wait_for({"a", "b"})))
+    waiter.start()
+    progress.on_event(_node_finished("marts_build", "a"))
+    progress.on_event(_node_finished("intermediate", "b"))  # another schema's b
+    progress.on_event(_node_finished("marts_build", "b", status="error"))
+    progress.on_event(type("Other", (), {"info": type("I", (), {"name": "NodeStart"})})())
+    waiter.join(timeout=0.3)
+    assert waiter.is_alive() and not answers, "b is not built yet"
+    progress.on_event(_node_finished("marts_build", "b"))
+    waiter.join(timeout=5)
+    assert answers == [True]
+    assert progress.wait_for({"a"}) is True
+    progress.on_event(None)  # a malformed event never breaks dbt's run
+    progress.finished(False)
+    assert progress.wait_for({"never_built"}) is False, "dbt failed: nothing more to wait for"
+    done = DbtProgress()
+    done.finished(True)
+    assert done.wait_for({"not_a_model"}) is True
