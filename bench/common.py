@@ -75,12 +75,14 @@ def _wait_for_client_backends_to_exit(timeout: float = 2.0) -> None:
 
 
 def cpu_seconds() -> tuple[float, float | None]:
-    """CPU seconds used so far by this process (all threads) and by the embedded PostgreSQL (every
+    """CPU seconds used so far by this process (all threads, and the children it has waited for:
+    the landing gate runs in one, portrait/forked.py) and by the embedded PostgreSQL (every
     live server process, plus the exited backends its postmaster has reaped; None where /proc does
     not show the server, as with PORTRAIT_DATABASE_URL). Less sensitive than wall time to other
     tenants of a shared machine, which stretch both sides of a ratio unevenly."""
     _wait_for_client_backends_to_exit()
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     ticks = os.sysconf("SC_CLK_TCK")
     server = 0
     seen = False
@@ -95,7 +97,8 @@ def cpu_seconds() -> tuple[float, float | None]:
             continue
         seen = True
         server += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
-    return usage.ru_utime + usage.ru_stime, (server / ticks if seen else None)
+    own = usage.ru_utime + usage.ru_stime + children.ru_utime + children.ru_stime
+    return own, (server / ticks if seen else None)
 
 
 def cpu_used(before: tuple[float, float | None]) -> tuple[float, float | None]:

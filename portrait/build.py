@@ -451,18 +451,25 @@ def _request_rebuild(settings: Settings, reason: str) -> None:
 
 
 class _LandingGateBeside:
-    """The landing gate, run in a thread beside dbt's build: Great Expectations' own work (~0.2 s
-    of Python per suite) overlaps dbt's longest models, which wait on the database. dbt builds into
-    the build schema and takes the new batches into the incremental tables, which nothing reads
-    before publication; the gate's verdict is awaited before anything is published. When it
-    fails, the next build rebuilds the incremental tables (a rebuild request) instead of keeping
-    what this one took in from the refused batches."""
+    """The landing gate, run beside dbt's build: Great Expectations' own work (~0.2 s of Python
+    per suite) overlaps dbt's longest models, which wait on the database. It runs in a child
+    process forked before dbt starts (portrait/forked.py: its Python then does not take turns
+    with dbt's), or in a thread where forking is not safe; a thread here waits for its verdict.
+    dbt builds into the build schema and takes the new batches into the incremental tables,
+    which nothing reads before publication; the gate's verdict is awaited before anything is
+    published. When it fails, the next build rebuilds the incremental tables (a rebuild request)
+    instead of keeping what this one took in from the refused batches."""
 
     def __init__(self, settings: Settings) -> None:
+        from portrait import forked
+
         self.settings = settings
         self.result = None
         self.error: BaseException | None = None
         self._dbt_done = threading.Event()
+        run = functools.partial(_run_landing_gate, settings, docs_in_background=True)
+        # forked first: the thread below is this process's second
+        self.child = forked.ForkedGate(run, name="landing gate") if forked.can_fork() else None
         self._thread = threading.Thread(target=self._run, name="landing-gate", daemon=True)
         self._thread.start()
 
@@ -470,7 +477,12 @@ class _LandingGateBeside:
         from portrait.expectations.gates import GateFailed
 
         try:
-            self.result = _landing_gate(self.settings, docs_in_background=True)
+            if self.child is not None:
+                self.result = self.child.result()
+            else:
+                self.result = _run_landing_gate(self.settings, docs_in_background=True)
+            if self.result is not None:
+                _raise_if_failed(self.result)
         except BaseException as err:  # raised in the caller's thread by wait()
             self.error = err
             # fail fast: dbt's queries are cancelled as they start (its nodes fail, their
@@ -519,16 +531,22 @@ def landing_gate(settings: Settings) -> dict[str, object] | None:
 
 
 def _landing_gate(settings: Settings, *, docs_in_background: bool = False):
+    result = _run_landing_gate(settings, docs_in_background=docs_in_background)
+    if result is not None:
+        _raise_if_failed(result)
+    return result
+
+
+def _run_landing_gate(settings: Settings, *, docs_in_background: bool = False):
+    """The landing gate's GateResult, failed or not (None when no batch is new)."""
     from portrait.expectations import gates as dq
     from portrait.expectations.suites import landing
 
     batches, recent, delivered = _unpublished_batches(settings)
     if not batches:
         return None
-    result = dq.run_gate("landing", landing.suites(batches, recent, delivered), settings=settings,
-                         docs_in_background=docs_in_background)  # fmt: skip
-    _raise_if_failed(result)
-    return result
+    return dq.run_gate("landing", landing.suites(batches, recent, delivered), settings=settings,
+                       docs_in_background=docs_in_background)  # fmt: skip
 
 
 def _raise_if_failed(result) -> None:
@@ -800,13 +818,17 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
     prepare_build(settings, fresh=select is None)
     reason = None if full_refresh or select is not None else increments_to_rebuild(settings)
     full_refresh = full_refresh or reason is not None
+    # the landing gate beside dbt starts first: it forks a child process while this one has a
+    # single thread
+    landing = (
+        _LandingGateBeside(settings) if gates and select is None and not full_refresh else None
+    )
     # dbt parses the project, then builds, while the landing gate validates beside it (nothing is
     # published before its verdict); each gate's Data Docs are written while the next step runs:
     # the landing gate's during dbt, the marts gate's during publishing and the snapshots
     parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbt-parse")
     parsing = parser.submit(parse_project, settings, build_variables(as_of))
     results = []
-    landing = None
     if gates and select is None and full_refresh:
         # before dbt when rebuilding: a full refresh replaces the incremental tables under the
         # published fact views (macros/repoint_dependent_views.sql moves the views to the new
@@ -816,8 +838,6 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
         finally:
             parser.shutdown(wait=True)
         results += [gate] if gate else []
-    elif gates and select is None:
-        landing = _LandingGateBeside(settings)
     marts_gate = None
     try:
         dbt_succeeded = False

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import typer
 
 from portrait import warehouse
@@ -26,12 +24,15 @@ def build(
     from portrait.build import build as run
 
     warehouse.ensure_started()
-    with console.status("dbt build…", spinner="dots") if not as_json else contextlib.nullcontext():
-        report = run(
-            as_of=parse_date(as_of, "--as-of") if as_of else None,
-            select=select,
-            full_refresh=full_refresh,
-        )
+    # a line, not a spinner: rich animates one from a thread, and the landing gate forks a child
+    # process beside dbt only from a single-threaded process (portrait/forked.py)
+    if not as_json:
+        console.print("dbt build: landing gate, models and tests, marts gate, publish, snapshots…")
+    report = run(
+        as_of=parse_date(as_of, "--as-of") if as_of else None,
+        select=select,
+        full_refresh=full_refresh,
+    )
 
     def human(p: dict) -> None:
         counts = ", ".join(f"{v} {k}" for k, v in sorted(p["counts"].items()))

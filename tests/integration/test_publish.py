@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import shutil
 import subprocess
 import time
@@ -13,8 +14,8 @@ import psycopg
 import pytest
 from portrait.expectations.gates import GateFailed, data_docs_dir
 
-from portrait import warehouse
-from portrait.build import build
+from portrait import forked, warehouse
+from portrait.build import _run_landing_gate, build
 from portrait.config import Settings
 from portrait.ingest.api import ingest
 from portrait.synth.generator import generate
@@ -161,6 +162,21 @@ def test_a_landing_gate_failure_publishes_nothing_and_the_next_build_rebuilds_th
         conn.execute("insert into raw.products (product_id, product_name, family, is_asset, ftp_rate, batch_id, batch_date) "
                      "select product_id, product_name, 'spaceship', is_asset, ftp_rate, batch_id, batch_date "
                      "from raw.products where batch_id = %s limit 1", (batch,))  # fmt: skip
+    # the gate beside dbt runs in a forked child process: the same checks and verdict as here
+    here = _run_landing_gate(settings)
+    child = forked.ForkedGate(
+        functools.partial(_run_landing_gate, settings, docs_in_background=True)
+    ).result()
+    child.finish_docs()
+
+    def verdicts(result) -> list[tuple]:
+        return sorted(
+            (c.suite, c.expectation, c.column or "", c.success, c.unexpected_count)
+            for c in result.checks
+        )
+
+    assert verdicts(child) == verdicts(here) and len(verdicts(here)) > 20
+    assert not child.success and {c.suite for c in child.critical_failures} == {"landing.products"}
     docs = data_docs_dir(settings, "landing") / "index.html"
     started = time.time()
     with pytest.raises(GateFailed, match=r"landing gate failed: suite landing\.products"):
