@@ -16,7 +16,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -795,11 +795,15 @@ def build(
     select: str | None = None,
     full_refresh: bool = False,
     gates: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Write-Audit-Publish: landing gate, dbt build into the build schema, marts gate, swap, snapshots.
 
     With ``select`` the build schema is built for inspection and nothing is published.
     Raises GateFailed or BuildFailed naming the first failure; the published marts stay as they were.
+    ``progress`` receives a short line at each step and as dbt finishes each node (on dbt's
+    threads); it is first called after the landing gate has forked (a spinner's thread started
+    before would keep it from forking).
     """
     settings = settings or get_settings()
     # dbt's variables are set here, on this thread, for the whole build: the parse thread's own
@@ -807,11 +811,28 @@ def build(
     # Expectations (the landing gate, beside it) copies os.environ key by key (a key removed in
     # between raised KeyError: 'PORTRAIT_DB_HOST' in the gate)
     with _dbt_environment(settings):
-        return _build(settings, as_of=as_of, select=select, full_refresh=full_refresh, gates=gates)
+        return _build(settings, as_of=as_of, select=select, full_refresh=full_refresh, gates=gates,
+                      say=progress or (lambda _line: None))  # fmt: skip
+
+
+class _NodeCounter:
+    """A dbtRunner callback passing "dbt: N done, last <node>" to ``say`` as nodes finish."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.say = say
+        self.done = 0
+        self._lock = threading.Lock()
+
+    def on_event(self, msg) -> None:
+        with contextlib.suppress(Exception):  # a display never breaks dbt's run
+            if msg.info.name == "NodeFinished":
+                with self._lock:  # lines in the order of the count
+                    self.done += 1
+                    self.say(f"dbt: {self.done} nodes done, last {msg.data.node_info.node_name}")
 
 
 def _build(settings: Settings, *, as_of: date | None, select: str | None, full_refresh: bool,
-           gates: bool) -> BuildReport:  # fmt: skip
+           gates: bool, say: Callable[[str], None]) -> BuildReport:  # fmt: skip
     from concurrent.futures import ThreadPoolExecutor
 
     began = time.perf_counter()
@@ -826,6 +847,7 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
     # dbt parses the project, then builds, while the landing gate validates beside it (nothing is
     # published before its verdict); each gate's Data Docs are written while the next step runs:
     # the landing gate's during dbt, the marts gate's during publishing and the snapshots
+    say("landing gate and dbt's parse" if landing else "dbt's parse")
     parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbt-parse")
     parsing = parser.submit(parse_project, settings, build_variables(as_of))
     results = []
@@ -833,6 +855,7 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
         # before dbt when rebuilding: a full refresh replaces the incremental tables under the
         # published fact views (macros/repoint_dependent_views.sql moves the views to the new
         # tables), and a refused batch must stop it while the views still read the old ones
+        say("landing gate (before a full refresh)")
         try:
             gate = _landing_gate(settings, docs_in_background=True)
         finally:
@@ -853,8 +876,12 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
                 marts_gate = _MartsGateBeside(
                     settings, after=functools.partial(_gx_done, landing, list(results))
                 )
+            say("dbt build" + (" (full refresh)" if full_refresh else ""))
+            callbacks = [_NodeCounter(say).on_event] + (
+                [marts_gate.progress.on_event] if marts_gate else []
+            )
             report = dbt_build(settings, as_of=as_of, select=select, full_refresh=full_refresh, manifest=manifest,
-                               keep_unchanged=keep, callbacks=[marts_gate.progress.on_event] if marts_gate else None)  # fmt: skip
+                               keep_unchanged=keep, callbacks=callbacks)  # fmt: skip
             dbt_succeeded = True
         finally:
             if marts_gate is not None:
@@ -868,13 +895,16 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
         for result in results:
             result.finish_docs()  # one GX context at a time
         if marts_gate is not None:
+            say("marts gate")
             results.append(marts_gate.wait())
+        say("publishing")
         gate_summaries = [result.summary() for result in results]
         publish(settings, as_of=as_of, seconds=time.perf_counter() - began,
                 landing_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "landing"), None),
                 marts_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "marts"), None),
                 warnings=sum(int(g["warnings"]) for g in gate_summaries), fingerprint=fingerprint,
                 full_refresh=full_refresh)  # fmt: skip
+        say("snapshots")
         snap = snapshot(settings, as_of, manifest=manifest)
     except BaseException:
         if marts_gate is not None:

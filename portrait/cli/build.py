@@ -24,15 +24,29 @@ def build(
     from portrait.build import build as run
 
     warehouse.ensure_started()
-    # a line, not a spinner: rich animates one from a thread, and the landing gate forks a child
-    # process beside dbt only from a single-threaded process (portrait/forked.py)
-    if not as_json:
-        console.print("dbt build: landing gate, models and tests, marts gate, publish, snapshots…")
-    report = run(
-        as_of=parse_date(as_of, "--as-of") if as_of else None,
-        select=select,
-        full_refresh=full_refresh,
-    )
+    # the spinner starts at the build's first progress line: rich animates it from a thread, and
+    # the landing gate forks its child process beside dbt only from a single-threaded process
+    # (portrait/forked.py), which build() does before its first line
+    status = None
+
+    def progress(line: str) -> None:
+        nonlocal status
+        if status is None:
+            status = console.status(f"build: {line}", spinner="dots")
+            status.start()
+        else:
+            status.update(f"build: {line}")
+
+    try:
+        report = run(
+            as_of=parse_date(as_of, "--as-of") if as_of else None,
+            select=select,
+            full_refresh=full_refresh,
+            progress=None if as_json else progress,
+        )
+    finally:
+        if status is not None:
+            status.stop()
 
     def human(p: dict) -> None:
         counts = ", ".join(f"{v} {k}" for k, v in sorted(p["counts"].items()))

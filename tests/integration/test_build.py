@@ -172,7 +172,17 @@ def test_a_build_of_an_unchanged_project_keeps_the_staging_views_and_seeds(built
     """A daily build from the project the last publication was built from leaves the staging views
     and seeds as they are (their data tests still run); one that is gone is built again."""
     build(settings=built)  # published with this project's fingerprint
-    kept = {n.name: n.resource_type for n in build(settings=built).nodes}
+    lines: list[str] = []
+    report = build(settings=built, progress=lines.append)
+    kept = {n.name: n.resource_type for n in report.nodes}
+    # what `portrait build` shows as it goes: the steps, and dbt's nodes as they finish
+    steps = [line for line in lines if not line.startswith("dbt: ")]
+    assert steps[-4:] == ["dbt build", "marts gate", "publishing", "snapshots"]
+    counted = [line for line in lines if line.startswith("dbt: ")]
+    dbt_nodes = len([n for n in report.nodes if n.resource_type != "snapshot"])
+    assert (
+        counted[-1].startswith(f"dbt: {dbt_nodes} nodes done, last ") and len(counted) == dbt_nodes
+    )
     assert "seed" not in kept.values() and "stg_landing__customers" not in kept
     assert any(name.startswith("primary_key_stg_landing__customers_customer_id") for name in kept)
     assert "customer_portrait" in kept
