@@ -700,11 +700,14 @@ def build_tables_read(spec) -> set[str]:
 
 
 class DbtProgress:
-    """The build schema's tables dbt has built so far in one invocation, from its events
-    (``on_event`` is a dbtRunner callback, called on dbt's worker threads); ``wait_for`` blocks
-    until some tables are built (True) or dbt has ended (whether it succeeded)."""
+    """What dbt has done so far in one invocation, from its events (``on_event`` is a dbtRunner
+    callback, called on dbt's worker threads): ``say`` gets "dbt: N nodes done, last <node>" as
+    nodes finish, and ``wait_for`` blocks until some build-schema tables are built (True) or the
+    build has ended (whether it succeeded)."""
 
-    def __init__(self) -> None:
+    def __init__(self, say: Callable[[str], None] = lambda _line: None) -> None:
+        self.say = say
+        self.done = 0
         self._built: set[str] = set()
         self._succeeded: bool | None = None  # None while dbt runs
         self._changed = threading.Condition()
@@ -713,13 +716,20 @@ class DbtProgress:
         with contextlib.suppress(Exception):  # never break dbt's run: a waiter waits for its end
             if msg.info.name != "NodeFinished":
                 return
-            relation = msg.data.node_info.node_relation
-            if relation.schema == BUILD_SCHEMA and msg.data.run_result.status == "success":
-                with self._changed:
-                    self._built.add(relation.alias)
+            node = msg.data.node_info
+            with self._changed:  # lines in the order of the count
+                if (
+                    node.node_relation.schema == BUILD_SCHEMA
+                    and msg.data.run_result.status == "success"
+                ):
+                    self._built.add(node.node_relation.alias)
                     self._changed.notify_all()
+                self.done += 1
+                with contextlib.suppress(Exception):  # nor does a display
+                    self.say(f"dbt: {self.done} nodes done, last {node.node_name}")
 
     def finished(self, succeeded: bool) -> None:
+        """dbt has ended; False also when the build failed after it (a gate)."""
         with self._changed:
             self._succeeded = succeeded
             self._changed.notify_all()
@@ -739,18 +749,17 @@ class _MartsGateBeside:
     (``after``: the landing gate and its Data Docs; one GX context at a time), and gives up at the
     next suite when dbt fails (its verdict would not be read)."""
 
-    def __init__(self, settings: Settings, after=None) -> None:
+    def __init__(self, settings: Settings, progress: DbtProgress, after=None) -> None:
         self.settings = settings
-        self.progress = DbtProgress()
+        self.progress = progress
         self.result = None
         self.error: BaseException | None = None
         self._after = after
-        self._abandoned = False
         self._thread = threading.Thread(target=self._run, name="marts-gate", daemon=True)
         self._thread.start()
 
     def _ready(self, spec) -> bool:
-        return self.progress.wait_for(build_tables_read(spec)) and not self._abandoned
+        return self.progress.wait_for(build_tables_read(spec))
 
     def _run(self) -> None:
         try:
@@ -769,7 +778,6 @@ class _MartsGateBeside:
 
     def abandon(self) -> None:
         """The build failed: stop before the next suite and wait for the thread to end."""
-        self._abandoned = True
         self.progress.finished(False)
         self._thread.join()
 
@@ -815,22 +823,6 @@ def build(
                       say=progress or (lambda _line: None))  # fmt: skip
 
 
-class _NodeCounter:
-    """A dbtRunner callback passing "dbt: N done, last <node>" to ``say`` as nodes finish."""
-
-    def __init__(self, say: Callable[[str], None]) -> None:
-        self.say = say
-        self.done = 0
-        self._lock = threading.Lock()
-
-    def on_event(self, msg) -> None:
-        with contextlib.suppress(Exception):  # a display never breaks dbt's run
-            if msg.info.name == "NodeFinished":
-                with self._lock:  # lines in the order of the count
-                    self.done += 1
-                    self.say(f"dbt: {self.done} nodes done, last {msg.data.node_info.node_name}")
-
-
 def _build(settings: Settings, *, as_of: date | None, select: str | None, full_refresh: bool,
            gates: bool, say: Callable[[str], None]) -> BuildReport:  # fmt: skip
     from concurrent.futures import ThreadPoolExecutor
@@ -861,6 +853,7 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
         finally:
             parser.shutdown(wait=True)
         results += [gate] if gate else []
+    progress = DbtProgress(say)
     marts_gate = None
     try:
         dbt_succeeded = False
@@ -874,18 +867,14 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
             )
             if gates and select is None:
                 marts_gate = _MartsGateBeside(
-                    settings, after=functools.partial(_gx_done, landing, list(results))
+                    settings, progress, after=functools.partial(_gx_done, landing, list(results))
                 )
             say("dbt build" + (" (full refresh)" if full_refresh else ""))
-            callbacks = [_NodeCounter(say).on_event] + (
-                [marts_gate.progress.on_event] if marts_gate else []
-            )
             report = dbt_build(settings, as_of=as_of, select=select, full_refresh=full_refresh, manifest=manifest,
-                               keep_unchanged=keep, callbacks=callbacks)  # fmt: skip
+                               keep_unchanged=keep, callbacks=[progress.on_event])  # fmt: skip
             dbt_succeeded = True
         finally:
-            if marts_gate is not None:
-                marts_gate.progress.finished(dbt_succeeded)
+            progress.finished(dbt_succeeded)
             # a failed landing gate is the error to report, whatever dbt did beside it
             gate = landing.wait() if landing else None
             results += [gate] if gate else []

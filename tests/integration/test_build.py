@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from portrait import warehouse
-from portrait.build import BuildFailed, build, unit_tests
+from portrait.build import BuildFailed, _restore_published_views, build, unit_tests
 from portrait.config import Settings
 from portrait.ingest.api import ingest
 from portrait.synth.generator import generate
@@ -407,6 +407,14 @@ def test_a_failed_full_refresh_leaves_the_published_fact_views_in_place(built, t
     # the marts gate beside dbt had checked the portrait already; dbt's failure stopped it before
     # the target list's suite, and it recorded nothing
     assert _rows(built, marts_runs) == runs_before
+    # a published view the swap could not move (its table lost a column) goes with the old table;
+    # after the failed build it is created again from the build schema's
+    with warehouse.connect(warehouse.owner_url(built), autocommit=True) as conn:
+        conn.execute("drop view marts.fct_transactions")
+    assert _restore_published_views(built) == ["fct_transactions"]
+    with warehouse.connect(warehouse.bi_url(built)) as conn:
+        assert conn.execute(count).fetchone() == tuple(before[0])
+    assert _restore_published_views(built) == [], "only what is missing"
     assert _rows(built, "select count(*) from marts.fct_digital_events")[0][0] > 0
     with warehouse.connect(warehouse.bi_url(built)) as conn:  # BI reads them as before
         assert conn.execute(count).fetchone() == tuple(before[0])

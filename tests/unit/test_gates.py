@@ -117,16 +117,19 @@ def test_a_marts_suite_waits_for_every_build_table_it_reads():
 def _node_finished(schema: str, alias: str, status: str = "success"):
     from types import SimpleNamespace as NS
 
-    return NS(info=NS(name="NodeFinished"), data=NS(node_info=NS(node_relation=NS(schema=schema, alias=alias)),
+    return NS(info=NS(name="NodeFinished"), data=NS(node_info=NS(node_name=alias, node_relation=NS(schema=schema, alias=alias)),
                                                     run_result=NS(status=status)))  # fmt: skip
 
 
 def test_dbt_progress_releases_a_waiter_when_its_tables_are_built_or_dbt_fails():
     from portrait.build import DbtProgress
 
-    progress = DbtProgress()
+    lines: list[str] = []
+    progress = DbtProgress(lines.append)
     answers: list[bool] = []
-    waiter = threading.Thread(target=lambda: answers.append(progress.wait_for({"a", "b"})))
+    waiter = threading.Thread(
+        target=lambda: answers.append(progress.wait_for({"a", "b"})), daemon=True
+    )
     waiter.start()
     progress.on_event(_node_finished("marts_build", "a"))
     progress.on_event(_node_finished("intermediate", "b"))  # another schema's b
@@ -137,6 +140,7 @@ def test_dbt_progress_releases_a_waiter_when_its_tables_are_built_or_dbt_fails()
     progress.on_event(_node_finished("marts_build", "b"))
     waiter.join(timeout=5)
     assert answers == [True]
+    assert lines == [f"dbt: {n} nodes done, last {name}" for n, name in enumerate("abbb", start=1)]
     assert progress.wait_for({"a"}) is True
     progress.on_event(None)  # a malformed event never breaks dbt's run
     progress.finished(False)
