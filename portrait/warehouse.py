@@ -90,15 +90,23 @@ def make_url(user: str, password: str, host: str, port: int, database: str) -> s
 
 def _secret(settings: Settings, name: str, preset: str | None = None) -> str:
     """A password kept in PORTRAIT_HOME/secrets with 0600 permissions, generated once."""
-    path = settings.secrets_dir / f"{name}.password"
     if preset:
         return preset
+    return secret_file(settings, f"{name}.password", lambda: secrets.token_urlsafe(24))
+
+
+def secret_file(settings: Settings, filename: str, generate=lambda: secrets.token_hex(32)) -> str:
+    """The secret in PORTRAIT_HOME/secrets/<filename> (0600, in a 0700 folder), made once."""
+    path = settings.secrets_dir / filename
     if path.exists():
         return path.read_text().strip()
     settings.secrets_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.secrets_dir, 0o700)
-    value = secrets.token_urlsafe(24)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    value = generate()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # made by another process in between
+        return path.read_text().strip()
     with os.fdopen(fd, "w") as handle:
         handle.write(value + "\n")
     return value

@@ -25,11 +25,12 @@ _COSMOS_MANAGED = ("DBT_PROJECT_DIR", "DBT_PROFILES_DIR", "DBT_TARGET_PATH")
 
 def _dbt_environment(context: Any = None) -> None:
     """pre_execute: PORTRAIT_DB_* for profiles.yml and dbt's switches, from the run's settings."""
-    from portrait.build import dbt_env
+    from portrait.build import behaviour_flag_source_by_frames, dbt_env
 
     env = {k: v for k, v in dbt_env(get_settings()).items() if k not in _COSMOS_MANAGED}
     os.environ.update(env)
     apply_telemetry_off()
+    behaviour_flag_source_by_frames()  # dbt runs in this process (InvocationMode.DBT_RUNNER)
 
 
 def _common(settings: Settings) -> dict[str, Any]:

@@ -5,16 +5,27 @@ A private warehouse (own PORTRAIT_HOME) keeps these marts apart from the ingest 
 
 from __future__ import annotations
 
+import pickle
 import shutil
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from portrait import build as build_module
 from portrait import warehouse
-from portrait.build import BuildFailed, _restore_published_views, build, unit_tests
+from portrait.build import (
+    MANIFEST_CACHE,
+    BuildFailed,
+    _restore_published_views,
+    build,
+    build_variables,
+    parse_project,
+    unit_tests,
+)
 from portrait.config import Settings
 from portrait.ingest.api import ingest
 from portrait.synth.generator import generate
@@ -327,6 +338,62 @@ def _failed_build(built: Settings, project: Path, match: str) -> BuildFailed:
         build(settings=settings)
     assert _rows(built, "select max(published_at) from dq.publications") == published
     return failure.value
+
+
+def test_the_parsed_project_is_reused_until_what_it_is_parsed_from_changes(
+    built, tmp_path, monkeypatch
+):
+    """A build loads the manifest the last parse cached instead of invoking dbt's parse, as long as
+    the project's files, the variables and the profile's environment are the same."""
+    project = _project_copy(tmp_path)
+    settings = Settings(home=built.home, project_dir=project, database_url=None)
+    first = parse_project(settings, build_variables())
+    assert first is not None
+    invoked: list[list[str]] = []
+    real = build_module._invoke
+    monkeypatch.setattr(
+        build_module, "_invoke", lambda args, *rest: invoked.append(args) or real(args, *rest)
+    )
+
+    again = parse_project(settings, build_variables())
+    assert invoked == [] and again is not first and sorted(again.nodes) == sorted(first.nodes)
+    tags = "model.portrait.customer_tags"
+    assert again.nodes[tags].raw_code == first.nodes[tags].raw_code
+
+    model = project / "dbt_project" / "models" / "marts" / "portrait" / "customer_tags.sql"
+    model.write_text(model.read_text() + "\n-- changed\n")
+    changed = parse_project(settings, build_variables())
+    assert invoked == [["parse"]] and changed.nodes[tags].raw_code.endswith("-- changed")
+    assert parse_project(settings, build_variables()).nodes[tags].raw_code.endswith("-- changed")
+    assert len(invoked) == 1
+
+    parse_project(settings, build_variables(as_of=date(2025, 1, 31)))  # other variables
+    monkeypatch.setenv("PORTRAIT_DBT_THREADS", "1")  # another profile
+    parse_project(settings, build_variables(as_of=date(2025, 1, 31)))
+    assert len(invoked) == 3
+    cache = built.home / "dbt" / "target" / MANIFEST_CACHE
+    cache.write_bytes(cache.read_bytes()[:200])  # a damaged cache: parsed again
+    assert parse_project(settings, build_variables(as_of=date(2025, 1, 31))) is not None
+    assert len(invoked) == 4
+    # a cache altered by someone without the home's key is never unpickled
+    header, signature, _payload = cache.read_bytes().split(b"\n", 2)
+    cache.write_bytes(b"\n".join([header, signature, pickle.dumps(_Unpickled())]))
+    assert parse_project(settings, build_variables(as_of=date(2025, 1, 31))) is not None
+    assert _UNPICKLED == [] and len(invoked) == 5
+
+
+_UNPICKLED: list[str] = []
+
+
+def _record_unpickling(what: str) -> None:
+    _UNPICKLED.append(what)
+
+
+class _Unpickled:
+    """Records being unpickled (in _UNPICKLED)."""
+
+    def __reduce__(self):
+        return _record_unpickling, ("unpickled",)
 
 
 def test_a_project_that_does_not_parse_fails_the_build_with_one_line(built, tmp_path):
