@@ -371,15 +371,20 @@ def test_the_parsed_project_is_reused_until_what_it_is_parsed_from_changes(
     monkeypatch.setenv("PORTRAIT_DBT_THREADS", "1")  # another profile
     parse_project(settings, build_variables(as_of=date(2025, 1, 31)))
     assert len(invoked) == 3
+    # another version of a package dbt parses with (pytest's stands in for an upgrade)
+    monkeypatch.setattr(build_module, "DBT_PACKAGES", (*build_module.DBT_PACKAGES, "pytest"))
+    parse_project(settings, build_variables(as_of=date(2025, 1, 31)))
+    parse_project(settings, build_variables(as_of=date(2025, 1, 31)))
+    assert len(invoked) == 4
     cache = built.home / "dbt" / "target" / MANIFEST_CACHE
     cache.write_bytes(cache.read_bytes()[:200])  # a damaged cache: parsed again
     assert parse_project(settings, build_variables(as_of=date(2025, 1, 31))) is not None
-    assert len(invoked) == 4
+    assert len(invoked) == 5
     # a cache altered by someone without the home's key is never unpickled
     header, signature, _payload = cache.read_bytes().split(b"\n", 2)
     cache.write_bytes(b"\n".join([header, signature, pickle.dumps(_Unpickled())]))
     assert parse_project(settings, build_variables(as_of=date(2025, 1, 31))) is not None
-    assert _UNPICKLED == [] and len(invoked) == 5
+    assert _UNPICKLED == [] and len(invoked) == 6
 
 
 _UNPICKLED: list[str] = []
