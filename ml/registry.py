@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,9 @@ def configure(settings: Settings):
 
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # loading a model, skops looks a function up by name in every imported module; in an
+    # Airflow task each deprecated Airflow attribute it touches warned (1,160 log warnings)
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"skops\.io\._utils")
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
     uri = settings.tracking_uri()
     mlflow.set_tracking_uri(uri)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+import os
+import sys
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
@@ -24,6 +27,24 @@ def parse_date(value: str, option: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise PortraitError(f"not a date: {value!r}", where=option, rule="YYYY-MM-DD") from None
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Everything written to the standard output in the block goes to the standard error: file
+    descriptor 1 itself, so Airflow's and dbt's loggers (which hold the stream they were set up
+    with) and child processes too. The verb's own result then has stdout to itself (``--json``
+    prints one JSON object there, whatever ran before)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def emit(payload: dict[str, Any], as_json: bool, human: Callable[[dict[str, Any]], None]) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import typer
 
 from portrait import warehouse
-from portrait.cli.output import JsonOption, console, emit, parse_date
+from portrait.cli.output import JsonOption, console, emit, parse_date, stdout_to_stderr
 
 
 def run(
@@ -39,8 +39,10 @@ def run(
         if when
         else (default_batch_date(folder) or datetime.now(UTC).date())
     )
-    report = run_daily(logical_date=logical, landing_dir=str(folder), settings=settings,
-                       dag_ids=WITH_TRAINING if train else DAILY_CHAIN)  # fmt: skip
+    # Airflow logs every task at length: to stderr, so that stdout holds the result alone
+    with stdout_to_stderr():
+        report = run_daily(logical_date=logical, landing_dir=str(folder), settings=settings,
+                           dag_ids=WITH_TRAINING if train else DAILY_CHAIN)  # fmt: skip
 
     def human(p: dict) -> None:
         for t in p["tasks"]:

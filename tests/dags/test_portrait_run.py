@@ -33,7 +33,9 @@ def test_portrait_run_publishes_marts_and_records_the_runs_in_airflow(tmp_path: 
             timeout=1200,
         )
         assert result.returncode == 0, result.stderr[-3000:]
-        report = json.loads(result.stdout.strip().splitlines()[-1])
+        report = json.loads(result.stdout)  # one JSON object: Airflow's logs go to stderr
+        # skops' lookups in Airflow's modules made 1,160 deprecation warnings per run
+        assert "skops/io/_utils.py" not in result.stderr
         states = {(t["dag_id"], t["task_id"]): t["state"] for t in report["tasks"]}
         assert states[("landing_ingest", "ingest")] == "success"
         assert states[("warehouse_build", "publish")] == "success"
