@@ -29,6 +29,11 @@ def _dbt_environment(context: Any = None) -> None:
 
     env = {k: v for k, v in dbt_env(get_settings()).items() if k not in _COSMOS_MANAGED}
     os.environ.update(env)
+    for key in _COSMOS_MANAGED:
+        # set for Portrait's own dbt runs by `portrait run` (dag.test in one process): left here,
+        # dbt wrote its target (and partial-parsing state) into Portrait's instead of Cosmos's
+        # copy of the project, where Cosmos looks for it and takes it to its cache
+        os.environ.pop(key, None)
     apply_telemetry_off()
     behaviour_flag_source_by_frames()  # dbt runs in this process (InvocationMode.DBT_RUNNER)
 
@@ -52,6 +57,12 @@ def _common(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _partial_parse_cache(settings: Settings, task_id: str) -> dict[str, Any]:
+    """Where Cosmos keeps the task's dbt partial-parsing state between runs (operators outside a
+    DbtDag have none by default, and dbt parsed the whole project in every task: ~3 s)."""
+    return {"cache_dir": settings.home / "dbt" / "cosmos" / task_id}
+
+
 def build_operator(task_id: str = "dbt_build", settings: Settings | None = None,
                    full_refresh: bool | str = False):  # fmt: skip
     """``dbt build`` (models, seeds, data tests; snapshots after publishing, unit tests in CI)
@@ -62,7 +73,8 @@ def build_operator(task_id: str = "dbt_build", settings: Settings | None = None,
 
     settings = settings or get_settings()
     return DbtBuildLocalOperator(task_id=task_id, vars=build_variables(), exclude=DAILY_EXCLUDE,
-                                 full_refresh=full_refresh, **_common(settings))  # fmt: skip
+                                 full_refresh=full_refresh, **_common(settings),
+                                 **_partial_parse_cache(settings, task_id))  # fmt: skip
 
 
 def snapshot_operator(task_id: str = "snapshot", settings: Settings | None = None):
@@ -76,4 +88,5 @@ def snapshot_operator(task_id: str = "snapshot", settings: Settings | None = Non
     # the snapshots write persistent tables (schema snapshots): Cosmos emits one asset per
     # snapshot through OpenLineage's dbt artifact processor (postgres://127.0.0.1:<port>/...)
     return DbtSnapshotLocalOperator(task_id=task_id, vars=build_variables(),
-                                    **(_common(settings) | {"emit_datasets": True}))  # fmt: skip
+                                    **(_common(settings) | {"emit_datasets": True}),
+                                    **_partial_parse_cache(settings, task_id))  # fmt: skip

@@ -36,6 +36,10 @@ def test_portrait_run_publishes_marts_and_records_the_runs_in_airflow(tmp_path: 
         report = json.loads(result.stdout)  # one JSON object: Airflow's logs go to stderr
         # skops' lookups in Airflow's modules made 1,160 deprecation warnings per run
         assert "skops/io/_utils.py" not in result.stderr
+        # dbt wrote its state into Cosmos's copy of the project, and Cosmos kept it for the next
+        # run's partial parsing (not into Portrait's own target, where it forced full parses)
+        for task in ("dbt_build", "snapshot"):
+            assert (home / "dbt" / "cosmos" / task / "target" / "partial_parse.msgpack").is_file()
         states = {(t["dag_id"], t["task_id"]): t["state"] for t in report["tasks"]}
         assert states[("landing_ingest", "ingest")] == "success"
         assert states[("warehouse_build", "publish")] == "success"
