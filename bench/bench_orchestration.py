@@ -43,10 +43,13 @@ def run(
     day = default_batch_date(folder).isoformat()  # the last day of the generated history
     env = {**os.environ, "PORTRAIT_HOME": str(settings.home)}
     env.pop("PORTRAIT_DATABASE_URL", None)
-    # warm: first load, build and training, so that both sides score with champions
-    _timed([["ingest", str(folder), "--batch-date", day], ["build"], ["train"]], env)
     cli = [["ingest", str(folder), "--batch-date", day], ["build"], ["score"]]
     airflow = [["run", "--date", day, "--landing", str(folder)]]
+    # warm: first load, build and training, so that both sides score with champions; then one
+    # daily run, as a deployment has had by its second day: Airflow's metadata database migrated
+    # (once per Airflow version) and Cosmos's dbt partial-parsing state kept (until the seventeenth
+    # session the first measured `portrait run` paid both, ~6 s)
+    _timed([["ingest", str(folder), "--batch-date", day], ["build"], ["train"], *airflow], env)
     cli_times, airflow_times = [], []
     for _ in range(repeats):
         cli_times.append(_timed(cli, env))
