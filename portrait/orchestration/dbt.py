@@ -38,7 +38,7 @@ def _dbt_environment(context: Any = None) -> None:
     behaviour_flag_source_by_frames()  # dbt runs in this process (InvocationMode.DBT_RUNNER)
 
 
-def _common(settings: Settings) -> dict[str, Any]:
+def _common(settings: Settings, task_id: str) -> dict[str, Any]:
     from cosmos.config import ProfileConfig
     from cosmos.constants import InvocationMode
 
@@ -54,13 +54,10 @@ def _common(settings: Settings) -> dict[str, Any]:
         "should_store_compiled_sql": False,  # 130 nodes' SQL does not belong in Airflow's metadata
         "emit_datasets": False,  # the published marts are the asset (assets.PUBLISHED_MARTS)
         "pre_execute": _dbt_environment,
+        # the task's dbt partial-parsing state, kept between runs (operators outside a DbtDag
+        # keep none by default, and dbt parsed the whole project in every task: ~3 s)
+        "cache_dir": settings.home / "dbt" / "cosmos" / task_id,
     }
-
-
-def _partial_parse_cache(settings: Settings, task_id: str) -> dict[str, Any]:
-    """Where Cosmos keeps the task's dbt partial-parsing state between runs (operators outside a
-    DbtDag have none by default, and dbt parsed the whole project in every task: ~3 s)."""
-    return {"cache_dir": settings.home / "dbt" / "cosmos" / task_id}
 
 
 def build_operator(task_id: str = "dbt_build", settings: Settings | None = None,
@@ -73,8 +70,7 @@ def build_operator(task_id: str = "dbt_build", settings: Settings | None = None,
 
     settings = settings or get_settings()
     return DbtBuildLocalOperator(task_id=task_id, vars=build_variables(), exclude=DAILY_EXCLUDE,
-                                 full_refresh=full_refresh, **_common(settings),
-                                 **_partial_parse_cache(settings, task_id))  # fmt: skip
+                                 full_refresh=full_refresh, **_common(settings, task_id))  # fmt: skip
 
 
 def snapshot_operator(task_id: str = "snapshot", settings: Settings | None = None):
@@ -88,5 +84,4 @@ def snapshot_operator(task_id: str = "snapshot", settings: Settings | None = Non
     # the snapshots write persistent tables (schema snapshots): Cosmos emits one asset per
     # snapshot through OpenLineage's dbt artifact processor (postgres://127.0.0.1:<port>/...)
     return DbtSnapshotLocalOperator(task_id=task_id, vars=build_variables(),
-                                    **(_common(settings) | {"emit_datasets": True}),
-                                    **_partial_parse_cache(settings, task_id))  # fmt: skip
+                                    **(_common(settings, task_id) | {"emit_datasets": True}))  # fmt: skip
