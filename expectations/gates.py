@@ -7,6 +7,7 @@ warehouse, where governance and BI read them (``dq.validation_pass_rate``).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -192,6 +193,7 @@ def run_gate(stage: str, specs: list[SuiteSpec], *, settings: Settings | None = 
         _validate(context, source, specs, views, result, settings, ready)
     finally:
         _drop_views(settings, views)
+        _close_connections(source)
     result.seconds = time.perf_counter() - began
     store(result, settings)
     if docs:
@@ -210,6 +212,15 @@ def run_gate(stage: str, specs: list[SuiteSpec], *, settings: Settings | None = 
             write_docs()
             result.finish_docs()
     return result
+
+
+def _close_connections(source) -> None:
+    """The data source's engines (its own and its execution engine's) keep their pooled
+    connections until the context is garbage-collected: two idle server processes after each gate
+    run in a long-lived process (``portrait run``'s dag.test, a notebook, the benchmarks)."""
+    for engine in (source.get_engine, lambda: source.get_execution_engine().engine):
+        with contextlib.suppress(Exception):  # a source that never connected has nothing to close
+            engine().dispose()
 
 
 GATE_SCHEMA = "dq_gate"  # one view per suite and run, dropped after the run

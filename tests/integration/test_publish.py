@@ -94,6 +94,34 @@ def test_a_failed_row_count_check_records_the_count_it_observed(published):
     assert not columns.success and "birth_date" in columns.observed
 
 
+def test_a_gate_run_leaves_no_connection_open(published, monkeypatch):
+    """GX's engines keep pooled connections until its context is garbage-collected; a gate run
+    closes them, so a long-lived process (dag.test, the benchmarks) keeps no idle server process."""
+    import gc
+
+    import great_expectations as gx
+    from portrait.expectations.gates import run_gate
+    from portrait.expectations.suites import CRITICAL, SuiteSpec, severity
+
+    settings, _ = published
+    name = f"portrait-test-gate-{time.monotonic_ns()}"
+    monkeypatch.setenv("PGAPPNAME", name)  # libpq names GX's sessions after it
+    spec = SuiteSpec(name="probe.branches", table="raw.branches", query="select * from raw.branches",
+                     expectations=[gx.expectations.ExpectTableRowCountToBeBetween(min_value=1, meta=severity(CRITICAL, rule="volume"))])  # fmt: skip
+    gc.disable()  # the context's cycles stay uncollected, as they may in a busy process
+    try:
+        result = run_gate("landing", [spec], settings=settings, docs=False)
+        assert result.checks[0].success
+        open_sessions = _one(
+            settings,
+            "select count(*) from pg_stat_activity where application_name = %s and pid <> pg_backend_pid()",
+            name,
+        )[0]
+    finally:
+        gc.enable()
+    assert open_sessions == 0
+
+
 def test_bi_reads_published_marts_and_dq_views_but_not_the_build_schema(published):
     settings, _ = published
     with psycopg.connect(warehouse.bi_url(settings)) as conn:
