@@ -81,7 +81,8 @@ def run(
     incremental_cpu: list[tuple[float, float | None]] = []
 
     def timed(**kwargs):
-        began, cpu = time.perf_counter(), cpu_seconds()
+        cpu = cpu_seconds()  # first: it can wait for closing connections' backends to exit
+        began = time.perf_counter()
         report = build(settings=settings, **kwargs)
         seconds = time.perf_counter() - began
         return report, seconds, cpu_used(cpu)
