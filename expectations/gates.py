@@ -141,6 +141,23 @@ def _quiet_gx() -> None:
     for name in [*logging.root.manager.loggerDict, "great_expectations"]:
         if name.startswith("great_expectations"):
             logging.getLogger(name).setLevel(logging.ERROR)
+    _no_tqdm_monitor()
+
+
+def _no_tqdm_monitor() -> None:
+    """GX opens a tqdm bar for every validation, disabled or not, and tqdm's first bar starts a
+    monitor thread that lives as long as the process. That thread kept every later build in the
+    process from forking its landing gate (portrait/forked.py forks only a single-threaded
+    process): the gate ran in a thread instead, in dbt's GIL. The monitor only adjusts the refresh
+    of stalled bars, and GX's are disabled: none is started, and one already running is stopped."""
+    from tqdm import std
+
+    std.tqdm.monitor_interval = 0
+    monitor = std.tqdm.monitor
+    if monitor is not None:
+        with contextlib.suppress(Exception):
+            monitor.exit()
+        std.tqdm.monitor = None
 
 
 class GateAbandoned(Exception):

@@ -6,6 +6,7 @@ import csv
 import functools
 import shutil
 import subprocess
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -94,9 +95,10 @@ def test_a_failed_row_count_check_records_the_count_it_observed(published):
     assert not columns.success and "birth_date" in columns.observed
 
 
-def test_a_gate_run_leaves_no_connection_open(published, monkeypatch):
+def test_a_gate_run_leaves_no_connection_open_nor_thread(published, monkeypatch):
     """GX's engines keep pooled connections until its context is garbage-collected; a gate run
-    closes them, so a long-lived process (dag.test, the benchmarks) keeps no idle server process."""
+    closes them, so a long-lived process (dag.test, the benchmarks) keeps no idle server process,
+    and it leaves no thread behind."""
     import gc
 
     import great_expectations as gx
@@ -120,6 +122,9 @@ def test_a_gate_run_leaves_no_connection_open(published, monkeypatch):
     finally:
         gc.enable()
     assert open_sessions == 0
+    # nor a thread: tqdm's monitor (GX opens a bar per validation) kept the next build in the
+    # process from forking its landing gate
+    assert "tqdm_monitor" not in [thread.name for thread in threading.enumerate()]
 
 
 def test_bi_reads_published_marts_and_dq_views_but_not_the_build_schema(published):
