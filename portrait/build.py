@@ -762,8 +762,8 @@ def dbt_build(settings: Settings, *, as_of: date | None = None, select: str | No
 
 
 def unit_tests(settings: Settings | None = None) -> BuildReport:
-    """dbt's unit tests (hand-computed expected rows for the contribution formula, tag rules,
-    triggers and uplift); raises BuildFailed naming the first that fails."""
+    """dbt's unit tests (hand-computed expected rows for the contribution formula, RFM scoring,
+    tag rules, triggers and uplift); raises BuildFailed naming the first that fails."""
     settings = settings or get_settings()
     # the inputs' column types come from the published marts (a built warehouse is needed)
     report = run_dbt(["test", "--select", "test_type:unit"], settings=settings,
