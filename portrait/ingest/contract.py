@@ -134,7 +134,7 @@ TABLES: tuple[Table, ...] = (
             _c("family", "text", "Product family.", required=True, allowed=PRODUCT_FAMILIES),
             _c("is_asset", "bool", "True for lending products (the bank's assets).", required=True),
             _c("customer_rate", "decimal", "Annual rate paid to (deposits) or charged to (loans) the customer, as a fraction.", minimum=0, maximum=1),
-            _c("ftp_rate", "decimal", "Annual funds-transfer-pricing rate, as a fraction.", required=True, minimum=0, maximum=1),
+            _c("ftp_rate", "decimal", "Annual base funds-transfer-pricing rate, as a fraction (an account adds the term premium of seed ftp_curve at its tenor).", required=True, minimum=0, maximum=1),
             _c("fee_rate", "decimal", "Annual fee as a fraction of the balance.", minimum=0, maximum=1),
             _c("monthly_fee_amount", "decimal", "Flat monthly fee per account.", minimum=0),
             _c("margin_rate", "decimal", "Expected margin per unit of balance used to value offers (annual fraction).", minimum=-1, maximum=1),

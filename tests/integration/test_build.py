@@ -300,7 +300,7 @@ def test_the_dbt_unit_tests_pass(built):
     assert sorted(n.name for n in report.nodes) == sorted([
         "contribution_formula_by_hand", "uplift_with_confidence_interval_by_hand",
         "triggers_fire_on_the_documented_events", "tag_rules_apply_to_the_indicators_they_name",
-        "rfm_scores_are_quintiles_among_recent_transactors"])  # fmt: skip
+        "rfm_scores_are_quintiles_among_recent_transactors", "ftp_is_base_rate_plus_curve_premium_at_tenor"])  # fmt: skip
     assert {n.status for n in report.nodes} == {"pass"}
     assert not any(n.resource_type == "unit_test" for n in build(settings=built).nodes), (
         "the daily build leaves them out"
