@@ -72,6 +72,27 @@ def test_every_published_mart_has_rows(built):
         assert _rows(built, f"select count(*) from marts.{table}")[0][0] > 0, table
 
 
+def test_every_model_and_every_mart_column_is_described(built):
+    """Documentation is part of the contract BI and governance read: every model, seed and
+    snapshot has a description, and so has every column the published marts hold."""
+    manifest = parse_project(built, build_variables())
+    nodes = [n for n in manifest.nodes.values() if n.resource_type in ("model", "seed", "snapshot")]
+    assert len(nodes) > 50
+    assert [n.name for n in nodes if not n.description.strip()] == []
+    marts = [n for n in nodes if n.resource_type == "model" and "/marts/" in n.original_file_path]
+    undescribed = {}
+    for node in marts:
+        columns = [r[0] for r in _rows(built, "select column_name from information_schema.columns "
+                                              "where table_schema = 'marts' and table_name = %s", node.alias)]  # fmt: skip
+        assert columns, f"{node.name} is not published"
+        missing = [
+            c for c in columns if not (node.columns.get(c) and node.columns[c].description.strip())
+        ]
+        if missing:
+            undescribed[node.name] = missing
+    assert undescribed == {}
+
+
 def test_portrait_has_one_row_per_customer_and_sixty_plus_indicators(built):
     customers, distinct = _rows(
         built, "select count(*), count(distinct customer_id) from marts.customer_portrait"
