@@ -53,3 +53,22 @@ def test_other_postgres_servers_are_found_by_their_data_directory(tmp_path):
     finally:
         fake.kill()
         fake.wait()
+
+
+def test_cpu_reads_wait_for_closing_backends_but_not_for_open_connections(monkeypatch):
+    """Closing connections' server processes are waited for (their CPU moves to the postmaster's
+    total when they exit); connections that stay open (a pool) are not: waiting for them took the
+    whole timeout, inside every timed build."""
+    import time
+
+    closing = iter([{"1", "2", "3"}, {"1", "2"}, {"1"}, set()])
+    monkeypatch.setattr(common, "_client_backends", lambda: next(closing))
+    common._wait_for_client_backends_to_exit(timeout=5)
+    assert next(closing, "drained") == "drained", "it read until the last backend had exited"
+
+    polls = []
+    monkeypatch.setattr(common, "_client_backends", lambda: polls.append(1) or {"7", "8"})
+    began = time.monotonic()
+    common._wait_for_client_backends_to_exit(timeout=5, settled=0.06)
+    assert time.monotonic() - began < 1, "stable open connections end the wait"
+    assert len(polls) >= 2
