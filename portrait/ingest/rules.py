@@ -104,6 +104,16 @@ def _may_hold_nul(column: pa.ChunkedArray | pa.Array) -> bool:
     return False
 
 
+def _coded(
+    column: pa.ChunkedArray | pa.Array, allowed: pa.Array
+) -> pa.ChunkedArray | pa.DictionaryArray:
+    """Text as a dictionary array of the allowed values; null where the value is not one."""
+    if isinstance(column, pa.ChunkedArray):
+        return pa.chunked_array([_coded(c, allowed) for c in column.chunks],
+                                pa.dictionary(pa.int32(), pa.string()))  # fmt: skip
+    return pa.DictionaryArray.from_arrays(pc.index_in(column, value_set=allowed), allowed)
+
+
 def _valid_date(text: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return _parses(text, "%Y-%m-%d", text)
 
@@ -247,8 +257,16 @@ def check_chunk(
         else:
             normalised[column.name] = col
         if column.allowed:
-            fail(filled & ~_np(pc.is_in(col, value_set=pa.array(column.allowed))), "allowed_values",
-                 f"not one of {', '.join(column.allowed)}")  # fmt: skip
+            allowed = pa.array(column.allowed, pa.string())
+            if kind == "text":
+                # coded as their place among the allowed values (an empty value has none): the
+                # encoder sends each distinct value's bytes once (pgcopy._coded)
+                coded = _coded(col, allowed)
+                known = _np(pc.is_valid(coded))
+                normalised[column.name] = coded
+            else:
+                known = _np(pc.is_in(col, value_set=allowed))
+            fail(filled & ~known, "allowed_values", f"not one of {', '.join(column.allowed)}")
         if column.references and parents is not None and column.references in parents:
             fail(filled & ~_np(pc.is_in(col, value_set=parents[column.references])), "orphan_reference",
                  f"unknown {column.references}")  # fmt: skip

@@ -110,3 +110,35 @@ def test_typed_dates_from_the_rules_read_back_as_their_text(owner_conn):
 )
 def test_values_off_the_fast_path_are_left_to_the_server(sql_type, value):
     assert pgcopy.encode([(sql_type, pa.array([value, None]))]) is None
+
+
+def _coded(values: list[str | None], dictionary: list[str]) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(
+        pa.array([None if v is None else dictionary.index(v) for v in values], pa.int32()),
+        pa.array(dictionary, pa.string()),
+    )
+
+
+def test_coded_text_reads_back_as_its_text(owner_conn):
+    """The rules pass columns with allowed values dictionary-coded; side by side, the encoder
+    sends their combinations as one piece per row (up to pgcopy._MAX_COMBINATIONS, then a new
+    piece): every arrangement must read back as the plain text does."""
+    many = [f"v{i:03d}" for i in range(70)]  # 71 x 71 entries with the null: more than one run
+    plain = [
+        ("text", ["debit", "credit", "credit", "debit", "debit"]),
+        ("text", ["pos", None, "atm", "branch", "pos"]),
+        ("bigint", ["1", "2", "3", "4", "5"]),
+        ("text", ["v000", "v069", None, "v001", "v042"]),
+        ("text", ["v013", "v013", "v069", None, "v000"]),
+        ("text", ["ünï", "", "x", "y", "z"]),  # an allowed value may be empty, unlike a null
+        ("text", ["a", None, "bb", "ccc", "a"]),  # variable width, between two coded columns
+        ("text", ["t", "f", "t", "t", "f"]),
+    ]
+    dictionaries = [["credit", "debit"], ["atm", "branch", "pos"], None, many, many,
+                    ["", "x", "y", "z", "ünï"], None, ["f", "t"]]  # fmt: skip
+    coded = [
+        (sql_type, values if dictionary is None else _coded(values, dictionary))
+        for (sql_type, values), dictionary in zip(plain, dictionaries, strict=True)
+    ]
+    assert _read_back(owner_conn, coded) == _read_back(owner_conn, plain)
+    assert pgcopy.encode(coded) is not None

@@ -97,6 +97,24 @@ def test_empty_optional_values_become_null_and_booleans_are_normalised():
     assert checked.valid["consent_sms"].to_pylist() == ["f"]
 
 
+def test_allowed_values_are_passed_on_coded_and_an_empty_optional_one_as_null():
+    customers = TABLES_BY_NAME["customers"]
+    rows = [{"customer_id": f"C{i}", "customer_type": kind, "full_name": "A B", "onboarded_date": "2020-01-01",
+             "gender": gender} for i, (kind, gender) in enumerate([("retail", "F"), ("corporate", ""), ("retail", "M")])]  # fmt: skip
+    checked = _check(rows, table=customers)
+    assert len(checked.rejects) == 0
+    for name, values in [
+        ("customer_type", ["retail", "corporate", "retail"]),
+        ("gender", ["F", None, "M"]),
+    ]:
+        column = checked.valid[name]
+        assert pa.types.is_dictionary(column.type)
+        assert column.to_pylist() == values
+        assert column.combine_chunks().dictionary.to_pylist() == list(
+            customers.column(name).allowed
+        )
+
+
 def test_first_broken_rule_wins_and_detail_names_column_and_value():
     checked = _check([{**GOOD, "amount": "x", "direction": "nope"}])
     assert checked.rejects.rules == ["type"]
