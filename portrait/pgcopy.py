@@ -157,80 +157,50 @@ def _boolean(column: pa.Array) -> _Field:
     return _fixed(truth.astype(np.uint8), _valid(column))
 
 
-def days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm), vectorised."""
-    year = year - (month <= 2)
-    era = year // 400
-    year_of_era = year - era * 400
-    day_of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return era * 146_097 + day_of_era - 719_468
-
-
 ISO_DATE = (10, {4: b"-", 7: b"-"})  # width, separators
 ISO_TIMESTAMP = (20, {4: b"-", 7: b"-", 10: b"T", 13: b":", 16: b":", 19: b"Z"})
-_FIELDS = [(0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2)]  # year, month, day, h, m, s
-_PLACEHOLDER = "2000-01-01T00:00:00Z"  # stands in for nulls (sent as nulls)
-_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+_PLACEHOLDER = "2000-01-01T00:00:00Z"  # stands in for nulls while the form is checked
+_YEAR_1_DAYS = -719_162  # 0001-01-01 in days since 1970-01-01
+_YEAR_1_US = _YEAR_1_DAYS * 86_400_000_000
 
 
-def iso_numbers(column: pa.Array, form: tuple[int, dict[int, bytes]]) -> list[np.ndarray]:
-    """Fixed-width ISO text (``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM:SSZ``) as its numbers (year,
-    month, day, and hour, minute, second); raises NotEncodable unless every value has that form
-    and names a real calendar day and time (the server refuses 2025-02-30, so such a chunk goes
-    to it as text and fails there)."""
+def iso_typed(column: pa.Array | pa.ChunkedArray, form: tuple[int, dict[int, bytes]]) -> pa.Array:
+    """Fixed-width ISO text (``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM:SSZ``) as date32 or UTC
+    microseconds, so that the encoder need not read the text again; raises NotEncodable unless
+    every value has exactly that form and names a real calendar day and time (the server refuses
+    2025-02-30, so such a chunk goes to it as text and fails there).
+
+    The form (width and separators) is checked here; Arrow's ISO 8601 parser then requires digits
+    and refuses impossible days and times (a 30th of February, hour 24, second 60), five times
+    faster than reading the digits with numpy. It reads year 0, which PostgreSQL does not have:
+    a value before year 1 leaves the fast path.
+    """
     width, separators = form
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
-    if column.null_count:
-        column = pc.fill_null(column, _PLACEHOLDER[:width])
-    matrix = same_width(column)
+    filled = pc.fill_null(column, _PLACEHOLDER[:width]) if column.null_count else column
+    matrix = same_width(filled)
     if matrix is None or matrix.shape[1] != width:
         raise NotEncodable("not in the canonical ISO form")
-    for k, char in separators.items():
-        if (matrix[:, k] != ord(char)).any():
-            raise NotEncodable("not in the canonical ISO form")
-    digit_columns = [k for k in range(width) if k not in separators]
-    digits = matrix[:, digit_columns] - np.uint8(48)  # wraps below '0': > 9 as well
-    if (digits > 9).any():
+    expected = np.frombuffer(b"".join(separators.values()), dtype=np.uint8)
+    if (matrix[:, list(separators)] != expected).any():
         raise NotEncodable("not in the canonical ISO form")
-    position = {k: i for i, k in enumerate(digit_columns)}
-    numbers = []
-    for first, count in _FIELDS[: 3 if width == 10 else 6]:
-        value = digits[:, position[first]].astype(np.int64)
-        for k in range(first + 1, first + count):
-            value = value * 10 + digits[:, position[k]]
-        numbers.append(value)
-    year, month, day = numbers[:3]
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    ok = (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1)
-    ok &= day <= _MONTH_DAYS[np.clip(month, 0, 12)] + (leap & (month == 2))
-    if width > 10:
-        ok &= (numbers[3] < 24) & (numbers[4] < 60) & (numbers[5] < 60)
-    if not ok.all():
-        raise NotEncodable("not a real calendar day or time")
-    return numbers
-
-
-def iso_array(
-    numbers: list[np.ndarray], days: np.ndarray, null: np.ndarray | None = None
-) -> pa.Array:
-    """The numbers read by iso_numbers (and their ``days`` since 1970) as a typed array: date32
-    for dates, UTC microseconds for date-times, so that the encoder need not read the text again;
-    ``null`` marks the rows that are nulls (their placeholder numbers are ignored)."""
-    if len(numbers) == 3:
-        return pa.array(days.astype(np.int32), pa.date32(), mask=null)
-    hour, minute, second = numbers[3:]
-    micros = (days * 86_400 + hour * 3600 + minute * 60 + second) * 1_000_000
-    return pa.array(micros, pa.timestamp("us", tz="UTC"), mask=null)
+    target = pa.date32() if width == 10 else pa.timestamp("us", tz="UTC")
+    try:
+        typed = pc.cast(column, target)
+    except pa.ArrowInvalid:
+        raise NotEncodable("not a real calendar day or time") from None
+    earliest = pc.min(typed)
+    if earliest.is_valid and earliest.value < (_YEAR_1_DAYS if width == 10 else _YEAR_1_US):
+        raise NotEncodable("year 0")
+    return typed
 
 
 def _typed(column: pa.Array, form: tuple[int, dict[int, bytes]]) -> pa.Array:
     """A date or date-time column typed: as delivered when it already is, else read as ISO text."""
     if not pa.types.is_string(column.type):
         return column
-    numbers = iso_numbers(column, form)
-    return iso_array(numbers, days_from_civil(*numbers[:3]), np.asarray(column.is_null()))
+    return iso_typed(column, form)
 
 
 def _timestamptz(column: pa.Array) -> _Field:

@@ -18,9 +18,7 @@ from portrait.pgcopy import (
     ISO_DATE,
     ISO_TIMESTAMP,
     NotEncodable,
-    days_from_civil,
-    iso_array,
-    iso_numbers,
+    iso_typed,
     same_width,
     value_offsets,
 )
@@ -114,6 +112,39 @@ def _coded(
     return pa.DictionaryArray.from_arrays(pc.index_in(column, value_set=allowed), allowed)
 
 
+_DECIMAL_BYTES = np.zeros(256, dtype=bool)
+_DECIMAL_BYTES[np.frombuffer(b"0123456789.+-", dtype=np.uint8)] = True
+
+
+def _short_decimals(column: pa.ChunkedArray | pa.Array, filled: np.ndarray) -> pa.Array | None:
+    """Fast path of the decimal rule: the values as numbers when every filled one is a decimal of
+    at most 13 characters, else None (DECIMAL_RE then decides, value by value).
+
+    Made of digits, signs and points only, such text parses as a number exactly when it has the
+    rule's form (a sign first if any, one point at most, a digit somewhere); 13 characters keep
+    within the rule's 24 digits before the point and 12 after it. A third of the regex's time.
+    """
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if not len(column) or column.null_count or not pa.types.is_string(column.type):
+        return None
+    offsets = value_offsets(column)
+    if int(np.diff(offsets).max()) > 13:
+        return None
+    data = np.frombuffer(column.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    if not _DECIMAL_BYTES[data].all():
+        return None
+    source = (
+        column
+        if filled.all()
+        else pc.if_else(pa.array(filled), column, pa.scalar(None, pa.string()))
+    )
+    try:
+        return pc.cast(source, pa.float64())
+    except pa.ArrowInvalid:
+        return None
+
+
 def _valid_date(text: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return _parses(text, "%Y-%m-%d", text)
 
@@ -196,14 +227,19 @@ def check_chunk(
                 marker.mark(failed, rule, _describe(column, values, failed, what))
 
         if kind in ("int", "decimal"):
-            ok = _np(pc.match_substring_regex(col, INT_RE if kind == "int" else DECIMAL_RE))
+            numbers = _short_decimals(col, filled) if kind == "decimal" else None
+            if numbers is not None:
+                ok = np.ones(n, dtype=bool)
+            else:
+                ok = _np(pc.match_substring_regex(col, INT_RE if kind == "int" else DECIMAL_RE))
             fail(
                 filled & ~ok, "type", f"not {'an integer' if kind == 'int' else 'a decimal number'}"
             )
             if column.minimum is not None or column.maximum is not None:
-                numbers = pc.cast(
-                    pc.if_else(pa.array(filled & ok), col, pa.scalar("0")), pa.float64()
-                )
+                if numbers is None:
+                    numbers = pc.cast(
+                        pc.if_else(pa.array(filled & ok), col, pa.scalar("0")), pa.float64()
+                    )
                 out = np.zeros(n, dtype=bool)
                 if column.minimum is not None:
                     out |= _np(pc.less(numbers, column.minimum))
@@ -215,8 +251,8 @@ def check_chunk(
                 fail(out & filled & ok, "range", f"must be {bounds}")
             normalised[column.name] = col
         elif kind in ("date", "timestamp"):
-            # fast path: every value in the canonical form of a real day (and time) is read as
-            # numbers in one vectorised step; anything else gets the full rule below
+            # fast path: a chunk whose values all have the canonical form of a real day (and
+            # time) is typed in one vectorised step; anything else gets the full rule below
             form = ISO_DATE if kind == "date" else ISO_TIMESTAMP
             try:
                 # empty values as nulls, which the reader skips
@@ -225,15 +261,17 @@ def check_chunk(
                     if filled.all()
                     else pc.if_else(pa.array(filled), col, pa.scalar(None, pa.string()))
                 )
-                numbers = iso_numbers(source, form)
+                typed = iso_typed(source, form)
             except NotEncodable:
-                numbers = None
-            if numbers is not None:
+                typed = None
+            if typed is not None:
                 ok = np.ones(n, dtype=bool)
-                days = days_from_civil(*numbers[:3])
-                late = days > batch_days
                 # passed on typed: the encoder sends these without reading the text again
-                typed = iso_array(numbers, days, None if filled.all() else ~filled)
+                ticks = pc.fill_null(typed.cast(pa.int32() if kind == "date" else pa.int64()), 0)
+                days = ticks.to_numpy(zero_copy_only=False)
+                if kind != "date":
+                    days = days // 86_400_000_000  # microseconds (UTC) to days
+                late = days > batch_days
             else:
                 day_text = pc.utf8_slice_codeunits(col, 0, 10)
                 ok = _np(pc.match_substring_regex(col, DATE_RE if kind == "date" else TIMESTAMP_RE))
@@ -247,7 +285,7 @@ def check_chunk(
             )
             if column.not_after_batch:
                 fail(late & filled & ok, "future_date", f"after the batch date {batch_date}")
-            normalised[column.name] = typed if numbers is not None else col
+            normalised[column.name] = typed if typed is not None else col
         elif kind == "bool":
             lowered = pc.utf8_lower(col)
             is_true = _np(pc.is_in(lowered, value_set=pa.array(TRUE_VALUES)))

@@ -75,21 +75,21 @@ def test_binary_values_read_back_as_the_server_parses_their_text(owner_conn):
 
 
 def test_typed_dates_from_the_rules_read_back_as_their_text(owner_conn):
-    """The rules pass canonical dates and date-times on typed (pgcopy.iso_array) so that the text
+    """The rules pass canonical dates and date-times on typed (pgcopy.iso_typed) so that the text
     is read once: the encoder must send the values it sends for that text."""
     timed = [
         (sql_type, values) for sql_type, values in COLUMNS if sql_type in ("date", "timestamptz")
     ]
-    typed = []
-    for sql_type, values in timed:
-        text = pa.array(values, pa.string())
-        numbers = pgcopy.iso_numbers(
-            text, pgcopy.ISO_DATE if sql_type == "date" else pgcopy.ISO_TIMESTAMP
+    typed = [
+        (
+            sql_type,
+            pgcopy.iso_typed(
+                pa.array(values, pa.string()),
+                pgcopy.ISO_DATE if sql_type == "date" else pgcopy.ISO_TIMESTAMP,
+            ),
         )
-        null = np.asarray(text.is_null())
-        typed.append(
-            (sql_type, pgcopy.iso_array(numbers, pgcopy.days_from_civil(*numbers[:3]), null))
-        )
+        for sql_type, values in timed
+    ]
     assert [t.type for _, t in typed] == [pa.date32(), pa.date32()] + [
         pa.timestamp("us", tz="UTC")
     ] * 2
@@ -106,6 +106,14 @@ def test_typed_dates_from_the_rules_read_back_as_their_text(owner_conn):
         ("date", "1900-02-29"),  # not a leap year
         ("timestamptz", "2024-01-01T24:00:00Z"),
         ("timestamptz", "2024-13-01T00:00:00Z"),
+        ("timestamptz", "2024-01-01T23:59:60Z"),  # a leap second, which the rules refuse
+        ("timestamptz", "0000-01-01T00:00:00Z"),  # year 0, which PostgreSQL does not have
+        ("date", "0000-12-31"),
+        ("date", "2024-1-01"),
+        ("date", "2024-01-0\uff11"),  # a fullwidth digit, three bytes: not the form's width
+        ("date", "2024/01/01"),
+        ("date", "2024-01-0a"),
+        ("timestamptz", "2024-01-01T1a:00:00Z"),
     ],
 )
 def test_values_off_the_fast_path_are_left_to_the_server(sql_type, value):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -9,7 +10,14 @@ import pyarrow as pa
 import pytest
 
 from portrait.ingest.contract import TABLES_BY_NAME
-from portrait.ingest.rules import check_chunk, has_repeats, key_hashes, later_duplicates
+from portrait.ingest.rules import (
+    DECIMAL_RE,
+    _short_decimals,
+    check_chunk,
+    has_repeats,
+    key_hashes,
+    later_duplicates,
+)
 
 TXN = TABLES_BY_NAME["transactions"]
 GOOD = {"txn_id": "T1", "account_id": "A1", "booked_at": "2025-03-01T10:00:00Z", "amount": "12.50",
@@ -169,3 +177,27 @@ def test_the_nul_pre_check_reads_only_the_values_in_view():
     assert not _may_hold_nul(dirty.slice(2)) and not _may_hold_nul(dirty.slice(0, 1))
     assert _may_hold_nul(dirty.slice(1, 1))
     assert _may_hold_nul(pa.array(["\x00"], pa.large_string()))  # no fast path: searched
+
+
+DECIMAL_TEXTS = ["1", "+5", "5.", ".5", "-.5", "+.5", "-0", "007.50", "-", ".", "+", "+-1", "1-2",
+                 "1.2.3", "--1", "1e5", "inf", "nan", " 1", "1 ", "1,5", "0x1F", "١٢", "12345678901.5",
+                 "0.12345678901", "0.123456789012", ".1234567890123", "123456789012345678901234",
+                 "1234567890123456789012345", "5.0000000000000"]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", DECIMAL_TEXTS)
+def test_the_decimal_fast_path_gives_the_rules_verdict(value):
+    """A chunk of short decimals skips the regex (_short_decimals): whichever path a value takes,
+    it is refused as a type exactly when it does not match DECIMAL_RE."""
+    checked = _check([GOOD, {**GOOD, "txn_id": "T2", "amount": value}])
+    refused_as_type = checked.rejects.rules == ["type"]
+    assert refused_as_type == (re.fullmatch(DECIMAL_RE, value) is None)
+
+
+def test_short_decimals_take_the_fast_path_and_others_the_regex():
+    short = [v for v in DECIMAL_TEXTS if re.fullmatch(DECIMAL_RE, v) and len(v) <= 13]
+    numbers = _short_decimals(pa.array(short), np.ones(len(short), dtype=bool))
+    assert numbers is not None
+    assert numbers.to_pylist() == [float(v) for v in short]
+    for other in ("1e5", "1 ", "-", "0.123456789012"):
+        assert _short_decimals(pa.array(["1", other]), np.ones(2, dtype=bool)) is None
