@@ -354,8 +354,11 @@ class BatchLoader:
         self.progress = progress
         self.batch_keys: dict[str, list[pa.Array]] = {}
         # keys of earlier batches per reference ("accounts.account_id"), read once per batch
-        # (balances, transactions, cards and loans all name accounts)
-        self._earlier_keys: dict[str, pa.Array] = {}
+        # (balances, transactions, cards and loans all name accounts), in a thread on a
+        # connection of its own while the first files load (see prefetch_parent_keys)
+        self._earlier_keys: dict[str, Future] = {}
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parent-keys")
+        self._reader_conn: psycopg.Connection | None = None
         self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
         self._committer = ThreadPoolExecutor(max_workers=CONNECTIONS, thread_name_prefix="commit")
         self._pending: dict[psycopg.Connection, Future] = {}  # its file's commit, oldest first
@@ -367,8 +370,10 @@ class BatchLoader:
         close the connections, which releases the batch's lock."""
         self._hasher.shutdown(wait=True, cancel_futures=True)
         self._committer.shutdown(wait=True, cancel_futures=True)
-        for conn in self.conns:
-            conn.close()
+        self._reader.shutdown(wait=True, cancel_futures=True)
+        for conn in [*self.conns, self._reader_conn]:
+            if conn is not None:
+                conn.close()
 
     def _open(self) -> psycopg.Connection:
         conn = self._connect()
@@ -455,19 +460,36 @@ class BatchLoader:
             pass
 
     # -- parents -----------------------------------------------------------------------------
-    def _parent_keys(self, conn: psycopg.Connection, table: Table) -> dict[str, pa.Array]:
+    def prefetch_parent_keys(self, tables: list[Table]) -> None:
+        """Start reading the earlier batches' keys that ``tables`` (in load order) refer to, in the
+        order the files will need them. They do not depend on this batch, so the reads (40 ms for
+        the accounts of one earlier 10k-customer batch, on the server's side mostly) overlap the
+        first files' loads instead of holding up the files that need them."""
+        for table in tables:
+            for column in table.columns:
+                ref = column.references
+                if ref is not None and ref not in self._earlier_keys:
+                    self._earlier_keys[ref] = self._reader.submit(self._read_earlier_keys, ref)
+
+    def _read_earlier_keys(self, ref: str) -> pa.Array:
+        if self._reader_conn is None:
+            self._reader_conn = self._connect()
+            self._reader_conn.autocommit = True
+        parent, column = ref.split(".")
+        rows = self._reader_conn.execute(
+            sql.SQL("select distinct {} from {} where batch_id <> %s").format(
+                sql.Identifier(column), sql.Identifier("raw", parent)),
+            (self.batch_id,),
+        ).fetchall()  # fmt: skip
+        return pa.array([r[0] for r in rows], pa.string())
+
+    def _parent_keys(self, table: Table) -> dict[str, pa.Array]:
         out = {}
         for ref in {c.references for c in table.columns if c.references}:
             assert ref is not None
-            parent, column = ref.split(".")
             if ref not in self._earlier_keys:
-                rows = conn.execute(
-                    sql.SQL("select distinct {} from {} where batch_id <> %s").format(
-                        sql.Identifier(column), sql.Identifier("raw", parent)),
-                    (self.batch_id,),
-                ).fetchall()  # fmt: skip
-                self._earlier_keys[ref] = pa.array([r[0] for r in rows], pa.string())
-            known = [self._earlier_keys[ref], *self.batch_keys.get(ref, [])]
+                self._earlier_keys[ref] = self._reader.submit(self._read_earlier_keys, ref)
+            known = [self._earlier_keys[ref].result(), *self.batch_keys.get(ref, [])]
             out[ref] = (
                 pa.chunked_array(known, pa.string()).combine_chunks()
                 if known
@@ -509,7 +531,7 @@ class BatchLoader:
                        if c.references and c.references.split(".")[0] == table.name}  # fmt: skip
         keys_seen: dict[str, list[pa.Array]] = {ref: [] for ref in parent_refs}
 
-        producer = _Producer(lf, self.batch_date, self._parent_keys(conn, table), tuple(key_cols))
+        producer = _Producer(lf, self.batch_date, self._parent_keys(table), tuple(key_cols))
         producer.start()
         done_bytes = 0
         stream = _CopyStream(conn, staging, [*lf.header.present, "line_number"])
@@ -739,6 +761,7 @@ def ingest_files(
                              progress=progress)  # fmt: skip
         try:
             loader.begin()
+            loader.prefetch_parent_keys([t for t in load_order() if t.name in by_table])
             for table in load_order():
                 lf = by_table.get(table.name)
                 if lf is not None:
