@@ -47,7 +47,7 @@ from portrait.ingest.contract import (
     load_order,
 )
 from portrait.ingest.readers import Chunk, HeaderCheck, sha256_of
-from portrait.ingest.rules import check_chunk, has_repeats, key_hashes, later_duplicates
+from portrait.ingest.rules import Checked, check_chunk, has_repeats, key_hashes, later_duplicates
 
 QUEUE_DEPTH = 3
 CONNECTIONS = 3  # a file loads on one while the files before it commit on the others
@@ -232,18 +232,26 @@ def ensure_landing_tables(conn: psycopg.Connection) -> None:
 # Loading
 
 
-def _serialise(lf: LandingFile, checked_valid: pa.Table, lines: np.ndarray) -> tuple[str, object]:
-    """A chunk's valid rows for COPY, columns in the file's order: binary (the server receives
-    typed values, no parsing) unless a value is off the encoder's fast path, then CSV (see
+def _copy_columns(lf: LandingFile) -> list[str]:
+    """The COPY statement's columns: the line number first, then the file's columns in its order.
+    First, it sits beside the other fixed-width fields at the start of the row (the encoder joins
+    one piece per row fewer than with it last)."""
+    return ["line_number", *lf.header.present]
+
+
+def _serialise(lf: LandingFile, checked: Checked) -> tuple[str, object]:
+    """A chunk's valid rows for COPY, columns as _copy_columns: binary (the server receives typed
+    values, no parsing) unless a value is off the encoder's fast path, then CSV (see
     portrait.pgcopy)."""
     types = {c.name: SQL_TYPES[c.type] for c in lf.table.columns}
-    checked_valid = checked_valid.select(lf.header.present)
+    checked_valid, lines = checked.valid.select(lf.header.present), checked.valid_lines
     encoded = pgcopy.encode(
-        [*((types[n], checked_valid[n]) for n in lf.header.present), ("bigint", lines)]
-    )
+        [("bigint", lines), *((types[n], checked_valid[n]) for n in lf.header.present)],
+        floats={i + 1: checked.numbers[n] for i, n in enumerate(lf.header.present) if n in checked.numbers},
+    )  # fmt: skip
     if encoded is not None:
         return "binary", encoded
-    data = checked_valid.append_column("line_number", pa.array(lines, pa.int64()))
+    data = checked_valid.add_column(0, "line_number", pa.array(lines, pa.int64()))
     buffer = io.BytesIO()
     pacsv.write_csv(
         data, buffer, write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed")
@@ -320,11 +328,7 @@ class _Producer(threading.Thread):
             for chunk in self.lf.chunks():
                 checked = check_chunk(self.lf.table, chunk.data, chunk.line_numbers,
                                       batch_date=self.batch_date, parents=self.parents)  # fmt: skip
-                payload = (
-                    _serialise(self.lf, checked.valid, checked.valid_lines)
-                    if checked.valid.num_rows
-                    else None
-                )
+                payload = _serialise(self.lf, checked) if checked.valid.num_rows else None
                 self._put(("chunk", chunk, checked, payload))
                 if self.stop.is_set():
                     return
@@ -534,7 +538,7 @@ class BatchLoader:
         producer = _Producer(lf, self.batch_date, self._parent_keys(table), tuple(key_cols))
         producer.start()
         done_bytes = 0
-        stream = _CopyStream(conn, staging, [*lf.header.present, "line_number"])
+        stream = _CopyStream(conn, staging, _copy_columns(lf))
         try:
             while True:
                 item = producer.out.get()

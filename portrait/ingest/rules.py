@@ -6,7 +6,7 @@ first rule each broke) out. Every rule has a stable name, used in ``quarantine.r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -67,6 +67,9 @@ class Checked:
     valid: pa.Table  # normalised text; None where the value is missing
     valid_lines: np.ndarray
     rejects: Rejects
+    # decimal columns the fast path read as doubles, valid rows only: the encoder need not parse
+    # them again (pgcopy.encode's ``floats``)
+    numbers: dict[str, pa.Array] = field(default_factory=dict)
 
 
 def _np(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -84,6 +87,16 @@ def _parses(
     parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
     same_day = pc.equal(pc.cast(pc.cast(parsed, pa.date32()), pa.string()), day_text)
     return _np(same_day)
+
+
+def _empty(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Where the values are empty: read from the string offsets (a tenth of a millisecond per
+    90k values, against 1.4 ms for Arrow's length and comparison kernels)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    if all(pa.types.is_string(c.type) and not c.null_count for c in chunks):
+        parts = [np.diff(value_offsets(c)) == 0 for c in chunks]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+    return _np(pc.equal(pc.binary_length(column), 0))
 
 
 def _may_hold_nul(column: pa.ChunkedArray | pa.Array) -> bool:
@@ -190,7 +203,7 @@ def check_chunk(
     present = [c for c in table.columns if c.name in data.column_names]
     # Values are taken as delivered (no trimming): a padded number or code breaks its rule visibly.
     text = {c.name: data[c.name] for c in present}
-    empty = {name: _np(pc.equal(pc.binary_length(col), 0)) for name, col in text.items()}
+    empty = {name: _empty(col) for name, col in text.items()}
 
     if present:
         marker.mark(
@@ -211,6 +224,7 @@ def check_chunk(
             marker.mark(np.ones(n, dtype=bool), "required", f"{column.name} is required")
 
     normalised: dict[str, pa.Array | pa.ChunkedArray] = {}
+    doubles: dict[str, pa.Array] = {}
     batch_day_text = batch_date.isoformat()
     batch_days = (batch_date - date(1970, 1, 1)).days
     for column in present:
@@ -230,6 +244,7 @@ def check_chunk(
             numbers = _short_decimals(col, filled) if kind == "decimal" else None
             if numbers is not None:
                 ok = np.ones(n, dtype=bool)
+                doubles[column.name] = numbers
             else:
                 ok = _np(pc.match_substring_regex(col, INT_RE if kind == "int" else DECIMAL_RE))
             fail(
@@ -327,7 +342,9 @@ def check_chunk(
         details=marker.detail[bad_idx].tolist(),
         records=records,
     )
-    return Checked(valid=valid, valid_lines=line_numbers[good], rejects=rejects)
+    if any_bad:
+        doubles = {name: pc.filter(values, keep) for name, values in doubles.items()}
+    return Checked(valid=valid, valid_lines=line_numbers[good], rejects=rejects, numbers=doubles)
 
 
 _MULTIPLIERS = np.random.default_rng(20260101).integers(1, 2**63, 64, dtype=np.uint64) | np.uint64(

@@ -114,8 +114,8 @@ def test_every_value_equals_the_servers_own_parse_of_the_file(
     monkeypatch.setattr(readers, "BLOCK_SIZE", 16 << 10)
     formats: list[str] = []
 
-    def serialise(lf, valid, lines, real=loader._serialise):
-        fmt, payload = real(lf, valid, lines)
+    def serialise(lf, checked, real=loader._serialise):
+        fmt, payload = real(lf, checked)
         if lf.table.name == "transactions":
             formats.append(fmt)
         return fmt, payload

@@ -150,3 +150,28 @@ def test_coded_text_reads_back_as_its_text(owner_conn):
     ]
     assert _read_back(owner_conn, coded) == _read_back(owner_conn, plain)
     assert pgcopy.encode(coded) is not None
+
+
+def test_doubles_from_the_rules_encode_as_their_text():
+    """The rules pass short decimals on parsed as doubles (encode's ``floats``): the bytes must be
+    those the text gives, the delivered display scale included."""
+    text = pa.array(["0.10", "-7", "+3.25", None, "12345678.5", "5.", "-0.00"], pa.string())
+    doubles = pa.array([0.1, -7.0, 3.25, None, 12345678.5, 5.0, -0.0])
+    columns = [("bigint", np.arange(7)), ("numeric", text)]
+    assert pgcopy.encode(columns, floats={1: doubles}) == pgcopy.encode(columns)
+    wrong = pa.array([0.2, -7.0, 3.25, None, 12345678.5, 5.0, -0.0])
+    assert pgcopy.encode(columns, floats={1: wrong}) != pgcopy.encode(columns)
+
+
+def test_text_is_sent_from_its_own_buffers_whatever_lies_behind_a_null(owner_conn):
+    """Variable-width text goes without a copy (its offsets and bytes as they are): a null must
+    read back as null even when Arrow keeps bytes behind it, and a slice as the slice."""
+    validity = pa.py_buffer(bytes([0b01101]))  # the second and fifth values are null...
+    offsets = pa.py_buffer(np.array([0, 1, 3, 4, 5, 5], dtype=np.int32).tobytes())
+    with_bytes = pa.Array.from_buffers(  # ... the second with two bytes behind it
+        pa.string(), 5, [validity, offsets, pa.py_buffer(b"abbcd")]
+    )
+    sliced = pa.array(["zz", "a", None, "ccc", "dd", "e", "f"], pa.string()).slice(1, 5)
+    assert with_bytes.to_pylist() == ["a", None, "c", "d", None]
+    got = _read_back(owner_conn, [("text", with_bytes), ("text", sliced)])
+    assert got == [("a", "a"), (None, None), ("c", "ccc"), ("d", "dd"), (None, "e")]

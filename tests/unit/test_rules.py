@@ -201,3 +201,12 @@ def test_short_decimals_take_the_fast_path_and_others_the_regex():
     assert numbers.to_pylist() == [float(v) for v in short]
     for other in ("1e5", "1 ", "-", "0.123456789012"):
         assert _short_decimals(pa.array(["1", other]), np.ones(2, dtype=bool)) is None
+
+
+def test_short_decimals_are_passed_on_as_doubles_for_the_valid_rows():
+    checked = _check(
+        [GOOD, {**GOOD, "txn_id": "T2", "amount": "-5"}, {**GOOD, "txn_id": "T3", "amount": "7.5"}]
+    )
+    assert checked.rejects.rules == ["range"]
+    assert checked.numbers["amount"].to_pylist() == [12.5, 7.5]
+    assert checked.valid["amount"].to_pylist() == ["12.50", "7.5"]
