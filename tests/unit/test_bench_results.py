@@ -61,14 +61,22 @@ def test_cpu_reads_wait_for_closing_backends_but_not_for_open_connections(monkey
     whole timeout, inside every timed build."""
     import time
 
-    closing = iter([{"1", "2", "3"}, {"1", "2"}, {"1"}, set()])
-    monkeypatch.setattr(common, "_client_backends", lambda: next(closing))
+    none: set[str] = set()
+    closing = iter([({"1", "2", "3"}, none), ({"1", "2"}, none), ({"1"}, none), (none, none)])
+    monkeypatch.setattr(common, "_backends", lambda: next(closing))
     common._wait_for_client_backends_to_exit(timeout=5)
     assert next(closing, "drained") == "drained", "it read until the last backend had exited"
 
     polls = []
-    monkeypatch.setattr(common, "_client_backends", lambda: polls.append(1) or {"7", "8"})
+    monkeypatch.setattr(common, "_backends", lambda: polls.append(1) or ({"7", "8"}, none))
     began = time.monotonic()
     common._wait_for_client_backends_to_exit(timeout=5, settled=0.06)
     assert time.monotonic() - began < 1, "stable open connections end the wait"
     assert len(polls) >= 2
+
+    # a process that is exiting (no title left) is waited for however long it stays the same
+    exiting = iter([({"7"}, {"9"})] * 8 + [({"7"}, none)] * 100)
+    polls.clear()
+    monkeypatch.setattr(common, "_backends", lambda: polls.append(1) or next(exiting))
+    common._wait_for_client_backends_to_exit(timeout=5, settled=0.06)
+    assert len(polls) > 8, "it waited past the exiting process before settling on the open one"
