@@ -1,45 +1,15 @@
-"""Loads one landing delivery into raw (typed, batch-stamped, bad rows to quarantine).
+"""Loads new landing deliveries into raw (typed, batch-stamped, bad rows to quarantine).
 
-The batch date is the run's logical date, so a re-run of the same day replaces that batch.
-Params: `landing_dir` (default PORTRAIT_HOME/landing/synthetic) and `source`.
+Every five minutes the inbox (PORTRAIT_HOME/landing/inbox/<delivery>/, or PORTRAIT_INBOX) is
+read: each delivery is loaded once, under its own batch date (its delivery.json, the source's
+manifest, or a date in its name; never the run's date), and one whose files are already loaded is
+not loaded again. Refused deliveries move to <inbox>/_refused/ with the reason. A run that finds
+nothing new is skipped and triggers nothing; one that loads a batch triggers warehouse_build.
+Params: `landing_dir` (one folder instead of the inbox), `source`, `batch_date`.
 """
 
 from __future__ import annotations
 
-import pendulum
-from airflow.sdk import Param, dag, task
+from portrait.orchestration.factory import make_dag
 
-from portrait.orchestration import assets
-from portrait.orchestration.defaults import DEFAULT_ARGS
-
-
-@dag(
-    schedule="@daily",
-    start_date=pendulum.datetime(
-        1990, 1, 1, tz="UTC"
-    ),  # historical extracts (e.g. 1990s) must run too
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=["landing", "portrait"],
-    doc_md=__doc__,
-    params={
-        "landing_dir": Param(
-            "", type="string", description="Landing folder (empty: PORTRAIT_HOME/landing/synthetic)"
-        ),
-        "source": Param("synthetic", enum=["synthetic"], description="Source adapter"),
-    },
-)
-def landing_ingest():
-    @task(outlets=[assets.RAW_BATCH])
-    def ingest(params=None, ds=None) -> dict:
-        from portrait.config import get_settings
-        from portrait.orchestration.tasks import ingest_batch
-
-        folder = params["landing_dir"] or str(get_settings().home / "landing" / "synthetic")
-        return ingest_batch(folder, params["source"], ds)
-
-    ingest()
-
-
-landing_ingest()
+dag = make_dag("landing_ingest", __doc__)  # an Airflow DAG made from portrait.orchestration.chain

@@ -319,10 +319,16 @@ def _validate_suite(context, source, spec: SuiteSpec, view: str, result: GateRes
     detailed = [i for i, v in enumerate(verdicts)
                 if not v.success and type(spec.expectations[i]).__name__ not in _OBSERVED_WHEN_FAILED]  # fmt: skip
     items = list(verdicts)
-    if detailed:
-        details = _run(context, batch, f"{spec.name}.details", [spec.expectations[i] for i in detailed],
-                       {"result_format": "SUMMARY", "partial_unexpected_count": 5})  # fmt: skip
-        for i, item in zip(detailed, details, strict=True):
+    # rows that name what failed (no personal data: batch ids and dates) are kept whole
+    whole = [i for i in detailed if (spec.expectations[i].meta or {}).get("report_rows")]
+    for group, suffix, result_format in ((whole, "rows", {"result_format": "COMPLETE"}),
+                                         ([i for i in detailed if i not in whole], "details",
+                                          {"result_format": "SUMMARY", "partial_unexpected_count": 5})):  # fmt: skip
+        if not group:
+            continue
+        details = _run(context, batch, f"{spec.name}.{suffix}", [spec.expectations[i] for i in group],
+                       result_format)  # fmt: skip
+        for i, item in zip(group, details, strict=True):
             items[i] = item
     table_checks = any(type(e).__name__.startswith("ExpectTable") for e in spec.expectations)
     observations = _table_observations(conn, view) if table_checks else {}
@@ -394,6 +400,15 @@ def raise_if_failed(result: GateResult) -> None:
         column = f", column {first.column}" if first.column else ""
         raise GateFailed(
             f"{result.stage} gate failed: suite {first.suite}, expectation {first.expectation} ({what}){more}; nothing published",
-            where=f"{first.table}{column}; observed {first.observed}, unexpected {first.unexpected_count}",
+            where=f"{first.table}{column}; observed {first.observed}, unexpected {first.unexpected_count}"
+            + (f"; first: {_first_sample(first.sample)}" if first.sample else ""),
             rule=f"see dq.validation_results where run_id = '{result.run_id}'",
         )
+
+
+def _first_sample(sample: list) -> str:
+    """The first unexpected value or row, as ``key value`` pairs (a row names its own fields)."""
+    first = sample[0]
+    if isinstance(first, dict):
+        return ", ".join(f"{k} {v}" for k, v in first.items())
+    return str(first)

@@ -59,6 +59,12 @@ class BuildReport:
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> BuildReport:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["nodes"] = [NodeOutcome(**n) for n in fields.get("nodes", [])]
+        return cls(**fields)
+
     def failed(self) -> list[NodeOutcome]:
         return [n for n in self.nodes if n.status in {"error", "fail", "runtime error"}]
 
@@ -433,6 +439,19 @@ def _prepare_build_schema(settings: Settings, fresh: bool) -> None:
         )
 
 
+def unpublished_batches(settings: Settings) -> list[str]:
+    """Batches loaded after the last publication (the next build's new batches)."""
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        if conn.execute("select to_regclass('dq.ingest_batches')").fetchone()[0] is None:
+            return []
+        published = conn.execute("select to_regclass('dq.publications')").fetchone()[0]
+        watermark = ("(select coalesce(max(transactions_through), '-infinity'::timestamptz) from dq.publications)"
+                     if published else "'-infinity'::timestamptz")  # fmt: skip
+        return [r[0] for r in conn.execute(
+            f"select distinct batch_id from dq.ingest_batches where status = 'loaded' and ingested_at > {watermark}"
+        ).fetchall()]  # fmt: skip
+
+
 def _unpublished_batches(settings: Settings) -> tuple[list[str], dict[str, list[int]], set[str]]:
     """Batches loaded after the last publication, recent row counts per table, tables delivered."""
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
@@ -653,7 +672,8 @@ def _run_landing_gate(settings: Settings, *, docs_in_background: bool = False):
     batches, recent, delivered = _unpublished_batches(settings)
     if not batches:
         return None
-    return dq.run_gate("landing", landing.suites(batches, recent, delivered), settings=settings,
+    suites = landing.suites(batches, recent, delivered, settings.stale_batch_days)
+    return dq.run_gate("landing", suites, settings=settings,
                        docs_in_background=docs_in_background)  # fmt: skip
 
 
@@ -890,7 +910,7 @@ class _MartsGateBeside:
         self._thread.join()
 
 
-def snapshot(settings: Settings, as_of: date | None = None, manifest=None) -> BuildReport:
+def snapshot(settings: Settings, as_of: date | None = None) -> BuildReport:
     """Step 6 (after publishing): SCD2 snapshots of the published portrait.
 
     The snapshots read the published marts through the source ``published``; the variables are
@@ -898,7 +918,9 @@ def snapshot(settings: Settings, as_of: date | None = None, manifest=None) -> Bu
     costs ~3.5 s each time the variables change)."""
     # --no-write-json: the build's invocation just wrote the same manifest, and its run results
     # (130 nodes) stay in target/ instead of being replaced by these two snapshots'
-    report = run_dbt(["snapshot", "--no-write-json"], settings=settings, variables=build_variables(as_of),
+    variables = build_variables(as_of)
+    manifest = parse_project(settings, variables)  # the build's, from the cache
+    report = run_dbt(["snapshot", "--no-write-json"], settings=settings, variables=variables,
                      manifest=manifest)  # fmt: skip
     _raise_for_failed_nodes(report, settings, publishing=False)  # the marts are published by now
     return report
@@ -913,15 +935,45 @@ def build(
     gates: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> BuildReport:
-    """Write-Audit-Publish: landing gate, dbt build into the build schema, marts gate, swap, snapshots.
+    """The warehouse_build pipeline's steps (portrait.orchestration.chain) in this process: what
+    `portrait build` runs, and what the warehouse_build DAG's tasks run one by one. Publish_build,
+    then the snapshots of what it published; the nodes and counts of both."""
+    from portrait.orchestration.chain import run_local
+
+    params = {"as_of": as_of.isoformat() if as_of else "", "select": select or "",
+              "full_refresh": full_refresh, "gates": gates}  # fmt: skip
+    results = run_local("warehouse_build", params, say=progress or (lambda _line: None),
+                        settings=settings or get_settings())  # fmt: skip
+    report = BuildReport.from_dict(results["build"])
+    snapshots = results.get("snapshots", {})
+    for node in snapshots.get("nodes", []):
+        report.nodes.append(NodeOutcome(**node))
+    for key, value in snapshots.get("counts", {}).items():
+        report.counts[key] = report.counts.get(key, 0) + value
+    return report
+
+
+def publish_build(
+    *,
+    settings: Settings | None = None,
+    as_of: date | None = None,
+    select: str | None = None,
+    full_refresh: bool = False,
+    gates: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> BuildReport:
+    """Write-Audit-Publish: landing gate, dbt build into the build schema, marts gate, swap.
 
     With ``select`` the build schema is built for inspection and nothing is published.
     Raises GateFailed or BuildFailed naming the first failure; the published marts stay as they were.
+    ``as_of`` defaults to the latest batch date delivered, read once here: every model, the
+    publication's record and the snapshots use that one date.
     ``progress`` receives a short line at each step and as dbt finishes each node (on dbt's
     threads); it is first called after the landing gate has forked (a spinner's thread started
     before would keep it from forking).
     """
     settings = settings or get_settings()
+    as_of = as_of or latest_batch_date(settings)
     # dbt's variables are set here, on this thread, for the whole build: the parse thread's own
     # invocation then finds them set and removes none of them when it ends, while Great
     # Expectations (the landing gate, beside it) copies os.environ key by key (a key removed in
@@ -929,6 +981,14 @@ def build(
     with _dbt_environment(settings):
         return _build(settings, as_of=as_of, select=select, full_refresh=full_refresh, gates=gates,
                       say=progress or (lambda _line: None))  # fmt: skip
+
+
+def latest_batch_date(settings: Settings) -> date | None:
+    """The latest batch date delivered (what dbt's as_of_date() macro defaults to)."""
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        if conn.execute("select to_regclass('raw.customers')").fetchone()[0] is None:
+            return None
+        return conn.execute("select max(batch_date) from raw.customers").fetchone()[0]
 
 
 def _build(settings: Settings, *, as_of: date | None, select: str | None, full_refresh: bool,
@@ -1001,8 +1061,6 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
                 marts_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "marts"), None),
                 warnings=sum(int(g["warnings"]) for g in gate_summaries), fingerprint=fingerprint,
                 full_refresh=full_refresh)  # fmt: skip
-        say("snapshots")
-        snap = snapshot(settings, as_of, manifest=manifest)
     except BaseException:
         if marts_gate is not None:
             marts_gate.abandon()
@@ -1017,9 +1075,6 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
         parser.shutdown(wait=True)
     for result in results:
         result.finish_docs()
-    report.nodes += snap.nodes
-    for key, value in snap.counts.items():
-        report.counts[key] = report.counts.get(key, 0) + value
     report.gates = gate_summaries
     report.published = True
     report.seconds = round(time.perf_counter() - began, 2)

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     pseudonym_key: str | None = None
     # Tracking store for MLflow; read without prefix because MLflow users already set it.
     mlflow_tracking_uri: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_URI")
+    # where deliveries arrive (one folder each); default PORTRAIT_HOME/landing/inbox
+    inbox: Path | None = None
+    # the landing gate refuses a batch whose newest event lies more days than this before its date
+    stale_batch_days: int = Field(default=7, ge=0)
+    # the Airflow API server of `portrait scheduler` (127.0.0.1 only)
+    scheduler_port: int = Field(default=8765, ge=1, le=65535)
 
     @cached_property
     def dags_dir(self) -> Path:
@@ -53,6 +59,14 @@ class Settings(BaseSettings):
     @property
     def airflow_home(self) -> Path:
         return self.home / "airflow"
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.inbox or self.home / "landing" / "inbox"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
 
     @property
     def mlflow_dir(self) -> Path:

@@ -566,3 +566,33 @@ def bootstrap_schemas(conn: psycopg.Connection, *, owner: str | None, bi_pw: str
             where=conn.info.dbname,
             rule="the PORTRAIT_DATABASE_URL user needs CREATE on the database and CREATEROLE",
         ) from None
+
+
+# Airflow's metadata lives on the warehouse's server, in a database of its own (SQLite cannot run
+# tasks in parallel, and one server is one thing to back up)
+AIRFLOW_DATABASE = "airflow"
+
+
+def airflow_metadata_url(settings: Settings | None = None) -> str:
+    """SQLAlchemy URL of Airflow's metadata database, as the pipeline owner."""
+    parts = urlsplit(owner_url(settings))
+    return parts._replace(scheme="postgresql+psycopg2", path=f"/{AIRFLOW_DATABASE}").geturl()
+
+
+def ensure_airflow_database(settings: Settings | None = None) -> None:
+    """Create Airflow's metadata database, owned by the pipeline owner (idempotent)."""
+    settings = settings or get_settings()
+    admin = EmbeddedServer(settings).superuser_url() if settings.embedded else owner_url(settings)
+    with connect(admin, autocommit=True) as conn:
+        if conn.execute("select 1 from pg_database where datname = %s", (AIRFLOW_DATABASE,)).fetchone():
+            return
+        owner = OWNER_ROLE if settings.embedded else conn.execute("select current_user").fetchone()[0]
+        try:
+            conn.execute(sql.SQL("create database {} owner {}").format(
+                sql.Identifier(AIRFLOW_DATABASE), sql.Identifier(owner)))  # fmt: skip
+        except psycopg.errors.InsufficientPrivilege:
+            raise DatabaseError(
+                f"cannot create Airflow's metadata database {AIRFLOW_DATABASE!r}",
+                where=mask_url(admin),
+                rule="give the PORTRAIT_DATABASE_URL user CREATEDB, or set AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+            ) from None

@@ -88,8 +88,38 @@ def quarantine_suite(batch_ids: list[str], max_share: float = 0.05) -> SuiteSpec
     )  # fmt: skip
 
 
+def freshness_suite(batch_ids: list[str], delivered: set[str], stale_days: int) -> SuiteSpec | None:
+    """Refuse a batch whose newest event lies more than ``stale_days`` before its batch date: a
+    delivery dated by the run instead of by its data would publish a portrait of empty windows."""
+    dated = [t for t in TABLES if t.event_time and t.name in delivered]
+    if not dated:
+        return None
+    batches = _quoted(batch_ids)
+    newest = " union all ".join(
+        f"select batch_id, max({t.event_time})::date as newest_event_date from raw.{t.name} "
+        f"where batch_id in ({batches}) group by batch_id"
+        for t in dated
+    )
+    return SuiteSpec(
+        name="landing.freshness",
+        table="dq.ingest_batches",
+        query=(f"select b.batch_id, b.batch_date, max(e.newest_event_date) as newest_event_date "
+               f"from (select distinct batch_id, batch_date from dq.ingest_batches where status = 'loaded' "
+               f"and batch_id in ({batches})) b join ({newest}) e using (batch_id) group by 1, 2"),
+        expectations=[gx.expectations.UnexpectedRowsExpectation(
+            description=f"a batch's newest event lies at most {stale_days} days before its batch date",
+            unexpected_rows_query=f"select * from {{batch}} where newest_event_date < batch_date - {int(stale_days)}",
+            meta=severity(CRITICAL, rule="batch date against the newest event", column="batch_date",
+                          report_rows=True),
+        )],
+    )  # fmt: skip
+
+
 def suites(
-    batch_ids: list[str], recent_counts: dict[str, list[int]], delivered: set[str]
+    batch_ids: list[str],
+    recent_counts: dict[str, list[int]],
+    delivered: set[str],
+    stale_days: int = 7,
 ) -> list[SuiteSpec]:
     out = [
         table_suite(t, batch_ids, recent_counts.get(t.name, []))
@@ -97,4 +127,5 @@ def suites(
         if t.name in delivered
     ]
     out.append(quarantine_suite(batch_ids))
-    return out
+    fresh = freshness_suite(batch_ids, delivered, stale_days)
+    return [*out, fresh] if fresh else out

@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
 from portrait import warehouse
-from portrait.cli.output import JsonOption, console, emit
+from portrait.cli.output import JsonOption, console, emit, log_path, output_to_log
 from portrait.config import Settings, get_settings
 
 
@@ -25,41 +24,6 @@ def _generated(folder: Path, customers: int, months: int, seed: int) -> bool:
         return False
     m = json.loads(manifest.read_text())
     return (m.get("customers"), m.get("months"), m.get("seed")) == (customers, months, seed)
-
-
-def _already_loaded(settings: Settings, folder: Path) -> str | None:
-    """The batch id if this exact delivery (same files, same bytes) is already loaded."""
-    from portrait.ingest.adapters.contract_folder import default_batch_date
-    from portrait.ingest.loader import batch_id_for
-    from portrait.ingest.readers import sha256_of
-
-    when = default_batch_date(folder)
-    if when is None:
-        return None
-    batch_id = batch_id_for("synthetic", when)
-    with warehouse.connect(warehouse.owner_url(settings)) as conn:
-        exists = conn.execute("select to_regclass('dq.ingest_batches')").fetchone()[0]
-        if not exists:
-            return None
-        row = conn.execute(
-            "select files from dq.ingest_batches where batch_id = %s order by started_at desc limit 1",
-            (batch_id,),
-        ).fetchone()
-    if not row or not row[0]:
-        return None
-    loaded = {Path(f["file"]).name: f["sha256"] for f in row[0]}
-    current = {p.name: sha256_of(p) for p in folder.glob("*.csv")}
-    return batch_id if loaded == current else None
-
-
-def _published_after(settings: Settings, batch_id: str) -> bool:
-    with warehouse.connect(warehouse.owner_url(settings)) as conn:
-        if not conn.execute("select to_regclass('dq.publications')").fetchone()[0]:
-            return False
-        row = conn.execute(
-            "select max(p.published_at) > max(b.finished_at) from dq.publications p, dq.ingest_batches b "
-            "where b.batch_id = %s and b.status = 'loaded'", (batch_id,)).fetchone()  # fmt: skip
-    return bool(row and row[0])
 
 
 SHOWN_TABLES = ("marts.customer_portrait", "marts.customer_tags", "marts.next_best_offer",
@@ -118,6 +82,7 @@ def demo(
             console.print(f"[green]✓[/] {name:<10} {steps[-1]['seconds']:>6.1f}s  {detail}")
 
     landing = settings.home / "landing" / "synthetic"
+    log = log_path(settings, "demo")
 
     def start() -> str:
         return "started" if warehouse.ensure_started(settings) else "already running"
@@ -131,40 +96,37 @@ def demo(
         return f"{sum(result.rows.values()):,} rows in {len(result.files)} files ({landing})"
 
     def pipeline() -> str:
-        batch = _already_loaded(settings, landing)
-        if batch and _published_after(settings, batch):
-            return f"unchanged (batch {batch} already loaded and published)"
-        from portrait.ingest.adapters.contract_folder import default_batch_date
         from portrait.orchestration.runner import run_daily
 
-        when = default_batch_date(landing) or datetime.now(UTC).date()
-        report = run_daily(logical_date=when, landing_dir=str(landing), settings=settings)
-        return f"Airflow ran {len(report.tasks)} tasks (landing_ingest, warehouse_build); marts published"
+        with output_to_log(log) as out:
+            report = run_daily(landing_dir=str(landing), settings=settings, log=str(log),
+                               on_dag=lambda d: out.print(f"  {d.dag_id:<18} {d.state:<8} {d.seconds:>6.1f}s"))  # fmt: skip
+        unchanged["pipeline"] = report.nothing_new
+        if report.nothing_new:
+            return "unchanged (this delivery is already loaded)"
+        return f"Airflow ran {len(report.tasks)} tasks ({report.mode}); marts published"
 
     unchanged = {"pipeline": False}
 
-    def pipeline_step() -> str:
-        detail = pipeline()
-        unchanged["pipeline"] = detail.startswith("unchanged")
-        return detail
-
     def models_step() -> str:
+        from portrait.ml import models
         from portrait.ml.promote import listing
         from portrait.orchestration.runner import run_daily
 
-        if unchanged["pipeline"] and all(row["champion"] for row in listing(settings)):
+        scheduled = set(models.names())
+        champions = {row["model"] for row in listing(settings) if row["champion"]}
+        if unchanged["pipeline"] and scheduled <= champions:
             return "unchanged (champions already trained on this data)"
-        from portrait.ingest.adapters.contract_folder import default_batch_date
-
-        when = default_batch_date(landing) or datetime.now(UTC).date()
-        report = run_daily(logical_date=when, settings=settings,
-                           dag_ids=("ml_training", "customer_scoring", "campaign_feedback"))  # fmt: skip
-        return (f"Airflow ran {len(report.tasks)} tasks (ml_training, customer_scoring, campaign_feedback); "
+        with output_to_log(log) as out:
+            report = run_daily(settings=settings, log=str(log),
+                               dag_ids=("ml_training", "customer_scoring", "campaign_feedback"),
+                               on_dag=lambda d: out.print(f"  {d.dag_id:<18} {d.state:<8} {d.seconds:>6.1f}s"))  # fmt: skip
+        return (f"Airflow ran {len(report.tasks)} tasks ({report.mode}); "
                 "scores and marketing marts published")  # fmt: skip
 
     step("warehouse", start)
     step("generate", gen)
-    step("run", pipeline_step)
+    step("run", pipeline)
     step("train+score", models_step)
 
     payload = {
@@ -176,6 +138,7 @@ def demo(
         "seconds": round(time.perf_counter() - began, 2),
         "database": warehouse.status(settings).as_dict(),
         "home": str(settings.home),
+        "log": str(log),
     }
 
     def human(p: dict) -> None:
@@ -199,8 +162,9 @@ def demo(
         )
         console.print(
             "  Airflow runs: `portrait airflow -- dags list-runs warehouse_build`;"
-            " UI: `portrait airflow -- standalone`"
+            " UI and schedules: `portrait scheduler start`"
         )
+        console.print(f"  logs of this demo (Airflow, dbt, GX): {p['log']}")
         console.print(
             "  marketing: marts.next_best_offer, campaign_target_list; scores: ml.customer_scores"
         )

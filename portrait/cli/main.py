@@ -10,6 +10,7 @@ import typer
 from portrait.cli import airflow as airflow_cmd
 from portrait.cli import db
 from portrait.cli import dq as dq_cmd
+from portrait.cli import scheduler as scheduler_cmd
 from portrait.cli.build import build
 from portrait.cli.catalogue import catalogue
 from portrait.cli.contract import contract
@@ -34,6 +35,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(dq_cmd.app, name="dq")
+app.add_typer(scheduler_cmd.app, name="scheduler")
 app.command(
     "airflow",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},

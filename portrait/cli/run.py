@@ -1,56 +1,46 @@
-"""`portrait run [--date D]`: the daily pipeline, executed by Airflow itself."""
+"""`portrait run`: the daily pipeline, executed by Airflow itself (the scheduler, or in-process)."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 import typer
 
 from portrait import warehouse
-from portrait.cli.output import JsonOption, console, emit, parse_date, stdout_to_stderr
+from portrait.cli.output import JsonOption, console, emit, log_path, output_to_log, parse_date
+
+
+def print_dag(out, dag) -> None:
+    """One line per task of a finished DAG run: state and time."""
+    for t in dag.tasks:
+        mark = {"success": "[green]✓[/]", "skipped": "[dim]-[/]"}.get(t.state, "[red]✗[/]")
+        out.print(f"{mark} {t.dag_id:<18} {t.task_id:<22} {t.state:<10} {t.seconds:>7.1f}s")
 
 
 def run(
     when: str | None = typer.Option(
-        None,
-        "--date",
-        help="Logical date = batch date (default: the landing's own date, else today).",
+        None, "--date", help="Batch date of the delivery (default: the delivery's own)."
     ),
     landing_dir: str | None = typer.Option(
-        None, "--landing", help="Landing folder (default: PORTRAIT_HOME/landing/synthetic)."
+        None, "--landing", help="One delivery folder to load (default: the landing inbox)."
     ),
-    train: bool = typer.Option(
-        False, "--train", help="Also run the (weekly) ml_training DAG before scoring."
-    ),
+    train: bool = typer.Option(False, "--train", help="Also run the (weekly) ml_training DAG."),
     as_json: bool = JsonOption,
 ) -> None:
     """Run the daily DAGs through Airflow (ingest, warehouse, scoring, feedback); print each task."""
-    from pathlib import Path
-
     from portrait.config import get_settings
-    from portrait.ingest.adapters.contract_folder import default_batch_date
-    from portrait.orchestration.runner import DAILY_CHAIN, WITH_TRAINING, run_daily
+    from portrait.orchestration.runner import run_daily
 
     settings = get_settings()
     warehouse.ensure_started(settings)
-    folder = Path(landing_dir) if landing_dir else settings.home / "landing" / "synthetic"
-    logical = (
-        parse_date(when, "--date")
-        if when
-        else (default_batch_date(folder) or datetime.now(UTC).date())
-    )
-    # Airflow logs every task at length: to stderr, so that stdout holds the result alone
-    with stdout_to_stderr():
-        report = run_daily(logical_date=logical, landing_dir=str(folder), settings=settings,
-                           dag_ids=WITH_TRAINING if train else DAILY_CHAIN)  # fmt: skip
+    batch_date = parse_date(when, "--date").isoformat() if when else None
+    log = log_path(settings, "run")
+    with output_to_log(log) as out:
+        report = run_daily(landing_dir=landing_dir, batch_date=batch_date, train=train,
+                           settings=settings, log=str(log),
+                           on_dag=(lambda _d: None) if as_json else (lambda d: print_dag(out, d)))  # fmt: skip
 
     def human(p: dict) -> None:
-        for t in p["tasks"]:
-            mark = {"success": "[green]✓[/]", "skipped": "[dim]-[/]"}.get(t["state"], "[red]✗[/]")
-            console.print(
-                f"{mark} {t['dag_id']:<18} {t['task_id']:<46} {t['state']:<10} {t['seconds']:>7.1f}s"
-            )
-        console.print(f"Daily run for {p['logical_date']} succeeded in {p['seconds']:.1f}s "
-                      "(see `portrait airflow -- dags list-runs warehouse_build`)")  # fmt: skip
+        if p["nothing_new"]:
+            console.print("No new delivery: nothing to build (`portrait build` rebuilds anyway).")
+        console.print(f"Daily run ({p['mode']}) succeeded in {p['seconds']:.1f}s; logs: {p['log']}")
 
     emit(report.as_dict(), as_json, human)

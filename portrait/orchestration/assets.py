@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from airflow.sdk import Asset, AssetAlias
 
 # A landing batch loaded into raw and recorded in dq.ingest_batches.
@@ -17,12 +15,3 @@ PUBLISHED_TABLES = AssetAlias(name="portrait_published_tables")
 MODELS = Asset(name="portrait_models", uri="portrait://mlflow/models")
 # ml.customer_scores and the marketing marts built from them (next best offer, target list).
 SCORED_MARTS = Asset(name="portrait_scored_marts", uri="portrait://warehouse/marts/scores")
-
-
-def table_uri(url: str, schema: str, table: str) -> str:
-    """A warehouse table as the Airflow postgres provider names it (credentials left out):
-    ``postgres://host:port/database/schema/table``."""
-    parts = urlsplit(url)
-    return (
-        f"postgres://{parts.hostname}:{parts.port or 5432}/{parts.path.strip('/')}/{schema}/{table}"
-    )

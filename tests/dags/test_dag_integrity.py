@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ from portrait.orchestration.env import airflow_env, prepare_airflow_home
 
 PROBE = """
 import json
+import os
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag()
 out = {"errors": {k: str(v)[-500:] for k, v in bag.import_errors.items()}, "dags": {}}
@@ -33,8 +35,13 @@ print(json.dumps(out))
 
 @pytest.fixture(scope="module")
 def dagbag(tmp_path_factory) -> dict:
-    settings = Settings(home=tmp_path_factory.mktemp("airflow_home"), database_url=None)
-    env = airflow_env(settings)
+    # parsing needs no metadata database: SQLite here, so that no server is started for it
+    home = tmp_path_factory.mktemp("airflow_home")
+    settings = Settings(home=home, database_url=None)
+    env = airflow_env(
+        settings,
+        {**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db"},
+    )
     prepare_airflow_home(settings, env)
     result = subprocess.run(
         [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=300
@@ -68,7 +75,19 @@ def test_every_task_retries_times_out_and_logs_failures(dagbag):
         assert dag["callbacks"], dag_id
 
 
-def test_warehouse_build_is_write_audit_publish(dagbag):
-    assert dagbag["dags"]["warehouse_build"]["tasks"] == sorted(
-        ["prepare", "landing_gate", "dbt_build", "marts_gate", "publish", "snapshot"]
-    )
+def test_each_dag_has_the_tasks_its_pipeline_declares(dagbag):
+    from portrait.orchestration.chain import PIPELINES
+
+    assert set(dagbag["dags"]) == set(PIPELINES)
+    for dag_id, pipeline in PIPELINES.items():
+        assert dagbag["dags"][dag_id]["tasks"] == sorted(s.task_id for s in pipeline.steps)
+
+
+def test_the_warehouse_build_task_runs_the_same_function_as_portrait_build():
+    from portrait.build import publish_build
+    from portrait.orchestration.chain import PIPELINES, function
+
+    steps = PIPELINES["warehouse_build"].steps
+    assert [s.task_id for s in steps] == ["build", "snapshots"]
+    source = function(steps[0]).__code__.co_names
+    assert "publish_build" in source and publish_build.__module__ == "portrait.build"
