@@ -584,9 +584,13 @@ def ensure_airflow_database(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     admin = EmbeddedServer(settings).superuser_url() if settings.embedded else owner_url(settings)
     with connect(admin, autocommit=True) as conn:
-        if conn.execute("select 1 from pg_database where datname = %s", (AIRFLOW_DATABASE,)).fetchone():
+        if conn.execute(
+            "select 1 from pg_database where datname = %s", (AIRFLOW_DATABASE,)
+        ).fetchone():
             return
-        owner = OWNER_ROLE if settings.embedded else conn.execute("select current_user").fetchone()[0]
+        owner = (
+            OWNER_ROLE if settings.embedded else conn.execute("select current_user").fetchone()[0]
+        )
         try:
             conn.execute(sql.SQL("create database {} owner {}").format(
                 sql.Identifier(AIRFLOW_DATABASE), sql.Identifier(owner)))  # fmt: skip

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import typer
 
@@ -15,6 +14,6 @@ def airflow(ctx: typer.Context) -> None:
     """Run the Airflow CLI, e.g. `portrait airflow -- dags list`."""
     env = airflow_env()
     prepare_airflow_home(env=env)
-    binary = Path(sys.executable).with_name("airflow")
-    args = [str(binary), *ctx.args]
-    os.execve(binary, args, env)  # noqa: S606 - replaces this process with Airflow's CLI
+    # Airflow's CLI, its start-up log lines on stderr (portrait.orchestration.airflow_cli)
+    args = [sys.executable, "-m", "portrait.orchestration.airflow_cli", *ctx.args]
+    os.execve(sys.executable, args, env)  # noqa: S606 - replaces this process with Airflow's CLI

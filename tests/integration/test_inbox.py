@@ -38,7 +38,7 @@ def _drop(settings: Settings, delivery: Path, name: str) -> Path:
 
 
 def test_a_delivery_is_dated_by_its_manifest_then_by_its_name(home, tmp_path):
-    settings, delivery = home
+    _settings, delivery = home
     end = json.loads((delivery / "_manifest.json").read_text())["end_date"]
     assert inbox.describe(delivery).batch_date == date.fromisoformat(end)
     named = tmp_path / "delivery-2026-03-31"
