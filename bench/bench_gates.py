@@ -11,10 +11,11 @@ from portrait.expectations.suites import landing
 
 from bench.common import Figure, interleaved_medians
 from portrait import warehouse
-from portrait.build import _unpublished_batches, prepare_build
+from portrait.build import prepare_build
 from portrait.config import Settings
 from portrait.ingest.api import ingest
 from portrait.ingest.contract import TABLES
+from portrait.publication import landing_gate_inputs
 from portrait.synth.generator import generate
 
 
@@ -55,7 +56,7 @@ def run(
     generate(folder, customers=customers, months=months, seed=42)
     ingest(folder, batch_date=date(2030, 1, 1), settings=settings)
     prepare_build(settings)
-    batches, recent, delivered = _unpublished_batches(settings)
+    batches, recent, delivered = landing_gate_inputs(settings)
     specs = landing.suites(batches, recent, delivered)
     queries = plain_sql(batches)
 

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_URI")
     # where deliveries arrive (one folder each); default PORTRAIT_HOME/landing/inbox
     inbox: Path | None = None
+    # how often the scheduler's landing_ingest looks into the inbox (cron, UTC)
+    inbox_poll: str = "*/5 * * * *"
     # the landing gate refuses a batch whose newest event lies more days than this before its date
     stale_batch_days: int = Field(default=7, ge=0)
     # the Airflow API server of `portrait scheduler` (127.0.0.1 only)

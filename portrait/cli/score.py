@@ -50,7 +50,7 @@ def score(
     event_results = [score_events(name, since=day, log=log).as_dict() for name in event_models]
     published = False
     if names and slices == 1 and marts:
-        from portrait.build import publish_scored_marts
+        from portrait.scored_marts import publish_scored_marts
 
         publish_scored_marts()  # next best offer, target list, ML segments from the new scores
         published = True

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any
 
+from portrait.config import Settings
+
 
 @dataclass(frozen=True)
 class Step:
@@ -50,8 +52,8 @@ class Pipeline:
         return next(s for s in self.steps if s.task_id == task_id)
 
 
-# the inbox is polled: a delivery moved into it flows on within this period
-INBOX_POLL = "*/5 * * * *"
+# the inbox is polled: a delivery moved into it flows on within this period (PORTRAIT_INBOX_POLL)
+INBOX_POLL = Settings().inbox_poll
 
 PIPELINES: dict[str, Pipeline] = {
     p.dag_id: p

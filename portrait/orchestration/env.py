@@ -109,8 +109,8 @@ def prepare_airflow_home(
     home.mkdir(parents=True, exist_ok=True)
     airflow_logs(settings).mkdir(parents=True, exist_ok=True)
     metadata = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    if metadata == warehouse.airflow_metadata_url(settings):
-        warehouse.ensure_airflow_database(settings)
+    if not metadata.startswith("sqlite") and metadata == warehouse.airflow_metadata_url(settings):
+        warehouse.ensure_airflow_database(settings)  # Portrait's own; any other is the user's
     where = hashlib.sha256(metadata.encode()).hexdigest()[:12]
     marker = home / f".migrated-{version('apache-airflow-core')}-{where}"
     if marker.exists():

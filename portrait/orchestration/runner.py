@@ -70,7 +70,7 @@ OnDag = Callable[[DagOutcome], None]
 
 def prepare_environment(settings: Settings) -> dict[str, str]:
     """Airflow reads its configuration at import: set it (and dbt's connection) before importing."""
-    from portrait.build import dbt_env
+    from portrait.dbt_runner import dbt_env
     from portrait.orchestration.env import airflow_env, prepare_airflow_home
 
     env = airflow_env(settings)
@@ -111,10 +111,11 @@ def _ingested_nothing(outcome: DagOutcome) -> bool:
 
 
 def _nothing_to_build(settings: Settings) -> bool:
-    """No batch waits for publication (a build that failed, or never ran, leaves one waiting)."""
-    from portrait.build import unpublished_batches
+    """No batch waits for publication (a build that failed, or never ran, leaves one waiting)
+    and no rebuild is requested."""
+    from portrait.publication import increments_to_rebuild, unpublished_batches
 
-    return not unpublished_batches(settings)
+    return not unpublished_batches(settings) and increments_to_rebuild(settings) is None
 
 
 def _check(report: RunReport, outcome: DagOutcome) -> None:

@@ -132,7 +132,7 @@ def drift(ctx: StepContext) -> dict:
 
 def marketing_marts(ctx: StepContext) -> dict:
     """Next best offer, target lists and ML segments from the scores, published together."""
-    from portrait.build import publish_scored_marts
+    from portrait.scored_marts import publish_scored_marts
 
     report = publish_scored_marts(ctx.config)
     return {"counts": report.counts, "seconds": report.seconds}

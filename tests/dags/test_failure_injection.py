@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,13 @@ REPO = Path(__file__).resolve().parents[2]
 PORTRAIT = Path(sys.executable).with_name("portrait")
 
 
-def _run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(PORTRAIT), "run", "--json"], env=env, capture_output=True, text=True, timeout=1200
+        [str(PORTRAIT), "run", *args, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
 
 
@@ -41,20 +46,32 @@ def test_a_failing_dbt_task_stops_downstream_keeps_the_marts_and_a_clean_rerun_s
            "PORTRAIT_RETRY_DELAY_SECONDS": "1"}  # fmt: skip
     env.pop("PORTRAIT_DATABASE_URL", None)
     settings = Settings(home=home, project_dir=project, database_url=None)
-    generate(home / "landing" / "synthetic", customers=250, months=3, seed=4)
+    first_delivery, second_delivery = tmp_path / "first", tmp_path / "second"
+    generate(first_delivery, customers=250, months=3, seed=4)
+    generate(second_delivery, customers=250, months=3, seed=5)
+    # the next day's delivery (a batch of its own: a replaced batch's published rows are another
+    # matter, see increments_to_rebuild)
+    end = date.fromisoformat(
+        json.loads((second_delivery / "_manifest.json").read_text())["end_date"]
+    )
+    (second_delivery / "delivery.json").write_text(
+        json.dumps({"batch_date": str(end + timedelta(days=1))})
+    )
     digest = "select md5(string_agg(t::text, '|' order by t::text)) from marts.customer_portrait t"
     try:
-        first = _run(env)
+        first = _run(env, "--landing", str(first_delivery))
         assert first.returncode == 0, first.stderr[-3000:]
         with warehouse.connect(warehouse.owner_url(settings)) as conn:
             before = conn.execute(digest).fetchone()[0]
             publications = conn.execute("select count(*) from dq.publications").fetchone()[0]
 
         boom = project / "dbt_project" / "models" / "marts" / "core" / "injected_failure.sql"
-        boom.write_text("select 1 / 0 as division_by_zero\n")  # fails at run time, in dbt_build
-        broken = _run(env)
+        boom.write_text("select 1 / 0 as division_by_zero\n")  # fails at run time, in the build
+        broken = _run(env, "--landing", str(second_delivery))
         assert broken.returncode != 0
-        assert "failed at task dbt_build" in broken.stderr, broken.stderr[-2000:]
+        assert "failed at task build: model injected_failure error" in broken.stderr, broken.stderr[
+            -2000:
+        ]
         with warehouse.connect(warehouse.owner_url(settings)) as conn:
             assert conn.execute(digest).fetchone()[0] == before, "published marts unchanged"
             assert (
@@ -63,25 +80,23 @@ def test_a_failing_dbt_task_stops_downstream_keeps_the_marts_and_a_clean_rerun_s
         states = subprocess.run([str(PORTRAIT), "airflow", "--", "tasks", "states-for-dag-run", "warehouse_build",
                                  _latest_run(env), "-o", "json"], env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
         assert states.returncode == 0, states.stderr[-2000:]
-        by_task = {row["task_id"]: row["state"] for row in _json_rows(states.stdout)}
-        assert by_task["dbt_build"] == "failed"
-        assert by_task["marts_gate"] == by_task["publish"] == "upstream_failed"
+        by_task = {row["task_id"]: row["state"] for row in json.loads(states.stdout)}
+        assert by_task == {"build": "failed", "snapshots": "upstream_failed"}
 
         boom.unlink()
-        fixed = _run(env)
+        fixed = _run(env)  # no new delivery, but a batch waits for publication: built again
         assert fixed.returncode == 0, fixed.stderr[-3000:]
-        report = json.loads(fixed.stdout.strip().splitlines()[-1])
+        report = json.loads(fixed.stdout)
         assert {(t["dag_id"], t["task_id"]): t["state"] for t in report["tasks"]}[
-            ("warehouse_build", "publish")
+            ("warehouse_build", "build")
         ] == "success"
         with warehouse.connect(warehouse.owner_url(settings)) as conn:
             assert (
                 conn.execute("select count(*) from dq.publications").fetchone()[0]
                 == publications + 1
             )
-            assert conn.execute(digest).fetchone()[0] == before, (
-                "the same day rebuilt gives the same marts"
-            )
+            redelivered = conn.execute(digest).fetchone()[0]
+            assert redelivered != before, "the next day is published"
             # a rebuild request (left by a CLI build whose landing gate refused a batch): the
             # DAG's dbt task rebuilds the incremental tables, and publishing answers the request
             table = "select 'intermediate.int_transactions_deduplicated'::regclass::oid"
@@ -90,12 +105,12 @@ def test_a_failing_dbt_task_stops_downstream_keeps_the_marts_and_a_clean_rerun_s
                 "insert into dq.rebuild_requests (reason, requested_at) values ('test', now() - interval '1 minute')"
             )
             conn.commit()
-        rebuilt = _run(env)
+        rebuilt = _run(env)  # no new delivery, but a rebuild request: built again, from raw
         assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
         with warehouse.connect(warehouse.owner_url(settings)) as conn:
             assert conn.execute(table).fetchone()[0] != rebuilt_from
             assert conn.execute("select count(*) from dq.rebuild_requests").fetchone()[0] == 0
-            assert conn.execute(digest).fetchone()[0] == before
+            assert conn.execute(digest).fetchone()[0] == redelivered
     finally:
         warehouse.EmbeddedServer(settings).stop()
 
@@ -103,11 +118,5 @@ def test_a_failing_dbt_task_stops_downstream_keeps_the_marts_and_a_clean_rerun_s
 def _latest_run(env: dict[str, str]) -> str:
     runs = subprocess.run([str(PORTRAIT), "airflow", "--", "dags", "list-runs", "warehouse_build", "-o", "json"],
                           env=env, capture_output=True, text=True, timeout=300, check=True)  # fmt: skip
-    rows = _json_rows(runs.stdout)
+    rows = json.loads(runs.stdout)
     return max(rows, key=lambda r: r.get("start_date") or r.get("logical_date") or "")["run_id"]
-
-
-def _json_rows(stdout: str) -> list[dict]:
-    """The JSON list Airflow prints with -o json (log lines may come before it)."""
-    line = next(line for line in reversed(stdout.strip().splitlines()) if line.startswith("[{"))
-    return json.loads(line)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,26 +24,29 @@ def test_portrait_run_publishes_marts_and_records_the_runs_in_airflow(tmp_path: 
     home = tmp_path / "home"
     env = {**os.environ, "PORTRAIT_HOME": str(home)}
     env.pop("PORTRAIT_DATABASE_URL", None)
-    generate(home / "landing" / "synthetic", customers=1500, months=8, seed=3)
+    delivery = tmp_path / "delivery"
+    generate(delivery, customers=1500, months=8, seed=3)
+    began = datetime.now(UTC)
     try:
         result = subprocess.run(
-            [str(PORTRAIT), "run", "--train", "--json"],
+            [str(PORTRAIT), "run", "--train", "--landing", str(delivery), "--json"],
             env=env,
             capture_output=True,
             text=True,
             timeout=1200,
         )
         assert result.returncode == 0, result.stderr[-3000:]
-        report = json.loads(result.stdout)  # one JSON object: Airflow's logs go to stderr
+        report = json.loads(result.stdout)  # one JSON object: Airflow's logs go to the log file
+        assert report["mode"] == "in-process" and not report["nothing_new"]
+        assert result.stderr == ""  # quiet: Airflow's, dbt's and GX's lines are in the log
+        log = Path(report["log"]).read_text()
+        assert "portrait_raw_batch" in log or "landing_ingest" in log
         # skops' lookups in Airflow's modules made 1,160 deprecation warnings per run
-        assert "skops/io/_utils.py" not in result.stderr
-        # dbt wrote its state into Cosmos's copy of the project, and Cosmos kept it for the next
-        # run's partial parsing (not into Portrait's own target, where it forced full parses)
-        for task in ("dbt_build", "snapshot"):
-            assert (home / "dbt" / "cosmos" / task / "target" / "partial_parse.msgpack").is_file()
+        assert "skops/io/_utils.py" not in log
         states = {(t["dag_id"], t["task_id"]): t["state"] for t in report["tasks"]}
         assert states[("landing_ingest", "ingest")] == "success"
-        assert states[("warehouse_build", "publish")] == "success"
+        assert states[("warehouse_build", "build")] == "success"
+        assert states[("warehouse_build", "snapshots")] == "success"
         assert all(s == "success" for s in states.values()), states
         assert {t for d, t in states if d == "ml_training"} == {"train[0]", "train[1]", "train[2]"}
         assert (
@@ -65,21 +69,34 @@ def test_portrait_run_publishes_marts_and_records_the_runs_in_airflow(tmp_path: 
                 ).fetchone()[0]
                 > 0
             )
+        with warehouse.connect(warehouse.owner_url(settings)) as conn:
+            as_of, seconds = conn.execute(
+                "select as_of_date, build_seconds from dq.publications order by published_at desc limit 1"
+            ).fetchone()
+        assert as_of is not None and seconds > 0  # the build's as-of date and time recorded
         runs = subprocess.run([str(PORTRAIT), "airflow", "--", "dags", "list-runs", "warehouse_build", "-o", "json"],
                               env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
         assert runs.returncode == 0, runs.stderr[-2000:]
-        assert '"state": "success"' in runs.stdout or '"state":"success"' in runs.stdout.replace(
-            " ", ""
-        )
+        (run,) = json.loads(runs.stdout)  # JSON alone on stdout
+        assert run["state"] == "success"
+        # the run's real times, not a logical date months before
+        assert datetime.fromisoformat(run["start_date"]) >= began
+        assert datetime.fromisoformat(run["end_date"]) > datetime.fromisoformat(run["start_date"])
         # asset events on the warehouse at 127.0.0.1: one per published table (publish), one per
         # snapshot table (Cosmos, through OpenLineage's dbt processor)
         port = urlsplit(warehouse.owner_url(settings)).port
         listed = subprocess.run([str(PORTRAIT), "airflow", "--", "assets", "list", "-o", "json"],
                                 env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
         assert listed.returncode == 0, listed.stderr[-2000:]
-        uris = {a["uri"] for a in json.loads(listed.stdout[listed.stdout.index("[") :])}
+        uris = {a["uri"] for a in json.loads(listed.stdout)}
         base = f"postgres://127.0.0.1:{port}/portrait"
         assert f"{base}/marts/customer_portrait" in uris, sorted(uris)
-        assert f"{base}/snapshots/customer_portrait_history" in uris, sorted(uris)
+
+        # the same delivery again: nothing new, nothing after the ingest runs
+        again = subprocess.run([str(PORTRAIT), "run", "--landing", str(delivery), "--json"],
+                               env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert again.returncode == 0, again.stderr[-3000:]
+        second = json.loads(again.stdout)
+        assert second["nothing_new"] and [d["dag_id"] for d in second["dags"]] == ["landing_ingest"]
     finally:
         warehouse.EmbeddedServer(Settings(home=home, database_url=None)).stop()

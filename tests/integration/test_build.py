@@ -15,19 +15,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from portrait import build as build_module
+from portrait import manifest_cache as manifest_cache_module
 from portrait import warehouse
-from portrait.build import (
-    MANIFEST_CACHE,
-    BuildFailed,
-    _restore_published_views,
-    build,
-    build_variables,
-    parse_project,
-    unit_tests,
-)
+from portrait.build import build, unit_tests
 from portrait.config import Settings
+from portrait.dbt_runner import BuildFailed, build_variables
 from portrait.ingest.api import ingest
+from portrait.manifest_cache import MANIFEST_CACHE, parse_project
+from portrait.publication import restore_published_views
 from portrait.synth.generator import generate
 
 pytestmark = pytest.mark.integration
@@ -169,14 +164,14 @@ def test_a_failed_landing_gate_can_cancel_the_builds_queries(built):
     """dbt's sessions carry this process's application name (PGAPPNAME; the profile leaves it
     unset), so that the landing gate, failing beside dbt's build, cancels what they run instead
     of waiting for the build to end."""
-    from portrait.build import (
-        _invoke,
+    from portrait.dbt_runner import (
         build_application_name,
         build_variables,
         cancel_build_queries,
+        invoke,
     )
 
-    shown = _invoke(["show", "--inline", "select application_name from pg_stat_activity where pid = pg_backend_pid()"],
+    shown = invoke(["show", "--inline", "select application_name from pg_stat_activity where pid = pg_backend_pid()"],
                     built, build_variables())  # fmt: skip
     assert shown.success
     assert shown.result.results[0].agate_table.rows[0][0] == build_application_name()
@@ -253,7 +248,7 @@ def test_rebuilding_the_same_day_gives_identical_marts(built):
 def test_the_90_day_summary_from_monthly_aggregates_equals_a_scan_of_the_window(built, as_of):
     """int_transactions_summarised_90d adds up the monthly aggregates of the months its windows
     cover whole and reads transactions only at the edges: the same rows as summing the window."""
-    from portrait.build import build_variables, run_dbt
+    from portrait.dbt_runner import build_variables, run_dbt
 
     report = run_dbt(["compile", "--select", "int_transactions_summarised_90d"], settings=built,
                      variables={**build_variables(), "as_of_date": as_of})  # fmt: skip
@@ -372,9 +367,11 @@ def test_the_parsed_project_is_reused_until_what_it_is_parsed_from_changes(
     first = parse_project(settings, build_variables())
     assert first is not None
     invoked: list[list[str]] = []
-    real = build_module._invoke
+    real = manifest_cache_module.invoke
     monkeypatch.setattr(
-        build_module, "_invoke", lambda args, *rest: invoked.append(args) or real(args, *rest)
+        manifest_cache_module,
+        "invoke",
+        lambda args, *rest: invoked.append(args) or real(args, *rest),
     )
 
     again = parse_project(settings, build_variables())
@@ -394,7 +391,9 @@ def test_the_parsed_project_is_reused_until_what_it_is_parsed_from_changes(
     parse_project(settings, build_variables(as_of=date(2025, 1, 31)))
     assert len(invoked) == 3
     # another version of a package dbt parses with (pytest's stands in for an upgrade)
-    monkeypatch.setattr(build_module, "DBT_PACKAGES", (*build_module.DBT_PACKAGES, "pytest"))
+    monkeypatch.setattr(
+        manifest_cache_module, "DBT_PACKAGES", (*manifest_cache_module.DBT_PACKAGES, "pytest")
+    )
     parse_project(settings, build_variables(as_of=date(2025, 1, 31)))
     parse_project(settings, build_variables(as_of=date(2025, 1, 31)))
     assert len(invoked) == 4
@@ -505,10 +504,10 @@ def test_a_failed_full_refresh_leaves_the_published_fact_views_in_place(built, t
     # after the failed build it is created again from the build schema's
     with warehouse.connect(warehouse.owner_url(built), autocommit=True) as conn:
         conn.execute("drop view marts.fct_transactions")
-    assert _restore_published_views(built) == ["fct_transactions"]
+    assert restore_published_views(built) == ["fct_transactions"]
     with warehouse.connect(warehouse.bi_url(built)) as conn:
         assert conn.execute(count).fetchone() == tuple(before[0])
-    assert _restore_published_views(built) == [], "only what is missing"
+    assert restore_published_views(built) == [], "only what is missing"
     assert _rows(built, "select count(*) from marts.fct_digital_events")[0][0] > 0
     with warehouse.connect(warehouse.bi_url(built)) as conn:  # BI reads them as before
         assert conn.execute(count).fetchone() == tuple(before[0])

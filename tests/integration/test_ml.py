@@ -17,10 +17,11 @@ from portrait.ml.score import score, score_events
 from portrait.ml.train import train
 
 from portrait import warehouse
-from portrait.build import build, publish_scored_marts
+from portrait.build import build
 from portrait.config import Settings
 from portrait.errors import InputError
 from portrait.ingest.api import ingest
+from portrait.scored_marts import publish_scored_marts
 from portrait.synth.generator import generate
 from tests.conftest import run_cli
 

@@ -16,8 +16,9 @@ import pytest
 from portrait.expectations.gates import GateFailed, data_docs_dir
 
 from portrait import forked, warehouse
-from portrait.build import _run_landing_gate, build
+from portrait.build import build
 from portrait.config import Settings
+from portrait.gates_beside import run_landing_gate
 from portrait.ingest.api import ingest
 from portrait.synth.generator import generate
 
@@ -196,9 +197,9 @@ def test_a_landing_gate_failure_publishes_nothing_and_the_next_build_rebuilds_th
                      "select product_id, product_name, 'spaceship', is_asset, ftp_rate, batch_id, batch_date "
                      "from raw.products where batch_id = %s limit 1", (batch,))  # fmt: skip
     # the gate beside dbt runs in a forked child process: the same checks and verdict as here
-    here = _run_landing_gate(settings)
+    here = run_landing_gate(settings)
     child = forked.ForkedGate(
-        functools.partial(_run_landing_gate, settings, docs_in_background=True)
+        functools.partial(run_landing_gate, settings, docs_in_background=True)
     ).result()
     child.finish_docs()
 

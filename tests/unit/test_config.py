@@ -67,12 +67,12 @@ def test_an_invocation_inside_the_build_environment_removes_none_of_its_variable
 ):
     """build() sets dbt's variables for the whole build; the parse thread's own invocation must
     leave them set when it ends (Great Expectations reads os.environ in the other thread)."""
-    from portrait.build import _dbt_environment
+    from portrait.dbt_runner import dbt_environment
 
     monkeypatch.delenv("PORTRAIT_DB_HOST", raising=False)
     settings = Settings(home=tmp_path, database_url="postgresql://u:p@db.example:5433/w")
-    with _dbt_environment(settings):
-        with _dbt_environment(settings):  # the parse thread's invocation
+    with dbt_environment(settings):
+        with dbt_environment(settings):  # the parse thread's invocation
             pass
         assert os.environ["PORTRAIT_DB_HOST"] == "db.example"
     assert "PORTRAIT_DB_HOST" not in os.environ

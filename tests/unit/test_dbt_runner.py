@@ -7,7 +7,7 @@ import inspect
 import pytest
 from dbt_common.behavior_flags import BehaviorFlagRendered
 
-from portrait.build import behaviour_flag_source_by_frames
+from portrait.dbt_runner import behaviour_flag_source_by_frames
 
 
 def _flag() -> BehaviorFlagRendered:

@@ -104,7 +104,7 @@ def test_docs_written_in_the_background_are_awaited_and_their_error_reaches_the_
 
 
 def test_a_marts_suite_waits_for_every_build_table_it_reads():
-    from portrait.build import build_tables_read
+    from portrait.gates_beside import build_tables_read
 
     reads = {spec.name: build_tables_read(spec) for spec in marts.suites("marts_build", "marts")}
     # the completeness check reads dim_customer beside the portrait; the PSI checks read the
@@ -122,7 +122,7 @@ def _node_finished(schema: str, alias: str, status: str = "success"):
 
 
 def test_dbt_progress_releases_a_waiter_when_its_tables_are_built_or_dbt_fails():
-    from portrait.build import DbtProgress
+    from portrait.dbt_runner import DbtProgress
 
     lines: list[str] = []
     progress = DbtProgress(lines.append)
