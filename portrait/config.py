@@ -98,7 +98,6 @@ def get_settings() -> Settings:
 TELEMETRY_OFF = {
     "DO_NOT_TRACK": "1",
     "SCARF_NO_ANALYTICS": "true",
-    "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
     "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
     "GX_ANALYTICS_ENABLED": "False",

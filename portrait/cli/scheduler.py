@@ -27,7 +27,7 @@ def _print_status(p: dict) -> None:
         console.print(f"  {mark} {c['name']:<14} pid {c['pid'] or '-':<8} {c['detail']}")
     if p["dags"]:
         console.print("  DAGs: " + ", ".join(f"{d} ({s})" for d, s in p["dags"].items()))
-    console.print(f"  logs: {p['logs']}")
+    console.print(f"  logs: {p['logs']}", soft_wrap=True)
 
 
 @app.command()
@@ -45,8 +45,8 @@ def start(as_json: bool = JsonOption) -> None:
             console.print(f"Airflow UI login: user {p['user']}, password {p['password']} "
                           f"(kept in {p['password_file']}; shown once)", markup=False)  # fmt: skip
         _print_status(p)
-        console.print(f"Drop deliveries into {settings.inbox_dir}/<delivery>/; "
-                      "landing_ingest takes them within 5 minutes.")  # fmt: skip
+        console.print(f"Move deliveries into {settings.inbox_dir}/<delivery>/: "
+                      f"landing_ingest looks at {settings.inbox_poll} (cron, UTC).", soft_wrap=True)  # fmt: skip
 
     emit(state.as_dict(), as_json, human)
 

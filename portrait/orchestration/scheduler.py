@@ -53,7 +53,7 @@ class SchedulerStatus:
     user: str = ADMIN_USER
     password_file: str = ""
     seconds: float | None = None  # how long start took to be ready
-    password: str | None = None  # set only by the start that generated it
+    password: str | None = None  # set only by the first start
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -113,12 +113,11 @@ def _port_free(port: int) -> bool:
 
 def start(settings: Settings) -> SchedulerStatus:
     """Start whatever component is not running; wait until all are healthy and Portrait's DAGs
-    are parsed and active. The admin password is returned only when this call generated it."""
+    are parsed and active. The admin password is returned by the first start only."""
     from portrait import warehouse
 
     began = time.perf_counter()
     warehouse.ensure_started(settings)
-    new_password = not (settings.secrets_dir / "airflow-passwords.json").exists()
     env = airflow_env(settings)
     prepare_airflow_home(settings, env)
     for folder in (_pid_dir(settings), _log_dir(settings), settings.inbox_dir):
@@ -135,10 +134,12 @@ def start(settings: Settings) -> SchedulerStatus:
     _activate_dags(settings)
     state = status(settings)
     state.seconds = round(time.perf_counter() - began, 2)
-    if new_password:
+    shown = settings.secrets_dir / "airflow-admin.shown"
+    if not shown.exists():  # the first start prints the password, once
         from portrait.orchestration.env import admin_password
 
         state.password = admin_password(settings)
+        shown.touch()
     return state
 
 

@@ -47,13 +47,26 @@ def test_error_line_names_what_where_and_rule():
 
 
 def test_airflow_env_points_at_project_home_and_keeps_user_overrides(tmp_path):
-    settings = Settings(home=tmp_path)
+    settings = Settings(
+        home=tmp_path, database_url="postgresql://u:p@db.example:5433/wh", scheduler_port=9100
+    )
     env = airflow_env(settings, base={"AIRFLOW__CORE__LOAD_EXAMPLES": "True"})
     assert env["AIRFLOW_HOME"] == str(tmp_path / "airflow")
     assert env["AIRFLOW__CORE__DAGS_FOLDER"].endswith("/dags")
-    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{tmp_path}/airflow/airflow.db"
+    # metadata on the warehouse's server, in a database of its own; tasks in parallel
+    assert (
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        == "postgresql+psycopg2://u:p@db.example:5433/airflow"
+    )
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert env["AIRFLOW__API__HOST"] == "127.0.0.1" and env["AIRFLOW__API__PORT"] == "9100"
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:9100/execution/"
+    assert env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] == str(tmp_path / "logs" / "airflow")
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "True", "a value the user set must win"
-    assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"
+    assert env["DO_NOT_TRACK"] == "1"
+    passwords = tmp_path / "secrets" / "airflow-passwords.json"
+    assert passwords.stat().st_mode & 0o777 == 0o600
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] == str(passwords)
 
 
 def test_telemetry_switches_are_all_set_but_never_override():
