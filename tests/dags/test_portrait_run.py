@@ -48,7 +48,12 @@ def test_portrait_run_publishes_marts_and_records_the_runs_in_airflow(tmp_path: 
         assert states[("warehouse_build", "build")] == "success"
         assert states[("warehouse_build", "snapshots")] == "success"
         assert all(s == "success" for s in states.values()), states
-        assert {t for d, t in states if d == "ml_training"} == {"models", "train[0]", "train[1]", "train[2]"}
+        assert {t for d, t in states if d == "ml_training"} == {
+            "models",
+            "train[0]",
+            "train[1]",
+            "train[2]",
+        }
         assert (
             len([t for d, t in states if d == "customer_scoring" and t.startswith("score[")]) >= 2
         )
