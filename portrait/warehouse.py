@@ -147,7 +147,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _port_is_free(port: int) -> bool:
+def port_is_free(port: int) -> bool:
     """Free for a listening socket as PostgreSQL opens it (SO_REUSEADDR: TIME_WAIT does not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -158,7 +158,7 @@ def _port_is_free(port: int) -> bool:
         return True
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -203,14 +203,14 @@ class EmbeddedServer:
 
     def running_pid(self) -> int | None:
         info = self._postmaster()
-        if info and _pid_alive(info[0]):
+        if info and pid_alive(info[0]):
             return info[0]
         return None
 
     @property
     def port(self) -> int | None:
         info = self._postmaster()
-        if info and _pid_alive(info[0]):
+        if info and pid_alive(info[0]):
             return info[1]
         return self._recorded_port()
 
@@ -306,7 +306,7 @@ class EmbeddedServer:
 
     def _clear_stale_pidfile(self) -> None:
         info = self._postmaster()
-        if info and not _pid_alive(info[0]):
+        if info and not pid_alive(info[0]):
             (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
 
     # -- verbs -----------------------------------------------------------------------------
@@ -321,7 +321,7 @@ class EmbeddedServer:
             return False
         self._clear_stale_pidfile()
         port = self._recorded_port()
-        if port is None or not _port_is_free(port):
+        if port is None or not port_is_free(port):
             port = _free_port()
         self._write_settings(port)
         self.settings.home.mkdir(parents=True, exist_ok=True)
@@ -354,7 +354,7 @@ class EmbeddedServer:
         # data directory, whose parents another tool may have tightened since the server started.
         os.kill(pid, signal.SIGINT)
         for _ in range(600):
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 return True
             time.sleep(0.1)
         raise DatabaseError("the embedded PostgreSQL did not stop within 60 s", where=str(self.pgdata),
@@ -366,7 +366,7 @@ class EmbeddedServer:
         if pid is not None:
             os.kill(pid, signal.SIGKILL)
             for _ in range(50):
-                if not _pid_alive(pid):
+                if not pid_alive(pid):
                     break
                 time.sleep(0.1)
 

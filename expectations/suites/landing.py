@@ -89,16 +89,22 @@ def quarantine_suite(batch_ids: list[str], max_share: float = 0.05) -> SuiteSpec
 
 
 def freshness_suite(batch_ids: list[str], delivered: set[str], stale_days: int) -> SuiteSpec | None:
-    """Refuse a batch whose newest event lies more than ``stale_days`` before its batch date: a
-    delivery dated by the run instead of by its data would publish a portrait of empty windows."""
-    dated = [t for t in TABLES if t.event_time and t.name in delivered]
+    """Refuse a batch whose newest dated fact (any column that cannot lie after the batch date)
+    lies more than ``stale_days`` before its batch date: a delivery dated by the run instead of
+    by its data would publish a portrait of empty windows."""
+    dated = {
+        t.name: [c.name for c in t.columns if c.not_after_batch]
+        for t in TABLES
+        if t.name in delivered
+    }
+    dated = {name: columns for name, columns in dated.items() if columns}
     if not dated:
         return None
     batches = _quoted(batch_ids)
     newest = " union all ".join(
-        f"select batch_id, max({t.event_time})::date as newest_event_date from raw.{t.name} "
-        f"where batch_id in ({batches}) group by batch_id"
-        for t in dated
+        f"select batch_id, max(greatest({', '.join(columns)}))::date as newest_event_date "
+        f"from raw.{name} where batch_id in ({batches}) group by batch_id"
+        for name, columns in dated.items()
     )
     return SuiteSpec(
         name="landing.freshness",
@@ -107,9 +113,9 @@ def freshness_suite(batch_ids: list[str], delivered: set[str], stale_days: int) 
                f"from (select distinct batch_id, batch_date from dq.ingest_batches where status = 'loaded' "
                f"and batch_id in ({batches})) b join ({newest}) e using (batch_id) group by 1, 2"),
         expectations=[gx.expectations.UnexpectedRowsExpectation(
-            description=f"a batch's newest event lies at most {stale_days} days before its batch date",
+            description=f"a batch's newest dated fact lies at most {stale_days} days before its batch date",
             unexpected_rows_query=f"select * from {{batch}} where newest_event_date < batch_date - {int(stale_days)}",
-            meta=severity(CRITICAL, rule="batch date against the newest event", column="batch_date",
+            meta=severity(CRITICAL, rule="batch date against the newest dated fact", column="batch_date",
                           report_rows=True),
         )],
     )  # fmt: skip

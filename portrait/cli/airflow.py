@@ -12,6 +12,9 @@ from portrait.orchestration.env import airflow_env, prepare_airflow_home
 
 def airflow(ctx: typer.Context) -> None:
     """Run the Airflow CLI, e.g. `portrait airflow -- dags list`."""
+    from portrait import warehouse
+
+    warehouse.ensure_started()  # Airflow's metadata lives on the warehouse's server
     env = airflow_env()
     prepare_airflow_home(env=env)
     # Airflow's CLI, its start-up log lines on stderr (portrait.orchestration.airflow_cli)

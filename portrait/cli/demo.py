@@ -100,7 +100,7 @@ def demo(
 
         with output_to_log(log) as out:
             report = run_daily(landing_dir=str(landing), settings=settings, log=str(log),
-                               on_dag=lambda d: out.print(f"  {d.dag_id:<18} {d.state:<8} {d.seconds:>6.1f}s"))  # fmt: skip
+                               on_dag=lambda d: as_json or out.print(f"  {d.dag_id:<18} {d.state:<8} {d.seconds:>6.1f}s"))  # fmt: skip
         unchanged["pipeline"] = report.nothing_new
         if report.nothing_new:
             return "unchanged (this delivery is already loaded)"
@@ -120,7 +120,7 @@ def demo(
         with output_to_log(log) as out:
             report = run_daily(settings=settings, log=str(log),
                                dag_ids=("ml_training", "customer_scoring", "campaign_feedback"),
-                               on_dag=lambda d: out.print(f"  {d.dag_id:<18} {d.state:<8} {d.seconds:>6.1f}s"))  # fmt: skip
+                               on_dag=lambda d: as_json or out.print(f"  {d.dag_id:<18} {d.state:<8} {d.seconds:>6.1f}s"))  # fmt: skip
         return (f"Airflow ran {len(report.tasks)} tasks ({report.mode}); "
                 "scores and marketing marts published")  # fmt: skip
 

@@ -70,8 +70,6 @@ class Table:
     required: bool = False  # the batch is refused without this table (or with it empty)
     grain: str = ""
     delivery: Literal["snapshot", "increment"] = "increment"
-    # the column whose newest value dates the delivery (the landing gate's freshness check)
-    event_time: str | None = None
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -198,7 +196,6 @@ TABLES: tuple[Table, ...] = (
         "balances",
         "Month-end balance per account, with the month's average daily balance.",
         key=("account_id", "month_end_date"),
-        event_time="month_end_date",
         grain="one row per account per month end",
         columns=(
             _c("account_id", "text", "Account.", required=True, references="accounts.account_id"),
@@ -211,7 +208,6 @@ TABLES: tuple[Table, ...] = (
         "transactions",
         "Booked transactions; `amount` is always positive and `direction` gives the sign.",
         key=("txn_id",),
-        event_time="booked_at",
         grain="one row per booked transaction",
         columns=(
             _c("txn_id", "text", "Transaction identifier.", required=True),
@@ -265,7 +261,6 @@ TABLES: tuple[Table, ...] = (
         "digital_events",
         "App and web sessions: logins, product views and self-service actions.",
         key=("event_id",),
-        event_time="event_at",
         grain="one row per event",
         columns=(
             _c("event_id", "text", "Event identifier.", required=True),
@@ -280,7 +275,6 @@ TABLES: tuple[Table, ...] = (
         "service_interactions",
         "Contacts with customer service: inquiries, requests, complaints, with satisfaction.",
         key=("interaction_id",),
-        event_time="interaction_at",
         grain="one row per interaction",
         columns=(
             _c("interaction_id", "text", "Interaction identifier.", required=True),
@@ -313,7 +307,6 @@ TABLES: tuple[Table, ...] = (
         "campaign_contacts",
         "Who was targeted by a campaign (treated or held-out control) and the outcome.",
         key=("contact_id",),
-        event_time="contacted_at",
         grain="one row per targeted customer per campaign",
         columns=(
             _c("contact_id", "text", "Contact identifier.", required=True),

@@ -22,6 +22,7 @@ from portrait.errors import PortraitError
 from portrait.orchestration.chain import PIPELINES
 from portrait.orchestration.client import AirflowClient, SchedulerUnavailable
 from portrait.orchestration.env import ADMIN_USER, airflow_env, api_url, prepare_airflow_home
+from portrait.warehouse import pid_alive, port_is_free
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 # what /api/v2/monitor/health reports for each component (the API server answering is its own)
@@ -73,20 +74,7 @@ def _pid(settings: Settings, name: str) -> int | None:
         pid = int(path.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError):  # a zombie of ours has exited
-        if Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z"):
-            return False
-    return True
+    return pid if pid_alive(pid) else None
 
 
 def _spawn(settings: Settings, name: str, env: dict[str, str]) -> int:
@@ -97,18 +85,6 @@ def _spawn(settings: Settings, name: str, env: dict[str, str]) -> int:
                                    stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     (_pid_dir(settings) / f"{name}.pid").write_text(f"{process.pid}\n")
     return process.pid
-
-
-def _port_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def start(settings: Settings) -> SchedulerStatus:
@@ -125,7 +101,7 @@ def start(settings: Settings) -> SchedulerStatus:
     missing = [name for name in COMPONENTS if _pid(settings, name) is None]
     if "api-server" in missing:
         for port in (settings.scheduler_port, *(settings.scheduler_port + i for i in (1, 2, 3))):
-            if not _port_free(port):
+            if not port_is_free(port):
                 raise SchedulerError(f"port {port} is in use", where=f"127.0.0.1:{port}",
                                      rule="set PORTRAIT_SCHEDULER_PORT to a free port (it uses that port and the three after it)")  # fmt: skip
     for name in missing:

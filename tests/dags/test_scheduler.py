@@ -16,6 +16,7 @@ import pytest
 from portrait import warehouse
 from portrait.config import Settings
 from portrait.synth.generator import generate
+from portrait.warehouse import port_is_free
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PORTRAIT = Path(sys.executable).with_name("portrait")
@@ -28,20 +29,9 @@ def _free_port_block() -> int:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        if port < 65000 and all(_free(port + i) for i in range(4)):
+        if port < 65000 and all(port_is_free(port + i) for i in range(4)):
             return port
     raise RuntimeError("no free port block")
-
-
-def _free(port: int) -> bool:
-    """Nothing listens on the port (closed connections may linger in TIME_WAIT)."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _cli(env: dict, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -119,7 +109,7 @@ def test_the_scheduler_runs_a_dropped_delivery_through_every_dag_and_stops_clean
         stopped = _cli(env, "scheduler", "stop", "--json")
         pids = [c.pid for c in scheduler.status(settings).components]
     assert stopped.returncode == 0, stopped.stderr
-    assert pids == [None] * 4 and all(_free(port + i) for i in range(4))
+    assert pids == [None] * 4 and all(port_is_free(port + i) for i in range(4))
     assert not list((home / "airflow" / "pids").glob("*.pid"))
 
     # the CLI builds the same delivery into the same marts

@@ -125,9 +125,16 @@ def test_db_url_for_the_bi_role_connects_as_that_role(database: Settings):
         assert conn.execute("select current_user").fetchone()[0] == "portrait_bi"
 
 
-def test_airflow_cli_runs_with_the_project_home_and_migrated_metadata(settings: Settings):
+def test_airflow_cli_runs_with_the_project_home_and_migrated_metadata(database: Settings):
+    settings = database
     result = run_cli("airflow", "--", "config", "get-value", "core", "dags_folder")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].endswith("/dags")
     assert any(settings.airflow_home.glob(".migrated-*")), "the metadata database is migrated once"
-    assert (settings.airflow_home / "airflow.db").exists()
+    # metadata on the warehouse's server, in a database of its own, owned by the pipeline owner
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        owner = conn.execute(
+            "select pg_get_userbyid(datdba) from pg_database where datname = 'airflow'"
+        ).fetchone()
+    assert owner == (warehouse.OWNER_ROLE,)
+    assert not (settings.airflow_home / "airflow.db").exists()
