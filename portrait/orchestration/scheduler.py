@@ -78,10 +78,11 @@ def _pid(settings: Settings, name: str) -> int | None:
 
 
 def _spawn(settings: Settings, name: str, env: dict[str, str]) -> int:
-    binary = Path(sys.executable).with_name("airflow")
     log = _log_dir(settings) / f"{name}.log"
+    # Airflow's CLI through portrait's shim: the scheduler preloads what the tasks import
+    command = [sys.executable, "-m", "portrait.orchestration.airflow_cli", name]
     with log.open("ab") as out:
-        process = subprocess.Popen([str(binary), name], env=env, stdout=out, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     (_pid_dir(settings) / f"{name}.pid").write_text(f"{process.pid}\n")
     return process.pid
