@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     inbox_poll: str = "*/5 * * * *"
     # the landing gate refuses a batch whose newest event lies more days than this before its date
     stale_batch_days: int = Field(default=7, ge=0)
+    # customer-hash slices per model in the customer_scoring DAG: one task each, for workers on
+    # other machines; one machine gains nothing from more (each task is a process of its own)
+    scoring_slices: int = Field(default=1, ge=1)
     # the Airflow API server of `portrait scheduler` (127.0.0.1 only)
     scheduler_port: int = Field(default=8765, ge=1, le=65535)
 

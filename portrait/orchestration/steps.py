@@ -97,17 +97,16 @@ def features(ctx: StepContext) -> dict:
     return {"as_of": prepare(_date(ctx.params.get("as_of")), settings=ctx.config).isoformat()}
 
 
-# customer-hash slices per champion: mapped tasks that separate workers can take
-SLICES = 2
-
-
 def slices(ctx: StepContext) -> list[dict]:
+    """The scoring work: each champion in customer-hash slices (PORTRAIT_SCORING_SLICES), one
+    mapped task each, which separate workers can take."""
     from portrait.ml.promote import listing
 
     as_of = ctx.inputs["features"]["as_of"]
+    count = ctx.config.scoring_slices
     champions = [row["model"] for row in listing(ctx.config) if row["champion"]]
-    return [{"model": m, "as_of": as_of, "slice_index": i, "slices": SLICES}
-            for m in champions for i in range(SLICES)]  # fmt: skip
+    return [{"model": m, "as_of": as_of, "slice_index": i, "slices": count}
+            for m in champions for i in range(count)]  # fmt: skip
 
 
 def score(ctx: StepContext) -> dict:
