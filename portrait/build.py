@@ -125,16 +125,21 @@ def build(
     full_refresh: bool = False,
     gates: bool = True,
     progress: Callable[[str], None] | None = None,
+    wait: float = 0.0,
 ) -> BuildReport:
     """The warehouse_build pipeline's steps (portrait.orchestration.chain) in this process: what
     `portrait build` runs, and what the warehouse_build DAG's tasks run one by one. Publish_build,
-    then the snapshots of what it published; the nodes and counts of both."""
+    then the snapshots of what it published; the nodes and counts of both. The build lock is held
+    throughout (BuildBusy after ``wait`` seconds if another build holds it)."""
+    from portrait.build_lock import held
     from portrait.orchestration.chain import run_local
 
+    settings = settings or get_settings()
     params = {"as_of": as_of.isoformat() if as_of else "", "select": select or "",
               "full_refresh": full_refresh, "gates": gates}  # fmt: skip
-    results = run_local("warehouse_build", params, say=progress or (lambda _line: None),
-                        settings=settings or get_settings())  # fmt: skip
+    with held(settings, wait):
+        results = run_local("warehouse_build", params, say=progress or (lambda _line: None),
+                            settings=settings)  # fmt: skip
     report = BuildReport.from_dict(results["build"])
     snapshots = results.get("snapshots", {})
     for node in snapshots.get("nodes", []):

@@ -18,6 +18,12 @@ def build(
     full_refresh: bool = typer.Option(
         False, "--full-refresh", help="Rebuild incremental models from scratch."
     ),
+    wait: float = typer.Option(
+        0.0,
+        "--wait",
+        min=0,
+        help="Seconds to wait for a build that is running (default: refuse at once).",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Run dbt build (models, seeds, snapshots, tests); one clear line names a failure."""
@@ -43,6 +49,7 @@ def build(
             select=select,
             full_refresh=full_refresh,
             progress=None if as_json else progress,
+            wait=wait,
         )
     finally:
         if status is not None:

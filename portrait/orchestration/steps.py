@@ -30,15 +30,21 @@ def ingest(ctx: StepContext) -> dict:
                              batch_date=when).as_dict()  # fmt: skip
 
 
+# a scheduled build waits this long for one that holds the build lock (a CLI build, say)
+LOCK_WAIT = 3600.0
+
+
 def build(ctx: StepContext) -> dict:
     """Write-Audit-Publish of the warehouse: landing gate beside dbt, marts gate, publish."""
     from portrait.build import publish_build
+    from portrait.build_lock import held
 
     settings = ctx.config
-    report = publish_build(settings=settings, as_of=_date(ctx.params.get("as_of")),
-                           select=ctx.params.get("select") or None,
-                           full_refresh=bool(ctx.params.get("full_refresh")),
-                           gates=ctx.params.get("gates", True), progress=ctx.say)  # fmt: skip
+    with held(settings, LOCK_WAIT):
+        report = publish_build(settings=settings, as_of=_date(ctx.params.get("as_of")),
+                               select=ctx.params.get("select") or None,
+                               full_refresh=bool(ctx.params.get("full_refresh")),
+                               gates=ctx.params.get("gates", True), progress=ctx.say)  # fmt: skip
     result = report.as_dict()
     result["asset_uris"] = published_table_uris(settings) if report.published else []
     return result
@@ -72,8 +78,11 @@ def snapshots(ctx: StepContext) -> dict:
     built = ctx.inputs["build"]
     if not built.get("published"):
         return {"skipped": "nothing was published"}
+    from portrait.build_lock import held
+
     ctx.say("snapshots")
-    return snapshot(ctx.config, _date(built.get("as_of_date"))).as_dict()
+    with held(ctx.config, LOCK_WAIT):
+        return snapshot(ctx.config, _date(built.get("as_of_date"))).as_dict()
 
 
 def scheduled_models(ctx: StepContext) -> list[str]:
