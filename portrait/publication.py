@@ -53,14 +53,19 @@ def prepare_build_schema(settings: Settings, fresh: bool) -> None:
         )
 
 
+# the load time up to which the published facts reach: batches loaded after it are unpublished
+WATERMARK = (
+    "(select coalesce(max(transactions_through), '-infinity'::timestamptz) from dq.publications)"
+)
+
+
 def unpublished_batches(settings: Settings) -> list[str]:
     """Batches loaded after the last publication (the next build's new batches)."""
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
         if conn.execute("select to_regclass('dq.ingest_batches')").fetchone()[0] is None:
             return []
         published = conn.execute("select to_regclass('dq.publications')").fetchone()[0]
-        watermark = ("(select coalesce(max(transactions_through), '-infinity'::timestamptz) from dq.publications)"
-                     if published else "'-infinity'::timestamptz")  # fmt: skip
+        watermark = WATERMARK if published else "'-infinity'::timestamptz"
         return [r[0] for r in conn.execute(
             f"select distinct batch_id from dq.ingest_batches where status = 'loaded' and ingested_at > {watermark}"
         ).fetchall()]  # fmt: skip
@@ -70,8 +75,7 @@ def landing_gate_inputs(settings: Settings) -> tuple[list[str], dict[str, list[i
     """Batches loaded after the last publication, recent row counts per table, tables delivered."""
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
         batches = [r[0] for r in conn.execute(
-            "select batch_id from dq.ingest_batches where status = 'loaded' and ingested_at > "
-            "(select coalesce(max(transactions_through), '-infinity'::timestamptz) from dq.publications) "
+            f"select batch_id from dq.ingest_batches where status = 'loaded' and ingested_at > {WATERMARK} "
             "group by batch_id order by min(batch_date)").fetchall()]  # fmt: skip
         recent: dict[str, list[int]] = {}
         delivered: set[str] = set()
@@ -149,8 +153,7 @@ def increments_to_rebuild(settings: Settings) -> str | None:
             if conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is None:
                 continue
             stale = conn.execute(
-                f"select min(ingested_at) from {table} where ingested_at > "
-                "(select coalesce(max(transactions_through), '-infinity'::timestamptz) from dq.publications) "
+                f"select min(ingested_at) from {table} where ingested_at > {WATERMARK} "
                 "and ingested_at not in (select max(ingested_at) from dq.ingest_batches "
                 "where status = 'loaded' group by batch_id)"
             ).fetchone()[0]  # fmt: skip

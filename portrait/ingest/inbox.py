@@ -16,7 +16,7 @@ import contextlib
 import json
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -156,22 +156,29 @@ def done(settings: Settings, folder: Path) -> None:
         _move_aside(settings, folder, LOADED)
 
 
-def take(settings: Settings, *, batch_date: date | None = None) -> InboxReport:
-    """Ingest every new delivery in the inbox, each once; refused ones move to ``_refused``."""
+def _load(settings: Settings, delivery: Delivery, report: InboxReport) -> None:
+    """Load the delivery into raw unless its files are loaded already; noted in ``report``."""
     from portrait.ingest.api import ingest
 
+    previous = loaded_as(settings, fingerprint(delivery))
+    if previous:
+        report.already_loaded.append(f"{delivery.folder.name}: already loaded as {previous}")
+        return
+    batch = ingest(delivery.folder, source=delivery.source, batch_date=delivery.batch_date,
+                   settings=settings)  # fmt: skip
+    report.loaded.append({"delivery": delivery.folder.name, "batch_id": batch.batch_id,
+                          "batch_date": delivery.batch_date.isoformat(), "rows_loaded": batch.rows_loaded,
+                          "rows_quarantined": batch.rows_quarantined})  # fmt: skip
+
+
+def take(settings: Settings, *, batch_date: date | None = None) -> InboxReport:
+    """Ingest every new delivery in the inbox, each once; loaded ones move to ``_loaded``,
+    refused ones to ``_refused``."""
     report = InboxReport()
     for folder in pending(settings):
         try:
             delivery = describe(folder)
-            when = batch_date or delivery.batch_date
-            previous = loaded_as(settings, fingerprint(delivery))
-            if previous:
-                report.already_loaded.append(f"{folder.name}: already loaded as {previous}")
-                done(settings, folder)
-                continue
-            batch = ingest(folder, source=delivery.source, batch_date=when, settings=settings)
-            done(settings, folder)
+            _load(settings, replace(delivery, batch_date=batch_date or delivery.batch_date), report)
         except PortraitError as err:
             try:
                 moved = f"moved to {refuse(settings, folder, err)}"
@@ -179,9 +186,7 @@ def take(settings: Settings, *, batch_date: date | None = None) -> InboxReport:
                 moved = f"left in place: {os_err.strerror or os_err}"
             report.refused.append(f"{folder.name}: {err.line()} ({moved})")
             continue
-        report.loaded.append({"delivery": folder.name, "batch_id": batch.batch_id,
-                              "batch_date": when.isoformat(), "rows_loaded": batch.rows_loaded,
-                              "rows_quarantined": batch.rows_quarantined})  # fmt: skip
+        done(settings, folder)
     return report
 
 
@@ -189,19 +194,8 @@ def take_folder(settings: Settings, folder: Path, *, source: str | None = None,
                 batch_date: date | None = None) -> InboxReport:  # fmt: skip
     """One named delivery folder, outside the inbox: loaded unless its files already are; a
     refusal raises (the folder stays where it is)."""
-    from portrait.ingest.api import ingest
-
     described = describe(folder) if source is None or batch_date is None else None
     delivery = Delivery(folder, source or described.source, batch_date or described.batch_date)
     report = InboxReport()
-    previous = loaded_as(settings, fingerprint(delivery))
-    if previous:
-        report.already_loaded.append(f"{folder.name}: already loaded as {previous}")
-        return report
-    batch = ingest(
-        folder, source=delivery.source, batch_date=delivery.batch_date, settings=settings
-    )
-    report.loaded.append({"delivery": folder.name, "batch_id": batch.batch_id,
-                          "batch_date": delivery.batch_date.isoformat(), "rows_loaded": batch.rows_loaded,
-                          "rows_quarantined": batch.rows_quarantined})  # fmt: skip
+    _load(settings, delivery, report)
     return report

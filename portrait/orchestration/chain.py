@@ -48,9 +48,6 @@ class Pipeline:
     # a cron schedule's first run: at once when the scheduler first sees the DAG, or at the next tick
     run_immediately: bool = False
 
-    def step(self, task_id: str) -> Step:
-        return next(s for s in self.steps if s.task_id == task_id)
-
 
 # the inbox is polled: a delivery moved into it flows on within this period (PORTRAIT_INBOX_POLL)
 INBOX_POLL = Settings().inbox_poll
