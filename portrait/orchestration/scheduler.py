@@ -108,8 +108,9 @@ def start(settings: Settings) -> SchedulerStatus:
     for name in missing:
         _spawn(settings, name, env)
     _wait_ready(settings)
-    _activate_dags(settings)
+    dags = _activate_dags(settings)
     state = status(settings)
+    state.dags = state.dags or dags  # a loaded machine may time out the second listing
     state.seconds = round(time.perf_counter() - began, 2)
     shown = settings.secrets_dir / "airflow-admin.shown"
     if not shown.exists():  # the first start prints the password, once
@@ -144,12 +145,14 @@ def _wait_ready(settings: Settings) -> None:
                          where=str(_log_dir(settings)), rule="see the components' logs")  # fmt: skip
 
 
-def _activate_dags(settings: Settings) -> None:
+def _activate_dags(settings: Settings) -> dict[str, str]:
     """Portrait's DAGs unpaused (a home made by an earlier release may hold them paused)."""
     client = AirflowClient(settings)
-    for dag_id, dag in client.dags().items():
-        if dag_id in PIPELINES and dag["is_paused"]:
+    listed = {d: v for d, v in sorted(client.dags().items()) if d in PIPELINES}
+    for dag_id, dag in listed.items():
+        if dag["is_paused"]:
             client.unpause(dag_id)
+    return dict.fromkeys(listed, "active")
 
 
 def status(settings: Settings) -> SchedulerStatus:
@@ -158,10 +161,11 @@ def status(settings: Settings) -> SchedulerStatus:
     pids = {name: _pid(settings, name) for name in COMPONENTS}
     health: dict = {}
     dags: dict[str, str] = {}
+    client = AirflowClient(settings)
     with contextlib.suppress(SchedulerUnavailable):
-        client = AirflowClient(settings, timeout=3)
         health = client.health()
-        dags = {d: "paused" if v["is_paused"] else "active"
+    with contextlib.suppress(SchedulerUnavailable):
+        dags = {} if not health else {d: "paused" if v["is_paused"] else "active"
                 for d, v in sorted(client.dags().items()) if d in PIPELINES}  # fmt: skip
     components = []
     for name, pid in pids.items():
