@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from portrait import warehouse
+from portrait import files, warehouse
 from portrait.config import Settings, get_settings
 
 
@@ -121,5 +121,5 @@ def write_report(settings: Settings | None = None) -> Summary:
     path = settings.reports_dir / "dq" / "index.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     docs = sorted(p.parent.name for p in (settings.reports_dir / "data_docs").glob("*/index.html"))
-    path.write_text(render(latest, trend, failures, docs))
+    files.write_text(path, render(latest, trend, failures, docs))
     return Summary(latest_runs=latest, trend=trend, failures=failures, path=path)

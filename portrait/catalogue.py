@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from portrait import files
 from portrait.config import Settings, get_settings
 
 DIMENSIONS = ["basic", "assets", "products", "behaviour", "channels", "digital", "value", "risk", "marketing",
@@ -46,6 +47,5 @@ def render(settings: Settings | None = None) -> str:
 
 
 def write(path: Path, settings: Settings | None = None) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(settings))
+    files.write_text(path, render(settings))
     return len(indicators(settings))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from portrait import files
 from portrait.cli.output import JsonOption, console, emit
 from portrait.ingest.contract import CONTRACT_VERSION, TABLES, render_markdown
 
@@ -17,8 +18,7 @@ def contract(
     """Print (or write) the landing contract, generated from its single source in code."""
     text = render_markdown()
     if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
+        files.write_text(out, text)
     payload = {
         "version": CONTRACT_VERSION,
         "written_to": str(out) if out else None,

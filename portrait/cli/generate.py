@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from portrait.cli.output import JsonOption, console, emit, parse_date
-from portrait.errors import PortraitError
+from portrait.errors import UsageError
 
 
 def generate(
@@ -27,7 +27,7 @@ def generate(
 
     start = parse_date(start_date, "--start-date")
     if fmt not in {"csv", "parquet"}:
-        raise PortraitError(f"unknown format {fmt!r}", where="--format", rule="csv or parquet")
+        raise UsageError(f"unknown format {fmt!r}", where="--format", rule="csv or parquet")
     with Progress(TextColumn("generating {task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, disable=as_json, transient=True) as bar:  # fmt: skip
         task = bar.add_task("months", total=months)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sys
 import warnings
+from typing import NoReturn
 
 import typer
+from typer._click import exceptions as click  # typer vendors click: its exceptions live here
 
 from portrait.cli import airflow as airflow_cmd
 from portrait.cli import db
@@ -24,7 +26,7 @@ from portrait.cli.run import run
 from portrait.cli.score import score
 from portrait.cli.train import train
 from portrait.config import apply_telemetry_off
-from portrait.errors import PortraitError
+from portrait.errors import PortraitError, UsageError, from_os_error
 
 app = typer.Typer(
     name="portrait",
@@ -55,17 +57,43 @@ app.command("promote")(promote)
 app.command("evaluate")(evaluate)
 
 
+def _usage_error(err: click.UsageError) -> UsageError:
+    command = err.ctx.command_path if err.ctx else "portrait"
+    return UsageError(err.format_message(), where=command, rule=f"see `{command} --help`")
+
+
+def _fail(err: PortraitError) -> NoReturn:
+    err_console.print(f"portrait: error: {err.line()}", markup=False, soft_wrap=True)
+    sys.exit(err.exit_code)
+
+
 def main() -> None:
+    """Run a verb; every error the user can act on ends as one line on stderr and an exit code."""
     apply_telemetry_off()
     warnings.filterwarnings("ignore", category=UserWarning, module="platformdirs")
     try:
-        app()
-    except PortraitError as err:
-        err_console.print(f"portrait: error: {err.line()}", markup=False, soft_wrap=True)
+        code = app(standalone_mode=False)
+    except click.NoArgsIsHelpError as err:
+        typer.echo(err.ctx.get_help() if err.ctx else "see `portrait --help`")
         sys.exit(err.exit_code)
+    except click.UsageError as err:
+        _fail(_usage_error(err))
+    except click.ClickException as err:
+        _fail(PortraitError(err.format_message()))
+    except typer.Abort:
+        _fail(PortraitError("aborted"))
+    except PortraitError as err:
+        _fail(err)
+    except OSError as err:
+        _fail(from_os_error(err) or _reraise(err))
     except KeyboardInterrupt:
         err_console.print("portrait: interrupted")
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _reraise(err: BaseException) -> NoReturn:
+    raise err
 
 
 if __name__ == "__main__":

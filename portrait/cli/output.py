@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from portrait.errors import PortraitError
+from portrait.errors import UsageError
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -27,7 +27,7 @@ def parse_date(value: str, option: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise PortraitError(f"not a date: {value!r}", where=option, rule="YYYY-MM-DD") from None
+        raise UsageError(f"not a date: {value!r}", where=option, rule="YYYY-MM-DD") from None
 
 
 @contextlib.contextmanager

@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from portrait.files import staged_folder
 from portrait.ingest.contract import CONTRACT_VERSION, TABLES_BY_NAME
 
 # contract tables the synthetic bank does not deliver: market context comes from real sources (UCI)
@@ -818,7 +819,17 @@ def generate(
     if fmt not in {"csv", "parquet"}:
         raise ValueError("format must be csv or parquet")
     began = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with staged_folder(out_dir) as staging:  # a full disk leaves no half-written bank
+        result = _write_bank(staging, customers=customers, months=months, seed=seed,
+                             start_date=start_date, fmt=fmt, progress=progress)  # fmt: skip
+    result.out_dir = out_dir
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def _write_bank(out_dir: Path, *, customers: int, months: int, seed: int, start_date: date, fmt: str,
+                progress: Callable[[str, int, int], None] | None) -> GenerationResult:  # fmt: skip
+    began = time.perf_counter()
     bank = SyntheticBank(customers, months, seed, start_date)
     writer = _Writer(out_dir, fmt)
     writer.write("customers", bank.customers())
