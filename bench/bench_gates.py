@@ -14,6 +14,7 @@ from portrait import warehouse
 from portrait.build import prepare_build
 from portrait.config import Settings
 from portrait.ingest.api import ingest
+from portrait.ingest.batches import take_cut
 from portrait.ingest.contract import TABLES
 from portrait.publication import landing_gate_inputs
 from portrait.synth.generator import generate
@@ -56,6 +57,7 @@ def run(
     generate(folder, customers=customers, months=months, seed=42)
     ingest(folder, batch_date=date(2030, 1, 1), settings=settings)
     prepare_build(settings)
+    take_cut(settings)  # the build's batch set, as a build fixes it
     batches, recent, delivered = landing_gate_inputs(settings)
     specs = landing.suites(batches, recent, delivered)
     queries = plain_sql(batches)

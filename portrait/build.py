@@ -20,19 +20,24 @@ from portrait.dbt_runner import (
     BuildReport,
     DbtProgress,
     NodeOutcome,
+    SnapshotsFailed,
     build_variables,
     dbt_environment,
     raise_for_failed_nodes,
     run_dbt,
 )
+from portrait.errors import PortraitError
 from portrait.gates_beside import LandingGateBeside, MartsGateBeside, checked_landing_gate, gx_done
+from portrait.ingest.batches import BatchesChanged, Cut, check_unchanged, take_cut
 from portrait.manifest_cache import parse_project, project_fingerprint
 from portrait.publication import (
     KEPT_WHEN_UNCHANGED,
     increments_to_rebuild,
     latest_batch_date,
+    mark_snapshots_taken,
     prepare_build_schema,
     publish,
+    request_rebuild,
     restore_published_views,
     staging_can_be_kept,
 )
@@ -111,10 +116,27 @@ def snapshot(settings: Settings, as_of: date | None = None) -> BuildReport:
     # (130 nodes) stay in target/ instead of being replaced by these two snapshots'
     variables = build_variables(as_of)
     manifest = parse_project(settings, variables)  # the build's, from the cache
-    report = run_dbt(["snapshot", "--no-write-json"], settings=settings, variables=variables,
-                     manifest=manifest)  # fmt: skip
-    raise_for_failed_nodes(report, settings, publishing=False)  # the marts are published by now
+    try:
+        report = run_dbt(["snapshot", "--no-write-json"], settings=settings, variables=variables,
+                         manifest=manifest)  # fmt: skip
+        raise_for_failed_nodes(report, settings, publishing=False)
+    except PortraitError as err:  # the marts are published by now: say so
+        raise SnapshotsFailed(f"the marts were published (as of {as_of or 'the latest batch'}), then the "
+                              f"snapshots failed: {err.what}", where=err.where,
+                              rule="the next build (or `portrait run`) takes the snapshots") from None  # fmt: skip
+    mark_snapshots_taken(settings)
     return report
+
+
+def _check_batch_set(settings: Settings, cut: Cut) -> None:
+    """Nothing is published if a batch of the set was replaced or dropped during the build: the
+    models may have read part of it (a test that then fails names this as its cause). The
+    incremental tables took it in, so the next build rebuilds them."""
+    try:
+        check_unchanged(settings, cut)
+    except BatchesChanged as err:
+        request_rebuild(settings, err.what)
+        raise
 
 
 def build(
@@ -169,18 +191,19 @@ def publish_build(
     before would keep it from forking).
     """
     settings = settings or get_settings()
+    cut = take_cut(settings)  # the batch set, fixed before anything reads raw
     as_of = as_of or latest_batch_date(settings)
     # dbt's variables are set here, on this thread, for the whole build: the parse thread's own
     # invocation then finds them set and removes none of them when it ends, while Great
     # Expectations (the landing gate, beside it) copies os.environ key by key (a key removed in
     # between raised KeyError: 'PORTRAIT_DB_HOST' in the gate)
     with dbt_environment(settings):
-        return _build(settings, as_of=as_of, select=select, full_refresh=full_refresh, gates=gates,
-                      say=progress or (lambda _line: None))  # fmt: skip
+        return _build(settings, cut=cut, as_of=as_of, select=select, full_refresh=full_refresh,
+                      gates=gates, say=progress or (lambda _line: None))  # fmt: skip
 
 
-def _build(settings: Settings, *, as_of: date | None, select: str | None, full_refresh: bool,
-           gates: bool, say: Callable[[str], None]) -> BuildReport:  # fmt: skip
+def _build(settings: Settings, *, cut: Cut, as_of: date | None, select: str | None,
+           full_refresh: bool, gates: bool, say: Callable[[str], None]) -> BuildReport:  # fmt: skip
     from concurrent.futures import ThreadPoolExecutor
 
     began = time.perf_counter()
@@ -242,7 +265,8 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
             results.append(marts_gate.wait())
         say("publishing")
         gate_summaries = [result.summary() for result in results]
-        publish(settings, as_of=as_of, seconds=time.perf_counter() - began,
+        _check_batch_set(settings, cut)
+        publish(settings, cut=cut, as_of=as_of, seconds=time.perf_counter() - began,
                 landing_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "landing"), None),
                 marts_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "marts"), None),
                 warnings=sum(int(g["warnings"]) for g in gate_summaries), fingerprint=fingerprint,
@@ -256,12 +280,15 @@ def _build(settings: Settings, *, as_of: date | None, select: str | None, full_r
         if full_refresh and select is None:
             with contextlib.suppress(Exception):
                 restore_published_views(settings)
+        if select is None:
+            _check_batch_set(settings, cut)  # a batch that changed under the build is the cause
         raise
     finally:
         parser.shutdown(wait=True)
     for result in results:
         result.finish_docs()
     report.gates = gate_summaries
+    report.batches = cut.as_dict()
     report.published = True
     report.seconds = round(time.perf_counter() - began, 2)
     return report

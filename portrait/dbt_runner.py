@@ -31,6 +31,12 @@ class BuildFailed(PortraitError):
     exit_code = 5
 
 
+class SnapshotsFailed(PortraitError):
+    """The marts were published, then their snapshots failed; the next build takes them."""
+
+    exit_code = 9
+
+
 @dataclass
 class NodeOutcome:
     name: str
@@ -51,6 +57,8 @@ class BuildReport:
     as_of_date: str | None = None
     gates: list[dict[str, object]] = field(default_factory=list)
     published: bool = False
+    # the batch set the build took (portrait.ingest.batches.Cut.as_dict)
+    batches: dict[str, object] = field(default_factory=dict)
     # why a daily build rebuilt the incremental tables from raw (see increments_to_rebuild)
     full_refresh_reason: str | None = None
 

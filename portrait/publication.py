@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 from portrait import warehouse
 from portrait.config import Settings
 from portrait.dbt_runner import BUILD_SCHEMA, PUBLISHED_SCHEMA
+from portrait.ingest.batches import CURRENT, LOAD_CUT, Cut
 from portrait.manifest_cache import project_fingerprint
 
 PUBLICATIONS_DDL = """
@@ -30,13 +32,21 @@ create table if not exists dq.rebuild_requests (
 );
 comment on table dq.rebuild_requests is
     'Why the next build must rebuild the incremental tables from raw (a build took in batches its landing gate then failed); cleared when a full build is published';
+alter table dq.publications add column if not exists batches jsonb;
+alter table dq.publications add column if not exists snapshots_at timestamptz;
+comment on column dq.publications.snapshots_at is
+    'When the SCD2 snapshots of this publication were taken (null: failed or not yet; the next build takes them)';
 comment on column dq.publications.transactions_through is
-    'Load time (ingested_at) of the latest batch built into the incremental facts (transactions, digital events, balances): the published fact views show rows loaded up to it';
+    'The build''s cut: it took every batch loaded (ingested_at) at or before it and no other; the published fact views show rows loaded up to it';
+comment on column dq.publications.batches is
+    'The batch set published: batch id and the load time of the version taken';
 """
 
 
 def prepare_build_schema(settings: Settings, fresh: bool) -> None:
-    """The schema dbt builds into; BI's table grants are set up front so they survive the swap."""
+    """The schema dbt builds into. BI is granted nothing in it: its tables stay out of BI's
+    catalogue (information_schema lists the tables a role holds a privilege on) until publish()
+    grants them with the swap."""
     from portrait.expectations.gates import ensure_tables
 
     ensure_tables(settings)
@@ -48,9 +58,6 @@ def prepare_build_schema(settings: Settings, fresh: bool) -> None:
         if fresh:
             conn.execute(f"drop schema if exists {BUILD_SCHEMA} cascade")
         conn.execute(f"create schema if not exists {BUILD_SCHEMA}")
-        conn.execute(
-            f"alter default privileges in schema {BUILD_SCHEMA} grant select on tables to {warehouse.BI_ROLE}"
-        )
 
 
 # the load time up to which the published facts reach: batches loaded after it are unpublished
@@ -60,23 +67,24 @@ WATERMARK = (
 
 
 def unpublished_batches(settings: Settings) -> list[str]:
-    """Batches loaded after the last publication (the next build's new batches)."""
+    """Batches loaded or dropped after the last publication (what the next build has to take)."""
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
         if conn.execute("select to_regclass('dq.ingest_batches')").fetchone()[0] is None:
             return []
         published = conn.execute("select to_regclass('dq.publications')").fetchone()[0]
         watermark = WATERMARK if published else "'-infinity'::timestamptz"
         return [r[0] for r in conn.execute(
-            f"select distinct batch_id from dq.ingest_batches where status = 'loaded' and ingested_at > {watermark}"
+            f"select distinct batch_id from dq.ingest_batches where status in ('loaded', 'dropped') and ingested_at > {watermark}"
         ).fetchall()]  # fmt: skip
 
 
 def landing_gate_inputs(settings: Settings) -> tuple[list[str], dict[str, list[int]], set[str]]:
-    """Batches loaded after the last publication, recent row counts per table, tables delivered."""
+    """The build's batches loaded after the last publication (up to the build's cut), recent row
+    counts per table, tables delivered."""
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
         batches = [r[0] for r in conn.execute(
-            f"select batch_id from dq.ingest_batches where status = 'loaded' and ingested_at > {WATERMARK} "
-            "group by batch_id order by min(batch_date)").fetchall()]  # fmt: skip
+            f"select batch_id from ({CURRENT}) c where status = 'loaded' and ingested_at > {WATERMARK} "
+            f"and ingested_at <= {LOAD_CUT} order by batch_date, batch_id").fetchall()]  # fmt: skip
         recent: dict[str, list[int]] = {}
         delivered: set[str] = set()
         rows = conn.execute(
@@ -90,12 +98,12 @@ def landing_gate_inputs(settings: Settings) -> tuple[list[str], dict[str, list[i
     return batches, recent, delivered
 
 
-def publish(settings: Settings, *, as_of: date | None, seconds: float, landing_run: str | None,
+def publish(settings: Settings, *, cut: Cut, as_of: date | None, seconds: float, landing_run: str | None,
             marts_run: str | None, warnings: int, fingerprint: str | None = None,
             full_refresh: bool = False) -> None:  # fmt: skip
     """Swap the audited build schema in for the published marts, in one transaction; recorded
-    with the fingerprint of the project built (by default the project as it is now). A full build
-    answers the rebuild requests made before it started."""
+    with the build's cut and batch set, and the fingerprint of the project built (by default the
+    project as it is now). A full build answers the rebuild requests made before it started."""
     fingerprint = fingerprint or project_fingerprint(settings)
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
         if full_refresh:
@@ -109,14 +117,15 @@ def publish(settings: Settings, *, as_of: date | None, seconds: float, landing_r
         conn.execute(f"alter schema {BUILD_SCHEMA} rename to {PUBLISHED_SCHEMA}")
         conn.execute(f"grant usage on schema {PUBLISHED_SCHEMA} to {warehouse.BI_ROLE}")
         conn.execute(
+            f"alter default privileges in schema {PUBLISHED_SCHEMA} grant select on tables to {warehouse.BI_ROLE}"
+        )
+        conn.execute(
             f"grant select on all tables in schema {PUBLISHED_SCHEMA} to {warehouse.BI_ROLE}"
         )
         conn.execute(
-            "insert into dq.publications (as_of_date, transactions_through, build_seconds, landing_run_id, marts_run_id, warnings, project_fingerprint) "
-            "values (%s, (select greatest((select max(ingested_at) from intermediate.int_transactions_deduplicated), "
-            "(select max(ingested_at) from intermediate.int_digital_events_deduplicated), "
-            "(select max(ingested_at) from intermediate.int_balances_classified))), %s, %s, %s, %s, %s)",
-            (as_of, round(seconds, 2), landing_run, marts_run, warnings, fingerprint),
+            "insert into dq.publications (as_of_date, transactions_through, batches, build_seconds, landing_run_id, "
+            "marts_run_id, warnings, project_fingerprint) values (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (as_of, cut.cut, json.dumps(cut.batches), round(seconds, 2), landing_run, marts_run, warnings, fingerprint),
         )  # fmt: skip
         if had:
             conn.execute(f"drop schema {PUBLISHED_SCHEMA}_previous cascade")
@@ -130,6 +139,24 @@ RAW_INCREMENTS = [
     "intermediate.int_digital_events_deduplicated",
     "intermediate.int_balances_classified",
 ]
+
+
+def snapshots_pending(settings: Settings) -> bool:
+    """The latest publication's snapshots were not taken (they failed, or the build was killed
+    after publishing)."""
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        if conn.execute("select to_regclass('dq.publications')").fetchone()[0] is None:
+            return False
+        latest = conn.execute(
+            "select snapshots_at is null from dq.publications order by published_at desc limit 1"
+        ).fetchone()
+    return bool(latest and latest[0])
+
+
+def mark_snapshots_taken(settings: Settings) -> None:
+    with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
+        conn.execute("update dq.publications set snapshots_at = now() where published_at = "
+                     "(select max(published_at) from dq.publications)")  # fmt: skip
 
 
 def increments_to_rebuild(settings: Settings) -> str | None:
@@ -149,13 +176,21 @@ def increments_to_rebuild(settings: Settings) -> str | None:
         ).fetchone()
         if request:
             return request[0]
+        changed = conn.execute(
+            "with published as (select b.key as batch_id, (b.value #>> '{}')::timestamptz as at "
+            "from (select batches from dq.publications order by published_at desc limit 1) p, "
+            "jsonb_each(coalesce(p.batches, '{}')) b) "
+            "select i.batch_id, bool_or(i.status = 'dropped') from dq.ingest_batches i join published p using (batch_id) "
+            f"where i.status in ('loaded', 'dropped') and i.ingested_at > p.at and i.ingested_at <= {LOAD_CUT} "
+            "group by 1 order by 1 limit 1").fetchone()  # fmt: skip
+        if changed:
+            return f"published batch {changed[0]} was {'dropped' if changed[1] else 'delivered again'} since"
         for table in RAW_INCREMENTS:
             if conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is None:
                 continue
             stale = conn.execute(
                 f"select min(ingested_at) from {table} where ingested_at > {WATERMARK} "
-                "and ingested_at not in (select max(ingested_at) from dq.ingest_batches "
-                "where status = 'loaded' group by batch_id)"
+                f"and ingested_at not in (select ingested_at from ({CURRENT}) c where status = 'loaded')"
             ).fetchone()[0]  # fmt: skip
             if stale is not None:
                 return (f"{table} holds unpublished rows loaded at {stale.isoformat()} from a batch "
@@ -228,8 +263,11 @@ def staging_can_be_kept(settings: Settings, manifest, fingerprint: str) -> bool:
 
 
 def latest_batch_date(settings: Settings) -> date | None:
-    """The latest batch date delivered (what dbt's as_of_date() macro defaults to)."""
+    """The latest batch date delivered up to the build's cut (what dbt's as_of_date() macro
+    defaults to)."""
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
         if conn.execute("select to_regclass('raw.customers')").fetchone()[0] is None:
             return None
-        return conn.execute("select max(batch_date) from raw.customers").fetchone()[0]
+        return conn.execute(
+            f"select max(batch_date) from raw.customers where ingested_at <= {LOAD_CUT}"
+        ).fetchone()[0]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -72,3 +74,30 @@ def run_cli(
 def cli_json(*args: str, env: dict[str, str] | None = None) -> dict:
     result = run_cli(*args, "--json", env=env, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def own_warehouse(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Settings]:
+    """A warehouse of a module's own (its embedded server stopped at the end)."""
+    settings = Settings(home=tmp_path_factory.mktemp(f"{name}_home"), database_url=None)
+    warehouse.ensure_started(settings)
+    try:
+        yield settings
+    finally:
+        warehouse.EmbeddedServer(settings).stop()
+
+
+def two_deliveries(
+    landing: Path, *, customers: int, months: int, seed: int
+) -> tuple[Path, date, Path, date]:
+    """One synthetic bank delivered as a bank sends it: every month but the last (first folder,
+    dated the day before the last month), then the last month (dated its last day)."""
+    from bench.bench_build import split_by_month
+    from portrait.synth.generator import generate
+
+    result = generate(landing / "all", customers=customers, months=months, seed=seed)
+    end = date.fromisoformat(result.end_date)
+    last = end.replace(day=1)
+    split_by_month(landing / "all", str(last - timedelta(days=1)), "0001-01-01", landing / "first")
+    split_by_month(landing / "all", str(end), str(last), landing / "second")
+    return landing / "first", last - timedelta(days=1), landing / "second", end

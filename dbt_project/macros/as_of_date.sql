@@ -5,14 +5,14 @@
   joined CTE left it scanning all history (the portrait's 90-day window at 100k customers).
 #}
 {% macro as_of_date() -%}
-    {%- set customers = source('landing', 'customers') -%}
+    {%- set customers = landed('customers') -%}
     {%- if var('as_of_date') -%}
         date '{{ var("as_of_date") }}'
     {%- elif execute -%}
         {%- set latest = run_query('select max(batch_date)::text from ' ~ customers).columns[0].values()[0] -%}
         {%- if latest -%} date '{{ latest }}' {%- else -%} null::date {%- endif -%}
     {%- else -%}
-        (select max(batch_date) from {{ customers }})
+        (select max(batch_date) from {{ landed('customers') }})
     {%- endif -%}
 {%- endmacro %}
 
@@ -22,7 +22,7 @@
     {%- if var('as_of_date') -%}
         {%- do return(var('as_of_date') | string) -%}
     {%- elif execute -%}
-        {%- set customers = source('landing', 'customers') -%}
+        {%- set customers = landed('customers') -%}
         {%- do return(run_query('select max(batch_date)::text from ' ~ customers).columns[0].values()[0]) -%}
     {%- endif -%}
     {%- do return(none) -%}

@@ -4,6 +4,6 @@
 #}
 {% macro latest_delivery(table_name, key_columns) -%}
     select distinct on ({{ key_columns | join(', ') }}) *
-    from {{ source('landing', table_name) }}
+    from {{ landed(table_name) }}
     order by {{ key_columns | join(', ') }}, batch_date desc, ingested_at desc
 {%- endmacro %}

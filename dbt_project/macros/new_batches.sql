@@ -11,6 +11,7 @@
         from dq.ingest_batches
         where status = 'loaded'
           and ingested_at > (select coalesce(max({{ column }}), '-infinity'::timestamptz) from {{ relation }})
+          and ingested_at <= {{ load_cut() }}
         group by batch_id
         order by batch_id
     {%- endset -%}

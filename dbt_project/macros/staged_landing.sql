@@ -21,7 +21,7 @@ select
     batch_id,
     batch_date,
     ingested_at
-from {{ source('landing', 'transactions') }}
+from {{ landed('transactions') }}
 {%- endmacro %}
 
 {% macro staged_accounts() -%}

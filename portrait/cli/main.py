@@ -10,6 +10,7 @@ import typer
 from typer._click import exceptions as click  # typer vendors click: its exceptions live here
 
 from portrait.cli import airflow as airflow_cmd
+from portrait.cli import batches as batches_cmd
 from portrait.cli import db
 from portrait.cli import dq as dq_cmd
 from portrait.cli import scheduler as scheduler_cmd
@@ -36,6 +37,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(batches_cmd.app, name="batches")
 app.add_typer(dq_cmd.app, name="dq")
 app.add_typer(scheduler_cmd.app, name="scheduler")
 app.command(

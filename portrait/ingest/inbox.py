@@ -116,15 +116,17 @@ def fingerprint(delivery: Delivery) -> set[str]:
 
 
 def loaded_as(settings: Settings, digests: set[str]) -> str | None:
-    """The batch already loaded from exactly these files, if any."""
+    """The batch loaded from exactly these files and still in raw (not dropped), if any."""
     if not digests:
         return None
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
         if conn.execute("select to_regclass('dq.ingest_batches')").fetchone()[0] is None:
             return None
+        from portrait.ingest.batches import CURRENT
+
         rows = conn.execute(
-            "select batch_id, array_agg(distinct f ->> 'sha256') from dq.ingest_batches b, "
-            "jsonb_array_elements(b.files) f where b.status = 'loaded' group by batch_id, started_at"
+            f"select batch_id, array_agg(distinct f ->> 'sha256') from ({CURRENT}) b, "
+            "jsonb_array_elements(b.files) f where b.status = 'loaded' group by batch_id"
         ).fetchall()
     return next((batch for batch, shas in rows if set(shas) == digests), None)
 

@@ -38,6 +38,7 @@ from psycopg import sql
 from portrait import pgcopy, warehouse
 from portrait.config import Settings, get_settings
 from portrait.errors import InputError, PortraitError
+from portrait.ingest import batches
 from portrait.ingest.contract import (
     CONTRACT_VERSION,
     LINEAGE_COLUMNS,
@@ -148,7 +149,7 @@ def batch_id_for(source: str, batch_date: date) -> str:
     return f"{source}-{batch_date:%Y%m%d}"
 
 
-def _partition_name(table: str, batch_id: str) -> str:
+def partition_name(table: str, batch_id: str) -> str:
     return f"{table}__{re.sub(r'[^a-z0-9]+', '_', batch_id.lower())}"[:63]
 
 
@@ -164,9 +165,14 @@ _ALIGNMENT = {
 }
 
 
+def staging_tables(batch_id: str) -> list[str]:
+    """The staging tables a load of the batch creates (what a killed load leaves behind)."""
+    return [_staging_name(table.name, batch_id) for table in TABLES]
+
+
 def _staging_name(table: str, batch_id: str) -> str:
     """Where a file's rows wait, committed, until the batch is swapped in (see the module doc)."""
-    return f"_load_{_partition_name(table, batch_id)}"[:63]
+    return f"_load_{partition_name(table, batch_id)}"[:63]
 
 
 def ensure_landing_tables(conn: psycopg.Connection) -> None:
@@ -224,6 +230,7 @@ def ensure_landing_tables(conn: psycopg.Connection) -> None:
         )""")
     # columns added after a table was first created (older PORTRAIT_HOMEs)
     conn.execute("alter table dq.ingest_batches add column if not exists ingested_at timestamptz")
+    batches.ensure_tables(conn)
     conn.execute("comment on table dq.ingest_batches is "
                  "'Audit of every ingest attempt: files with sha256, row counts, status'")  # fmt: skip
 
@@ -354,7 +361,7 @@ class BatchLoader:
         self.source = source
         self.batch_date = batch_date
         self.batch_id = batch_id_for(source, batch_date)
-        self.ingested_at = datetime.now(UTC)
+        self.started_at = self.ingested_at = datetime.now(UTC)  # both set by begin()
         self.progress = progress
         self.batch_keys: dict[str, list[pa.Array]] = {}
         # keys of earlier batches per reference ("accounts.account_id"), read once per batch
@@ -387,12 +394,18 @@ class BatchLoader:
         return conn
 
     # -- the batch's lock and staging tables ---------------------------------------------------
-    def begin(self) -> None:
-        """Take the batch's lock (a second load of the same batch waits here for the first) and
-        drop staging tables that a load killed midway left behind."""
+    def begin(self, started_at: datetime) -> None:
+        """Take the batch's lock (a second load of the same batch waits here for the first),
+        drop staging tables that a load killed midway left behind, and register the attempt
+        (batches.register), which gives the rows their load time."""
         self.conn.execute("select pg_advisory_lock(hashtextextended(%s, 0))",
-                          (f"portrait ingest {self.batch_id}",))  # fmt: skip
+                          (batches.batch_lock_key(self.batch_id),))  # fmt: skip
         self._drop_staging()
+        self.started_at = started_at
+        self.ingested_at = batches.register(self.conn, batch_id=self.batch_id, batch_date=self.batch_date,
+                                            source=self.source, contract_version=CONTRACT_VERSION,
+                                            started_at=started_at)  # fmt: skip
+        self.conn.commit()
 
     def _drop_staging(self) -> None:
         for table in TABLES:
@@ -670,7 +683,7 @@ class BatchLoader:
         """Swap the new partitions in; returns True if an earlier load of this batch was replaced."""
         replaced = False
         for name in self.loaded:
-            final = _partition_name(name, self.batch_id)
+            final = partition_name(name, self.batch_id)
             exists = self.conn.execute("select to_regclass(%s)", (f"raw.{final}",)).fetchone()[0]  # type: ignore[index]
             if exists:
                 self.conn.execute(sql.SQL("drop table {}").format(sql.Identifier("raw", final)))
@@ -686,7 +699,7 @@ class BatchLoader:
         for table in TABLES:
             if table.name in self.loaded:
                 continue
-            final = _partition_name(table.name, self.batch_id)
+            final = partition_name(table.name, self.batch_id)
             if self.conn.execute("select to_regclass(%s)", (f"raw.{final}",)).fetchone()[0]:  # type: ignore[index]
                 self.conn.execute(sql.SQL("drop table {}").format(sql.Identifier("raw", final)))
                 replaced = True
@@ -759,12 +772,15 @@ def ingest_files(
 
     with warehouse.connect(url, autocommit=True) as conn:
         ensure_landing_tables(conn)
+        batches.reap(conn)
     lap("prepare")
+    registered = False
     try:
         loader = BatchLoader(lambda: warehouse.connect(url), source=source, batch_date=batch_date,
                              progress=progress)  # fmt: skip
         try:
-            loader.begin()
+            loader.begin(started_at)
+            registered = True
             loader.prefetch_parent_keys([t for t in load_order() if t.name in by_table])
             for table in load_order():
                 lf = by_table.get(table.name)
@@ -778,8 +794,9 @@ def ingest_files(
             loader.finish()
             lap("commit files")
             report.replaced = loader.publish()
+            batches.record(loader.conn, status="loaded", message=None, **_outcome(report, loader))
             lap("publish")
-            loader.conn.commit()
+            loader.conn.commit()  # the partitions and the 'loaded' record, together
             lap("commit")
             loader.analyze_parents(report)
             lap("analyze")
@@ -789,18 +806,34 @@ def ingest_files(
         finally:
             loader.close()
     except InputError as err:
-        report.status = "refused"
+        _end(url, report, started_at, "refused", err.line(), registered)
         report.seconds = round(time.perf_counter() - began, 3)
-        _audit(url, report, started_at, err.line())
         raise
     except psycopg.Error as err:
-        report.status = "failed"
-        report.seconds = round(time.perf_counter() - began, 3)
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        _audit(url, report, started_at, first)
+        _end(url, report, started_at, "failed", first, registered)
+        report.seconds = round(time.perf_counter() - began, 3)
         raise IngestFailed(f"the database refused the batch: {first}", where=report.batch_id,
                            rule="nothing of this batch was loaded") from None  # fmt: skip
     report.status = "loaded"
     report.seconds = round(time.perf_counter() - began, 3)
-    _audit(url, report, started_at, None, ingested_at=loader.ingested_at)
     return report
+
+
+def _outcome(report: BatchReport, loader: BatchLoader) -> dict:
+    return {"batch_id": report.batch_id, "started_at": loader.started_at, "rows_loaded": report.rows_loaded,
+            "rows_quarantined": report.rows_quarantined, "files": [asdict(f) for f in report.files]}  # fmt: skip
+
+
+def _end(url: str, report: BatchReport, started_at: datetime, status: str, message: str,
+         registered: bool) -> None:  # fmt: skip
+    """A refused or failed attempt's record: its registered row updated, or (refused before the
+    batch's lock was taken) a row of its own."""
+    report.status = status
+    if not registered:
+        _audit(url, report, started_at, message)
+        return
+    with warehouse.connect(url, autocommit=True) as conn:
+        batches.record(conn, batch_id=report.batch_id, started_at=started_at, status=status,
+                       rows_loaded=report.rows_loaded, rows_quarantined=report.rows_quarantined,
+                       files=[asdict(f) for f in report.files], message=message)  # fmt: skip

@@ -111,11 +111,12 @@ def _ingested_nothing(outcome: DagOutcome) -> bool:
 
 
 def _nothing_to_build(settings: Settings) -> bool:
-    """No batch waits for publication (a build that failed, or never ran, leaves one waiting)
-    and no rebuild is requested."""
-    from portrait.publication import increments_to_rebuild, unpublished_batches
+    """No batch waits for publication (a build that failed, or never ran, leaves one waiting),
+    no rebuild is requested and the latest publication's snapshots were taken."""
+    from portrait.publication import increments_to_rebuild, snapshots_pending, unpublished_batches
 
-    return not unpublished_batches(settings) and increments_to_rebuild(settings) is None
+    return (not unpublished_batches(settings) and increments_to_rebuild(settings) is None
+            and not snapshots_pending(settings))  # fmt: skip
 
 
 def _check(report: RunReport, outcome: DagOutcome) -> None:

@@ -586,3 +586,31 @@ def test_a_full_refresh_keeps_the_incremental_tables_indexed(built):
     build(settings=built)  # the incremental upsert needs the unique indexes
     assert indexes() == expected
     assert _rows(built, "select count(*) from marts.fct_transactions")[0][0] == before
+
+
+def test_snapshots_that_fail_after_publishing_say_so_and_the_next_build_takes_them(built):
+    from portrait.dbt_runner import SnapshotsFailed
+    from portrait.publication import snapshots_pending
+
+    schema = _rows(built, "select table_schema from information_schema.tables "
+                          "where table_name = 'customer_portrait_history'")[0][0]  # fmt: skip
+    published = _rows(built, "select count(*) from dq.publications")[0][0]
+    with warehouse.connect(warehouse.owner_url(built), autocommit=True) as conn:  # a broken history
+        conn.execute(
+            f"alter table {schema}.customer_portrait_history rename column dbt_valid_to to valid_to_moved"
+        )
+    try:
+        with pytest.raises(
+            SnapshotsFailed, match=r"the marts were published .* then the snapshots failed"
+        ):
+            build(settings=built)
+        assert _rows(built, "select count(*) from dq.publications")[0][0] == published + 1
+        assert snapshots_pending(built)
+    finally:
+        with warehouse.connect(warehouse.owner_url(built), autocommit=True) as conn:
+            conn.execute(
+                f"alter table {schema}.customer_portrait_history rename column valid_to_moved to dbt_valid_to"
+            )
+    assert SnapshotsFailed.exit_code not in (0, 5)
+    build(settings=built)
+    assert not snapshots_pending(built)

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import csv
 import shutil
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from bench.bench_build import split_by_month
 from portrait import warehouse
 from portrait.build import build
 from portrait.config import Settings
 from portrait.ingest.api import ingest
-from portrait.synth.generator import generate
+from tests.conftest import own_warehouse, two_deliveries
 
 pytestmark = pytest.mark.integration
 
@@ -52,18 +52,15 @@ def _loads_by_month(settings: Settings, table: str) -> dict[date, set]:
 @pytest.fixture(scope="module")
 def delivered_twice(tmp_path_factory) -> tuple[Settings, dict[str, dict[date, set]], Path]:
     """The warehouse after both deliveries, and the load times of each month after the first."""
-    home = tmp_path_factory.mktemp("incremental_home")
-    settings = Settings(home=home, database_url=None)
-    warehouse.ensure_started(settings)
-    landing = tmp_path_factory.mktemp("incremental_landing")
-    result = generate(landing / "all", customers=300, months=4, seed=11)
-    end = date.fromisoformat(result.end_date)
-    fourth = end.replace(day=1)
-    split_by_month(
-        landing / "all", str(fourth - timedelta(days=1)), "0001-01-01", landing / "first"
-    )
-    split_by_month(landing / "all", str(end), str(fourth), landing / "second")
-    ingest(landing / "first", batch_date=fourth - timedelta(days=1), settings=settings)
+    with own_warehouse(tmp_path_factory, "incremental") as settings:
+        landing = tmp_path_factory.mktemp("incremental_landing")
+        first, first_date, second, end = two_deliveries(landing, customers=300, months=4, seed=11)
+        yield from _deliver_twice(settings, first, first_date, second, end, landing)
+
+
+def _deliver_twice(settings: Settings, first: Path, first_date: date, second: Path, end: date,
+                   landing: Path) -> Iterator[tuple[Settings, dict[str, dict[date, set]], Path]]:  # fmt: skip
+    ingest(first, batch_date=first_date, settings=settings)
     build(settings=settings)
     after_first = {
         table: _loads_by_month(settings, table)
@@ -76,10 +73,9 @@ def delivered_twice(tmp_path_factory) -> tuple[Settings, dict[str, dict[date, se
             "int_segment_migration_monthly",
         )
     }
-    ingest(landing / "second", batch_date=end, settings=settings)
+    ingest(second, batch_date=end, settings=settings)
     build(settings=settings)
     yield settings, after_first, landing
-    warehouse.EmbeddedServer(settings).stop()
 
 
 def test_the_next_month_recomputes_only_that_month(delivered_twice):

@@ -20,6 +20,7 @@ from portrait.build import build
 from portrait.config import Settings
 from portrait.gates_beside import run_landing_gate
 from portrait.ingest.api import ingest
+from portrait.ingest.batches import take_cut
 from portrait.synth.generator import generate
 
 pytestmark = pytest.mark.integration
@@ -190,12 +191,14 @@ def test_a_landing_gate_failure_publishes_nothing_and_the_next_build_rebuilds_th
             "select batch_id from dq.ingest_batches where status = 'loaded' order by started_at desc limit 1"
         ).fetchone()[0]
         # a row that bypassed the loader (a bug or a manual fix): the gate is the second line of defence
-        conn.execute(
+        conn.execute(  # as if the batch had been loaded after the last publication
             "update dq.ingest_batches set ingested_at = now() where batch_id = %s", (batch,)
         )
+        conn.execute("update dq.publications set batches = batches - %s", (batch,))
         conn.execute("insert into raw.products (product_id, product_name, family, is_asset, ftp_rate, batch_id, batch_date) "
                      "select product_id, product_name, 'spaceship', is_asset, ftp_rate, batch_id, batch_date "
                      "from raw.products where batch_id = %s limit 1", (batch,))  # fmt: skip
+    take_cut(settings)  # the batch set a build would take now
     # the gate beside dbt runs in a forked child process: the same checks and verdict as here
     here = run_landing_gate(settings)
     child = forked.ForkedGate(

@@ -10,4 +10,4 @@ select
     batch_id,
     batch_date,
     ingested_at
-from {{ source('landing', 'balances') }}
+from {{ landed('balances') }}

@@ -13,4 +13,4 @@ select
     batch_id,
     batch_date,
     ingested_at
-from {{ source('landing', 'digital_events') }}
+from {{ landed('digital_events') }}
