@@ -1,13 +1,16 @@
-"""Promotion as code: a challenger becomes champion only if it passes the quality floors and is
-no worse than the current champion on the same holdout (within the model's tolerance).
+"""Promotion as code: a challenger becomes champion only if it passes the quality floors and
+beats the current champion on the same holdout by the model's margin (a tie keeps the champion).
 
-Every alias change is audited in ``ml.promotions`` and as tags on the model version.
+Every alias change is audited in ``ml.promotions`` and as tags on the versions: the new
+champion's decision, and on the version it replaces, when and by which version it was replaced.
+A champion alias moved outside Portrait (the MLflow UI) is found by ``alias_drift``.
 """
 
 from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 from portrait.ml import models, registry, schema
@@ -60,12 +63,12 @@ def decide(spec: models.ModelSpec, client, version: str, metrics: dict[str, floa
                 True,
                 f"promoted to champion: champion v{current.version} cannot score the new holdout",
             )
-        elif challenger >= champion_metric - spec.tolerance:
-            decision = Decision(True, f"promoted to champion: {spec.primary_metric} {challenger:.3f} vs champion "
-                                      f"v{current.version} {champion_metric:.3f} on the same holdout (tolerance {spec.tolerance})")  # fmt: skip
+        elif challenger >= champion_metric + spec.margin and challenger > champion_metric:
+            decision = Decision(True, f"promoted to champion: {spec.primary_metric} {challenger:.4f} beats champion "
+                                      f"v{current.version} {champion_metric:.4f} by at least {spec.margin} on the same holdout")  # fmt: skip
         else:
-            decision = Decision(False, f"stays challenger: {spec.primary_metric} {challenger:.3f} below champion "
-                                       f"v{current.version} {champion_metric:.3f} - {spec.tolerance} on the same holdout")  # fmt: skip
+            decision = Decision(False, f"stays challenger: {spec.primary_metric} {challenger:.4f} does not beat champion "
+                                       f"v{current.version} {champion_metric:.4f} by {spec.margin} on the same holdout")  # fmt: skip
     decision.champion_metric = champion_metric
     client.set_model_version_tag(spec.name, version, "promotion_decision", decision.reason)
     if decision.promoted:
@@ -76,7 +79,15 @@ def decide(spec: models.ModelSpec, client, version: str, metrics: dict[str, floa
 def _set_champion(
     client, name: str, version: str, by: str, reason: str, settings: Settings | None
 ) -> None:
+    previous = registry.by_alias(client, name, registry.CHAMPION)
     client.set_registered_model_alias(name, registry.CHAMPION, version)
+    if previous is not None and previous.version != str(version):  # its tags say it no longer is
+        client.set_model_version_tag(name, previous.version, "replaced_as_champion",
+                                     f"by v{version} on {date.today().isoformat()} ({by}: {reason})")  # fmt: skip
+    if (
+        "replaced_as_champion" in client.get_model_version(name, str(version)).tags
+    ):  # champion again
+        client.delete_model_version_tag(name, str(version), "replaced_as_champion")
     challenger = registry.by_alias(client, name, registry.CHALLENGER)
     if challenger is not None and challenger.version == str(version):
         client.delete_registered_model_alias(name, registry.CHALLENGER)
@@ -87,6 +98,22 @@ def _set_champion(
             "insert into ml.promotions (model_name, model_version, alias, decided_by, reason) values (%s, %s, %s, %s, %s)",
             (name, str(version), registry.CHAMPION, by, reason),
         )
+
+
+def alias_drift(client, name: str, settings: Settings) -> str | None:
+    """A champion alias that is not the last audited promotion (moved outside Portrait), or None."""
+    current = registry.by_alias(client, name, registry.CHAMPION)
+    with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
+        schema.ensure_tables(conn)
+        audited = conn.execute(
+            "select model_version from ml.promotions where model_name = %s and alias = %s "
+            "order by decided_at desc limit 1", (name, registry.CHAMPION)).fetchone()  # fmt: skip
+    have = current.version if current else None
+    want = audited[0] if audited else None
+    if have == want:
+        return None
+    return (f"champion alias is v{have or '-'} but the last audited promotion is v{want or '-'}: moved "
+            f"outside Portrait; `portrait promote {name} {want or have}` repairs it")  # fmt: skip
 
 
 def override(name: str, version: str, *, reason: str | None = None,
@@ -131,5 +158,6 @@ def listing(settings: Settings | None = None) -> list[dict[str, object]]:
         except Exception:
             versions = []
         row["versions"] = len(versions)
+        row["alias_drift"] = alias_drift(client, name, settings)
         rows.append(row)
     return rows

@@ -14,8 +14,9 @@ class ModelSpec:
     primary_metric: str
     # a challenger must reach these on the holdout to be promoted
     floors: dict[str, float] = field(default_factory=dict)
-    # ... and be no worse than the champion by more than this on the same holdout
-    tolerance: float = 0.005
+    # ... and beat the champion by at least this on the same holdout (a tie keeps the champion:
+    # retraining on the same data must not change champions every week)
+    margin: float = 0.005
     product_specific: bool = False
     build: Callable[..., object] | None = None
     # "customer": scored per active customer as of a date (ml.customer_scores); "event": one row
@@ -62,7 +63,7 @@ def _specs() -> dict[str, ModelSpec]:
                 description="Behavioural clusters on standardised portrait indicators",
                 primary_metric="silhouette",
                 floors={"silhouette": 0.05, "smallest_cluster_share": 0.01},
-                tolerance=0.02,
+                margin=0.01,
                 build=clustering.build,
             ),
             ModelSpec(

@@ -20,6 +20,8 @@ def models(as_json: bool = JsonOption) -> None:
             for alias in ("champion", "challenger"):
                 metrics = ", ".join(f"{k} {v:.3f}" for k, v in r[f"{alias}_metrics"].items())
                 console.print(f"  {alias:<10} {('v' + r[alias]) if r[alias] else '-':<5} {metrics}")
+            if r["alias_drift"]:
+                console.print(f"  [yellow]![/] {r['alias_drift']}")
 
     emit({"models": rows}, as_json, human)
 

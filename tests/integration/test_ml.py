@@ -220,6 +220,44 @@ def test_a_human_can_promote_a_version_and_it_is_audited(trained):
     assert missing.returncode == 2 and "no version 999" in missing.stderr
 
 
+def test_a_tie_keeps_the_champion_and_every_tag_stays_true_through_a_rollback(trained):
+    settings, _ = trained
+    client = registry.configure(settings)
+    champion = registry.by_alias(client, "churn_risk", registry.CHAMPION).version
+    again = train("churn_risk", settings=settings, log=lambda _: None)  # the same data: a tie
+    assert not again.promoted and "does not beat champion" in again.decision, again.decision
+    assert registry.by_alias(client, "churn_risk", registry.CHAMPION).version == champion
+
+    def tags(version: str) -> dict[str, str]:
+        return client.get_model_version("churn_risk", version).tags
+
+    promote.override("churn_risk", again.version, reason="try it", settings=settings)
+    assert f"by v{again.version}" in tags(champion)["replaced_as_champion"]
+    promote.override("churn_risk", champion, reason="rollback", settings=settings)
+    assert "rollback" in tags(again.version)["replaced_as_champion"]
+    assert "replaced_as_champion" not in tags(champion)
+
+
+def test_a_champion_alias_moved_outside_portrait_is_flagged_and_repaired(trained):
+    settings, _ = trained
+    client = registry.configure(settings)
+    env = {"PORTRAIT_HOME": str(settings.home)}
+    champion = registry.by_alias(client, "churn_risk", registry.CHAMPION).version
+    other = next(
+        v.version
+        for v in client.search_model_versions("name = 'churn_risk'")
+        if v.version != champion
+    )
+    client.set_registered_model_alias(
+        "churn_risk", registry.CHAMPION, other
+    )  # as the MLflow UI would
+    listed = json.loads(run_cli("models", "--json", env=env).stdout)["models"]
+    drift = next(m for m in listed if m["model"] == "churn_risk")["alias_drift"]
+    assert drift and f"v{other}" in drift and f"v{champion}" in drift
+    assert run_cli("promote", "churn_risk", champion, env=env).returncode == 0
+    assert promote.alias_drift(client, "churn_risk", settings) is None
+
+
 def test_scoring_is_idempotent_and_slices_add_up_to_the_whole(trained):
     settings, _ = trained
     whole = score("churn_risk", settings=settings, log=lambda _: None)
