@@ -83,7 +83,13 @@ def suites(build_schema: str, published_schema: str | None) -> list[SuiteSpec]:
             e.UnexpectedRowsExpectation(
                 description=f"PSI of {indicator} against the published marts stays below {PSI_THRESHOLD}",
                 unexpected_rows_query=psi_query(build_schema, published_schema, indicator),
-                meta=severity(WARNING, rule="distribution shift (PSI)", column=indicator),
+                meta=severity(
+                    WARNING,
+                    rule="distribution shift (PSI)",
+                    column=indicator,
+                    threshold=PSI_THRESHOLD,
+                    report_rows=True,  # its one row is the indicator and its PSI: the observed value
+                ),
             )
             for indicator in PSI_INDICATORS
         ]
@@ -117,7 +123,7 @@ def suites(build_schema: str, published_schema: str | None) -> list[SuiteSpec]:
 
 
 def score_suites(schema: str) -> list[SuiteSpec]:
-    """Score ranges in the marketing marts built from ml.customer_scores (empty before scoring)."""
+    """Score ranges in the marts built from ml.customer_scores (empty before scoring)."""
     e = gx.expectations
     offers = SuiteSpec(name="marts.next_best_offer", table=f"{schema}.next_best_offer",
                        query=f"select * from {schema}.next_best_offer")  # fmt: skip
@@ -138,4 +144,14 @@ def score_suites(schema: str) -> list[SuiteSpec]:
                                    "avg((contact_group = 'control')::int) not between 0.02 and 0.30"),
             meta=severity(WARNING, rule="control group share")),
     ]  # fmt: skip
-    return [offers, targets]
+    scores = SuiteSpec(name="marts.customer_scores", table=f"{schema}.customer_scores",
+                       query=f"select * from {schema}.customer_scores")  # fmt: skip
+    scores.expectations += [
+        e.ExpectColumnValuesToNotBeNull(column="model_version", meta=severity(CRITICAL, rule="lineage")),
+        e.ExpectColumnValuesToNotBeNull(column="score_band", meta=severity(CRITICAL, rule="completeness")),
+        e.UnexpectedRowsExpectation(
+            description="a banded (classifier) score is a probability",
+            unexpected_rows_query="select * from {batch} where score_band in ('low', 'medium', 'high') and score not between 0 and 1",
+            meta=severity(CRITICAL, rule="score range")),
+    ]  # fmt: skip
+    return [offers, targets, scores]

@@ -315,6 +315,7 @@ def test_the_dbt_unit_tests_pass(built):
     report = unit_tests(built)
     assert sorted(n.name for n in report.nodes) == sorted([
         "contribution_formula_by_hand", "uplift_with_confidence_interval_by_hand",
+        "campaign_in_flight_shows_no_figures_until_outcomes_close",
         "triggers_fire_on_the_documented_events", "tag_rules_apply_to_the_indicators_they_name",
         "rfm_scores_are_quintiles_among_recent_transactors", "ftp_is_base_rate_plus_curve_premium_at_tenor"])  # fmt: skip
     assert {n.status for n in report.nodes} == {"pass"}

@@ -1,10 +1,19 @@
 {#
-  Treated vs control per campaign, on contacts whose outcome is known.
+  Treated vs control per campaign, on closed outcomes only: contacts whose attribution window
+  (var attribution_window_days) ended by the as-of date and whose outcome is known. While a
+  campaign runs, conversions arrive first and non-conversions only when the window closes, so
+  counting every known outcome would count the conversions alone (both arms near 1.0).
+  Status: 'pending' (fewer than var min_closed_outcomes closed on either arm: every figure NULL),
+  'partial' (some contacts still open), 'final' (all closed).
   Uplift = conversion rate treated - conversion rate control, with a 95% normal-approximation
   interval; incremental revenue = incremental conversions x average conversion amount x product margin.
 #}
 with contacts as (
-    select * from {{ ref('fct_campaign_contacts') }} where is_outcome_known
+    select
+        *,
+        is_outcome_known
+        and contacted_at::date + {{ var('attribution_window_days') }} <= {{ as_of_date() }} as is_closed
+    from {{ ref('fct_campaign_contacts') }}
 ),
 
 campaigns as (
@@ -13,17 +22,41 @@ campaigns as (
     left join {{ ref('stg_landing__products') }} as products on campaigns.product_id = products.product_id
 ),
 
-rates as (
+counted as (
     select
         campaign_id,
         count(*) filter (where contact_group = 'treated') as treated_count,
         count(*) filter (where contact_group = 'control') as control_count,
-        avg(has_responded::int) filter (where contact_group = 'treated') as treated_response_rate,
-        avg(has_converted::int) filter (where contact_group = 'treated') as treated_conversion_rate,
-        avg(has_converted::int) filter (where contact_group = 'control') as control_conversion_rate,
-        avg(conversion_amount) filter (where has_converted) as average_conversion_amount
+        count(*) filter (where contact_group = 'treated' and is_closed) as treated_closed_count,
+        count(*) filter (where contact_group = 'control' and is_closed) as control_closed_count,
+        avg(has_responded::int) filter (where contact_group = 'treated' and is_closed) as treated_response_rate,
+        avg(has_converted::int) filter (where contact_group = 'treated' and is_closed) as treated_conversion_rate,
+        avg(has_converted::int) filter (where contact_group = 'control' and is_closed) as control_conversion_rate,
+        avg(conversion_amount) filter (where has_converted and is_closed) as average_conversion_amount
     from contacts
     group by 1
+),
+
+rates as (
+    select
+        campaign_id,
+        treated_count,
+        control_count,
+        treated_closed_count,
+        control_closed_count,
+        case
+            when least(treated_closed_count, control_closed_count) < {{ var('min_closed_outcomes') }} then 'pending'
+            when treated_closed_count + control_closed_count < treated_count + control_count then 'partial'
+            else 'final'
+        end as measurement_status,
+        average_conversion_amount,
+        case when least(treated_closed_count, control_closed_count) >= {{ var('min_closed_outcomes') }}
+            then treated_response_rate end as treated_response_rate,
+        case when least(treated_closed_count, control_closed_count) >= {{ var('min_closed_outcomes') }}
+            then treated_conversion_rate end as treated_conversion_rate,
+        case when least(treated_closed_count, control_closed_count) >= {{ var('min_closed_outcomes') }}
+            then control_conversion_rate end as control_conversion_rate
+    from counted
 ),
 
 measured as (
@@ -31,8 +64,8 @@ measured as (
         rates.*,
         rates.treated_conversion_rate - rates.control_conversion_rate as uplift,
         1.96 * sqrt(
-            rates.treated_conversion_rate * (1 - rates.treated_conversion_rate) / nullif(rates.treated_count, 0)
-            + rates.control_conversion_rate * (1 - rates.control_conversion_rate) / nullif(rates.control_count, 0)
+            rates.treated_conversion_rate * (1 - rates.treated_conversion_rate) / nullif(rates.treated_closed_count, 0)
+            + rates.control_conversion_rate * (1 - rates.control_conversion_rate) / nullif(rates.control_closed_count, 0)
         ) as uplift_margin
     from rates
 )
@@ -45,6 +78,9 @@ select
     campaigns.start_date,
     measured.treated_count,
     measured.control_count,
+    measured.treated_closed_count,
+    measured.control_closed_count,
+    measured.measurement_status,
     round(measured.treated_response_rate, 4) as treated_response_rate,
     round(measured.treated_conversion_rate, 4) as treated_conversion_rate,
     round(measured.control_conversion_rate, 4) as control_conversion_rate,
