@@ -46,6 +46,8 @@ class CheckResult:
     observed: str | None
     description: str | None = None
     sample: list | None = None
+    rule: str | None = None  # the suite's meta rule: what the report's next step is keyed on
+    threshold: str | None = None  # what the check allows (range, set, PSI limit), for the report
 
 
 @dataclass
@@ -108,6 +110,11 @@ create table if not exists dq.validation_results (
     sample jsonb,
     run_at timestamptz not null default now()
 );
+alter table dq.validation_results add column if not exists build_id text;
+alter table dq.validation_results add column if not exists rule text;
+alter table dq.validation_results add column if not exists threshold text;
+comment on column dq.validation_results.build_id is
+    'The build whose gates ran this check (dq.load_cut, dq.publications): the DQ report shows the latest build''s gates together';
 create index if not exists validation_results_run on dq.validation_results (run_at, stage);
 comment on table dq.validation_results is 'Every data-quality check ever run: stage, suite, expectation, severity, outcome';
 create or replace view dq.validation_pass_rate as
@@ -342,6 +349,10 @@ def _validate_suite(context, source, spec: SuiteSpec, view: str, result: GateRes
             item.success or type(expectation).__name__ in _OBSERVED_WHEN_FAILED
         ):
             observed = observations.get(type(expectation).__name__)
+        sample = pii_safe(config.kwargs.get("column"), details.get("partial_unexpected_list")
+                          or details.get("details", {}).get("unexpected_rows"))  # fmt: skip
+        if not item.success and type(expectation).__name__ == "UnexpectedRowsExpectation":
+            observed = _observed_in(sample) or observed  # its row says more than its row count
         error = _exception_message(item.exception_info)
         if error:
             observed = f"error: {error[:300]}"
@@ -356,8 +367,60 @@ def _validate_suite(context, source, spec: SuiteSpec, view: str, result: GateRes
             unexpected_count=details.get("unexpected_count", 0 if item.success and not config.type.startswith("expect_table") else None),
             observed=None if observed is None else str(observed)[:500],
             description=config.description or meta.get("rule"),
-            sample=details.get("partial_unexpected_list") or details.get("details", {}).get("unexpected_rows"),
+            sample=sample,
+            rule=meta.get("rule"),
+            threshold=threshold_of(config.kwargs, meta),
         ))  # fmt: skip
+
+
+def _observed_in(sample: list | None) -> str | None:
+    """What an unexpected-rows check saw, from its one reported row (a PSI check's row is the
+    indicator and its PSI): the row's fields, numbers rounded."""
+    if not sample or len(sample) != 1 or not isinstance(sample[0], dict):
+        return None
+    fields = [
+        f"{k}={round(v, 4) if isinstance(v, float) else v}" for k, v in list(sample[0].items())[:4]
+    ]
+    return ", ".join(fields)
+
+
+def threshold_of(kwargs: dict, meta: dict) -> str | None:
+    """What a check allows, in a few words: its range, set, pattern or the limit in its meta."""
+    parts = [f"{sign} {kwargs[key]}" for key, sign in (("min_value", ">="), ("max_value", "<="))
+             if kwargs.get(key) is not None]  # fmt: skip
+    if kwargs.get("value_set") is not None:
+        values = [str(v) for v in kwargs["value_set"]]
+        parts.append("in {" + ", ".join(values[:8]) + (", …" if len(values) > 8 else "") + "}")
+    if kwargs.get("regex"):
+        parts.append(f"matches {kwargs['regex']}")
+    if meta.get("threshold") is not None:
+        parts.append(f"<= {meta['threshold']}")
+    return "; ".join(parts) or None
+
+
+def _pii_classes() -> dict[str, str]:
+    """Column name: PII class, of every contract column classed as PII (any table: a marts or
+    quarantine column of the same name holds the same kind of value)."""
+    from portrait.ingest.contract import TABLES
+
+    return {c.name: c.pii for t in TABLES for c in t.columns if c.pii != "none"}
+
+
+def pii_safe(column: str | None, sample: list | None) -> list | None:
+    """A failing-value sample with every PII value withheld (BI reads dq.validation_results):
+    the values of a PII column, or the PII fields of sample rows."""
+    if not sample:
+        return sample
+    classes = _pii_classes()
+
+    def withheld(name: str, value: object) -> object:
+        return (
+            f"<withheld: {classes[name]} PII>" if name in classes and value is not None else value
+        )
+
+    if isinstance(sample[0], dict):
+        return [{k: withheld(k, v) for k, v in row.items()} for row in sample]
+    return [withheld(column, v) for v in sample] if column in classes else sample
 
 
 def data_docs_dir(settings: Settings, stage: str) -> Path:
@@ -377,18 +440,22 @@ def _exception_message(info: object) -> str | None:
 
 
 def store(result: GateResult, settings: Settings) -> None:
+    """The run's checks, under the build that ran them (the latest cut's build id)."""
     ensure_tables(settings)
-    with (
-        warehouse.connect(warehouse.owner_url(settings)) as conn,
-        conn.cursor().copy(
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        build = None  # a gate run before any build belongs to none
+        if conn.execute("select to_regclass('dq.load_cut')").fetchone()[0] is not None:
+            build = conn.execute("select max(build_id) from dq.load_cut").fetchone()[0]
+        with conn.cursor().copy(
             'copy dq.validation_results (run_id, stage, suite, table_name, expectation, "column", severity, success, '
-            "unexpected_count, observed, description, sample) from stdin"
-        ) as stream,
-    ):
-        for c in result.checks:
-            stream.write_row((result.run_id, result.stage, c.suite, c.table, c.expectation, c.column, c.severity, c.success,
-                            c.unexpected_count, c.observed, c.description,
-                            None if c.sample is None else json.dumps(c.sample, default=str)[:10000]))  # fmt: skip
+            "unexpected_count, observed, description, sample, rule, threshold, build_id) from stdin"
+        ) as stream:
+            for c in result.checks:
+                stream.write_row((result.run_id, result.stage, c.suite, c.table, c.expectation, c.column, c.severity, c.success,
+                                c.unexpected_count, c.observed, c.description,
+                                None if c.sample is None else json.dumps(c.sample, default=str)[:10000],
+                                c.rule, c.threshold, build))  # fmt: skip
+        conn.commit()
 
 
 def raise_if_failed(result: GateResult) -> None:

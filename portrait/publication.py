@@ -34,6 +34,7 @@ comment on table dq.rebuild_requests is
     'Why the next build must rebuild the incremental tables from raw (a build took in batches its landing gate then failed); cleared when a full build is published';
 alter table dq.publications add column if not exists batches jsonb;
 alter table dq.publications add column if not exists snapshots_at timestamptz;
+alter table dq.publications add column if not exists build_id text;
 comment on column dq.publications.snapshots_at is
     'When the SCD2 snapshots of this publication were taken (null: failed or not yet; the next build takes them)';
 comment on column dq.publications.transactions_through is
@@ -124,8 +125,9 @@ def publish(settings: Settings, *, cut: Cut, as_of: date | None, seconds: float,
         )
         conn.execute(
             "insert into dq.publications (as_of_date, transactions_through, batches, build_seconds, landing_run_id, "
-            "marts_run_id, warnings, project_fingerprint) values (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (as_of, cut.cut, json.dumps(cut.batches), round(seconds, 2), landing_run, marts_run, warnings, fingerprint),
+            "marts_run_id, warnings, project_fingerprint, build_id) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (as_of, cut.cut, json.dumps(cut.batches), round(seconds, 2), landing_run, marts_run, warnings, fingerprint,
+             cut.build_id),
         )  # fmt: skip
         if had:
             conn.execute(f"drop schema {PUBLISHED_SCHEMA}_previous cascade")

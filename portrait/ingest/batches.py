@@ -19,8 +19,9 @@ from __future__ import annotations
 import getpass
 import json
 import socket
+import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import psycopg
 from psycopg import sql
@@ -36,6 +37,7 @@ create table if not exists dq.load_cut (
     taken_at timestamptz not null default now(),
     batches jsonb not null
 );
+alter table dq.load_cut add column if not exists build_id text;
 comment on table dq.load_cut is
     'The batch set of the latest build: the batches loaded at or before cut (one row); dbt reads raw up to it';
 """
@@ -145,9 +147,10 @@ def reap(conn: psycopg.Connection) -> list[str]:
 class Cut:
     cut: datetime
     batches: dict[str, str]  # batch_id: load time (ISO) of the version taken
+    build_id: str = ""  # the build this cut starts: its gate runs and publication carry it
 
     def as_dict(self) -> dict[str, object]:
-        return {"cut": self.cut.isoformat(), "batches": self.batches}
+        return {"build_id": self.build_id, "cut": self.cut.isoformat(), "batches": self.batches}
 
 
 def take_cut(settings: Settings) -> Cut:
@@ -166,10 +169,11 @@ def take_cut(settings: Settings) -> Cut:
                 f"select batch_id, ingested_at from ({CURRENT}) c where status = 'loaded' and ingested_at <= %s "
                 "order by batch_id", (cut,)).fetchall()  # fmt: skip
             batches = {b: t.isoformat() for b, t in taken}
+            build_id = f"build-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
             conn.execute("delete from dq.load_cut")
-            conn.execute("insert into dq.load_cut (cut, batches) values (%s, %s)",
-                         (cut, json.dumps(batches)))  # fmt: skip
-    return Cut(cut, batches)
+            conn.execute("insert into dq.load_cut (cut, batches, build_id) values (%s, %s, %s)",
+                         (cut, json.dumps(batches), build_id))  # fmt: skip
+    return Cut(cut, batches, build_id)
 
 
 def changed_since(settings: Settings, cut: Cut) -> list[str]:

@@ -62,3 +62,42 @@ def test_bi_cannot_create_or_modify_anything(owner_conn, bi_conn, table_name, st
     ):
         bi_conn.execute(statement.format(t=table_name))
     assert owner_conn.execute(f"select count(*) from marts.{table_name}").fetchone() == (1,)
+
+
+def test_a_pii_value_failing_a_check_is_stored_withheld_and_bi_cannot_read_it(
+    database: Settings, owner_conn, bi_conn, table_name
+):
+    """A real gate on a table with contract PII columns (email: contact; national_id: direct) and
+    a plain one: the failing values BI can read in dq.validation_results are the plain ones."""
+    import great_expectations.expectations as gxe
+    from portrait.expectations.gates import run_gate
+    from portrait.expectations.suites import CRITICAL, SuiteSpec, severity
+
+    owner_conn.execute(f"create table quarantine.{table_name} as select * from (values "
+                       "('jane@bank.example', 'ID-123456', 'spaceship'), ('ok@bank.example', 'ID-1', 'deposit')) "
+                       "as v(email, national_id, family)")  # fmt: skip
+    spec = SuiteSpec(
+        name="test.pii",
+        table=f"quarantine.{table_name}",
+        query=f"select * from quarantine.{table_name}",
+    )
+    spec.expectations += [
+        gxe.ExpectColumnValuesToMatchRegex(column="email", regex="^ok@", meta=severity(CRITICAL)),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="national_id", value_set=["ID-1"], meta=severity(CRITICAL)
+        ),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="family", value_set=["deposit"], meta=severity(CRITICAL)
+        ),
+    ]
+    result = run_gate("landing", [spec], settings=database, docs=False)
+    samples = dict(bi_conn.execute(
+        "select \"column\", sample::text from dq.validation_results where run_id = %s and not success",
+        (result.run_id,)).fetchall())  # fmt: skip
+    assert set(samples) == {"email", "national_id", "family"}, samples
+    assert "jane@" not in samples["email"] and "withheld: contact PII" in samples["email"]
+    assert (
+        "ID-123456" not in samples["national_id"]
+        and "withheld: direct PII" in samples["national_id"]
+    )
+    assert "spaceship" in samples["family"]

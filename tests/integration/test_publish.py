@@ -262,6 +262,43 @@ def test_dq_report_page_shows_the_latest_runs(published):
     assert latest["marts"]["run_id"] in page
 
 
+def test_the_report_keeps_a_warning_of_an_earlier_gate_of_the_same_build(published):
+    """After the build's marts gate warns, the scored-marts gate of the same build passes: the
+    headline stays WARN and the warning shows what was observed, what is allowed, what to do."""
+    import great_expectations.expectations as gxe
+    from portrait.expectations.gates import run_gate
+    from portrait.expectations.reports import write_report
+    from portrait.expectations.suites import WARNING, SuiteSpec, severity
+
+    settings, _ = published
+    build(settings=settings)
+    shifted = SuiteSpec(name="marts.customer_portrait", table="marts.customer_portrait",
+                        query="select 'txn_count_90d' as indicator, 0.41 as psi")  # fmt: skip
+    shifted.expectations.append(gxe.UnexpectedRowsExpectation(
+        description="PSI of txn_count_90d against the published marts stays below 0.25",
+        unexpected_rows_query="select * from {batch}",
+        meta=severity(WARNING, rule="distribution shift (PSI)", column="txn_count_90d", threshold=0.25,
+                      report_rows=True)))  # fmt: skip
+    fine = SuiteSpec(name="marts.next_best_offer", table="marts.customer_portrait",
+                     query="select 1 as one")  # fmt: skip
+    fine.expectations.append(
+        gxe.ExpectColumnValuesToNotBeNull(column="one", meta=severity(WARNING))
+    )
+    warned = run_gate("marts", [shifted], settings=settings, docs=False)
+    passed = run_gate("marts", [fine], settings=settings, docs=False)
+    summary = write_report(settings)
+    assert summary.status == "WARN"
+    runs = {r["run_id"] for r in summary.latest_runs}
+    assert {warned.run_id, passed.run_id} <= runs and len(
+        runs
+    ) == 3  # the build's marts gate, and these
+    warning = next(f for f in summary.failures if f["column"] == "txn_count_90d")
+    assert "psi=0.41" in warning["observed"] and warning["threshold"] == "<= 0.25"
+    assert warning["next_step"].startswith("The indicator moved")
+    page = summary.path.read_text()
+    assert 'class="status-WARN"' in page and "psi=0.41" in page
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -295,8 +332,8 @@ def test_the_report_renders_in_a_real_browser_with_the_latest_run_and_no_broken_
     settings, _ = published
     summary = write_report(settings)
     dom = _rendered(summary.path.as_uri())
-    latest = {r["stage"]: r["run_id"] for r in summary.latest_runs}
-    assert "Portrait data quality" in dom and latest["marts"] in dom and latest["landing"] in dom
+    runs = [r["run_id"] for r in summary.latest_runs]
+    assert "Portrait data quality" in dom and runs and all(run in dom for run in runs)
     links = [link for link in _links(dom) if not link.startswith("#")]
     assert links, "the page links to the Data Docs"
     for link in links:

@@ -78,12 +78,26 @@ def test_warnings_do_not_block_and_critical_failures_name_suite_expectation_and_
 
 def test_report_page_is_self_contained_and_flags_failures():
     page = render(
-        [{"stage": "marts", "run_id": "r2", "run_at": "now", "checks": 3, "passed": 2, "critical_failures": 1, "warnings": 0}],
-        [], [{"severity": "critical", "stage": "marts", "suite": "s", "table_name": "t", "column": "c",
-              "expectation": "e", "description": "<b>", "unexpected_count": 1, "observed": None, "sample": "[5]"}],
+        "build-1",
+        [{"stage": "marts", "run_id": "r2", "run_at": "now", "suites": 1, "checks": 3, "passed": 2, "critical_failures": 1, "warnings": 0}],
+        [{"severity": "critical", "stage": "marts", "suite": "s", "table_name": "t", "column": "c", "observed": "<b>",
+          "threshold": "<= 1", "unexpected_count": 1, "next_step": "do this", "sample": "[5]"}],
+        [],
     )  # fmt: skip
-    assert 'class="status-FAILED"' in page and "&lt;b&gt;" in page
+    assert 'class="status-FAILED"' in page and "&lt;b&gt;" in page and "do this" in page
     assert "http" not in page.replace("http-equiv", ""), "no external links or assets"
+
+
+def test_the_headline_is_the_worst_result_of_any_gate_of_the_build():
+    from portrait.expectations.reports import NEXT_STEPS, status_of
+
+    warned = {"critical_failures": 0, "warnings": 2}
+    clean = {"critical_failures": 0, "warnings": 0}
+    assert status_of([warned, clean]) == "WARN" and status_of([clean]) == "OK"
+    assert status_of([clean, {"critical_failures": 1, "warnings": 0}]) == "FAILED"
+    rules = {str(e.meta.get("rule")) for spec in [*landing.suites(["b"], {name: [100] for name in TABLES_BY_NAME}, set(TABLES_BY_NAME)), *marts.suites("x", "y"),
+                                                *marts.score_suites("x")] for e in spec.expectations}  # fmt: skip
+    assert rules - set(NEXT_STEPS) == set(), "every rule has a next step"
 
 
 def test_docs_written_in_the_background_are_awaited_and_their_error_reaches_the_caller():
