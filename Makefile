@@ -9,7 +9,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help setup browser demo test test-fast bench bench-scale lint format clean
+.PHONY: help setup datadocs-assets browser demo test test-fast bench bench-scale lint format clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,6 +26,14 @@ setup: $(UV) ## Create .venv from uv.lock (idempotent; fast when nothing changed
 	@$(UV) sync --frozen --compile-bytecode --quiet
 	@$(BIN)/python -m compileall -q -x '/(\.venv|\.tools|\.portrait|dbt_project)/' portrait expectations ml dags bench >/dev/null
 	@$(BIN)/portrait --help >/dev/null
+	@$(MAKE) --no-print-directory datadocs-assets
+
+datadocs-assets: ## The CSS/JS the GX Data Docs load, from the npm registry (offline docs; skipped without npm)
+	@if command -v npm >/dev/null 2>&1; then \
+	  [ deploy/datadocs/node_modules/.package-lock.json -nt deploy/datadocs/package-lock.json ] \
+	    || npm ci --prefix deploy/datadocs --legacy-peer-deps --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null \
+	    || echo "npm ci failed: the Data Docs will load their CSS and JavaScript from CDNs"; \
+	else echo "npm not found: the Data Docs will load their CSS and JavaScript from CDNs"; fi
 
 demo: setup ## Start the warehouse and run the demo end to end
 	$(BIN)/portrait demo

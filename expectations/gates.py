@@ -11,7 +11,6 @@ import contextlib
 import copy
 import json
 import logging
-import shutil
 import threading
 import time
 import uuid
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from portrait.expectations import datadocs
 from portrait.expectations.suites import CRITICAL, SuiteSpec
 
 from portrait import warehouse
@@ -181,7 +181,7 @@ def run_gate(stage: str, specs: list[SuiteSpec], *, settings: Settings | None = 
     raises GateAbandoned.
 
     With ``docs``, GX Data Docs of this run are written to PORTRAIT_HOME/reports/data_docs/<stage>/
-    (replacing the previous run's, so the site never links to a page that is gone). Rendering
+    <run_id>/ and listed in that stage's index (expectations/datadocs.py). Rendering
     them is pure Python (1.2 s for the landing gate at 10k customers); ``docs_in_background``
     writes them in a thread while the caller goes on, and ``GateResult.finish_docs()`` waits
     for them (the build overlaps them with dbt and with the snapshots; one GX context at a time).
@@ -202,11 +202,11 @@ def run_gate(stage: str, specs: list[SuiteSpec], *, settings: Settings | None = 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     site = f"portrait_{stage}"
-    docs_dir = data_docs_dir(settings, stage)
-    if docs:
+    if docs:  # a site per run (expectations/datadocs.py)
+        site_dir = datadocs.run_dir(settings, stage, result.run_id)
         context.add_data_docs_site(site_name=site, site_config={
             "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site_dir)},
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         })  # fmt: skip
     source = context.data_sources.add_postgres(
@@ -224,8 +224,8 @@ def run_gate(stage: str, specs: list[SuiteSpec], *, settings: Settings | None = 
 
         def write_docs() -> None:
             try:
-                shutil.rmtree(docs_dir, ignore_errors=True)
                 context.build_data_docs(site_names=[site])
+                datadocs.finish_site(settings, stage, result.run_id)
             except BaseException as err:  # handed to finish_docs(), in the caller's thread
                 result._docs_error = err
 

@@ -120,8 +120,12 @@ def render(build_id: str | None, runs: list[dict], failures: list[dict], trend: 
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     links = " | ".join(f"<a href='../data_docs/{html.escape(stage)}/index.html'>{html.escape(stage)} gate</a>"
                        for stage in docs or [])  # fmt: skip
+    runs_with_docs = " | ".join(
+        f"<a href='../data_docs/{html.escape(r['stage'])}/{html.escape(r['run_id'])}/index.html'>{html.escape(r['run_id'])}</a>"
+        for r in runs if r.get("docs"))  # fmt: skip
     docs_line = (
-        f"<p id='data-docs'>Great Expectations Data Docs (every run of every suite): {links}</p>"
+        f"<p id='data-docs'>Great Expectations Data Docs of this build's runs: {runs_with_docs or 'none written'}; "
+        f"every run of every gate: {links}</p>"
         if links
         else ""
     )
@@ -157,7 +161,10 @@ def write_report(settings: Settings | None = None) -> Summary:
     settings = settings or get_settings()
     build_id, runs, failures, trend = collect(settings)
     path = settings.reports_dir / "dq" / "index.html"
-    docs = sorted(p.parent.name for p in (settings.reports_dir / "data_docs").glob("*/index.html"))
+    docs_root = settings.reports_dir / "data_docs"
+    docs = sorted(p.parent.name for p in docs_root.glob("*/index.html"))
+    for run in runs:
+        run["docs"] = (docs_root / run["stage"] / run["run_id"] / "index.html").is_file()
     files.write_text(path, render(build_id, runs, failures, trend, docs))
     return Summary(build_id=build_id, status=status_of(runs), latest_runs=runs, trend=trend,
                    failures=failures, path=path)  # fmt: skip

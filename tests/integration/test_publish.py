@@ -348,6 +348,37 @@ def test_the_report_renders_in_a_real_browser_with_the_latest_run_and_no_broken_
                 )
 
 
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+def test_data_docs_render_offline_with_their_scripts_and_keep_every_run(published):
+    """Every page of the latest runs' sites loads its CSS and JavaScript from the report folder;
+    Chromium, with every outside address sent to a closed port, runs bootstrap-table's script on
+    a validation page. Earlier runs stay listed and readable."""
+    from portrait.expectations import datadocs
+    from portrait.expectations.gates import data_docs_dir
+
+    settings, _ = published
+    if not all((datadocs.NPM_ROOT / name).is_file() for name in datadocs.CDN_FILES.values()):
+        pytest.skip("the Data Docs assets are not installed (`make setup` installs them with npm)")
+    build(settings=settings, full_refresh=True)  # runs both gates and writes their sites
+    runs = sorted(p for p in data_docs_dir(settings, "marts").iterdir() if p.is_dir())
+    assert len(runs) >= 2, "earlier runs are kept"
+    index = (data_docs_dir(settings, "marts") / "index.html").read_text()
+    assert all(f"{run.name}/index.html" in index for run in runs)
+    pages = list(runs[-1].rglob("*.html"))
+    assert (
+        pages
+        and {str(p): datadocs.external_assets(p) for p in pages if datadocs.external_assets(p)}
+        == {}
+    )
+    page = next(p for p in pages if "/validations/" in str(p))
+    assert "fixed-table-container" not in page.read_text()
+    result = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                             "--proxy-server=http://127.0.0.1:9", "--virtual-time-budget=5000", "--dump-dom",
+                             page.as_uri()], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "fixed-table-container" in result.stdout, "bootstrap-table's script did not run offline"
+
+
 def test_rows_the_loader_quarantines_never_reach_the_marts(published, tmp_path):
     """Each kind of broken transaction row, end to end: quarantined at ingest, absent from marts."""
     settings, landing = published
