@@ -47,16 +47,15 @@ def _models(settings: Settings) -> list[dict]:
 
 
 def _dq_status(settings: Settings) -> str:
-    with warehouse.connect(warehouse.owner_url(settings)) as conn:
-        if not conn.execute("select to_regclass('dq.validation_results')").fetchone()[0]:
-            return "no validation yet"
-        rows = conn.execute(
-            "select stage, count(*) filter (where not success), count(*) from dq.validation_results "
-            "where run_id in (select distinct on (stage) run_id from dq.validation_results order by stage, run_at desc) "
-            "group by stage order by stage").fetchall()  # fmt: skip
-    return "; ".join(
-        f"{stage} gate {total - failed}/{total} checks passed" for stage, failed, total in rows
-    )
+    """The latest build's data quality, as the DQ report shows it (and the report written)."""
+    from portrait.expectations.reports import write_report
+
+    summary = write_report(settings)
+    if not summary.latest_runs:
+        return "no validation yet"
+    checks = sum(r["checks"] for r in summary.latest_runs)
+    passed = sum(r["passed"] for r in summary.latest_runs)
+    return f"{summary.status}: {passed}/{checks} checks passed in the latest build's gates ({summary.path})"
 
 
 def demo(
@@ -66,6 +65,8 @@ def demo(
     as_json: bool = JsonOption,
 ) -> None:
     """Start the warehouse, generate a synthetic bank, run the daily pipeline through Airflow, print where to look."""
+    from portrait.dbt_docs import docs_path
+
     settings = get_settings()
     began = time.perf_counter()
     steps: list[dict] = []
@@ -124,16 +125,26 @@ def demo(
         return (f"Airflow ran {len(report.tasks)} tasks ({report.mode}); "
                 "scores and marketing marts published")  # fmt: skip
 
+    def docs_step() -> str:
+        from portrait.dbt_docs import docs_path, write_docs
+
+        if unchanged["pipeline"] and docs_path(settings).is_file():
+            return f"unchanged ({docs_path(settings)})"
+        with output_to_log(log):
+            return f"dbt docs with lineage and exposures: {write_docs(settings)['path']}"
+
     step("warehouse", start)
     step("generate", gen)
     step("run", pipeline)
     step("train+score", models_step)
+    step("docs", docs_step)
 
     payload = {
         "steps": steps,
         "tables": _table_counts(settings),
         "models": _models(settings),
         "data_quality": _dq_status(settings),
+        "dbt_docs": str(docs_path(settings)),
         "mlflow_ui": f"mlflow ui --backend-store-uri {settings.tracking_uri()}",
         "seconds": round(time.perf_counter() - began, 2),
         "database": warehouse.status(settings).as_dict(),
@@ -175,6 +186,9 @@ def demo(
         dq = p["data_quality"]
         console.print(f"Data quality: {dq}")
         console.print("  data-quality summary: `portrait dq report`")
+        console.print(
+            f"  dbt docs (lineage, every model and column): {p['dbt_docs']}", soft_wrap=True
+        )
         console.print(f"  MLflow UI: `{p['mlflow_ui']}`")
         console.print("BI connection string: `portrait db url --role bi`")
         console.print(f"Local state: {p['home']}")

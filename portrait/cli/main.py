@@ -18,6 +18,7 @@ from portrait.cli.build import build
 from portrait.cli.catalogue import catalogue
 from portrait.cli.contract import contract
 from portrait.cli.demo import demo
+from portrait.cli.docs import docs
 from portrait.cli.evaluate import evaluate
 from portrait.cli.generate import generate
 from portrait.cli.ingest import ingest
@@ -52,6 +53,7 @@ app.command("ingest")(ingest)
 app.command("build")(build)
 app.command("run")(run)
 app.command("catalogue")(catalogue)
+app.command("docs")(docs)
 app.command("train")(train)
 app.command("score")(score)
 app.command("models")(models)

@@ -34,11 +34,16 @@ def test_a_second_demo_finds_the_delivery_loaded_and_trains_nothing(tmp_path: Pa
         assert {m["model"] for m in first["models"] if m["champion"]} >= {
             "response_propensity", "churn_risk", "customer_segmentation"}  # fmt: skip
         assert first["tables"]["marts.campaign_target_list"] > 0
+        assert Path(first["dbt_docs"]).is_file() and first["data_quality"].split(":")[0] in {
+            "OK",
+            "WARN",
+        }
         second = _demo(env)
         details = {s["step"]: s["detail"] for s in second["steps"]}
         assert details["generate"].startswith("unchanged")
         assert details["run"].startswith("unchanged"), details
         assert details["train+score"].startswith("unchanged"), details
+        assert details["docs"].startswith("unchanged"), details
         versions = lambda report: {m["model"]: m["champion"] for m in report["models"]}  # noqa: E731
         assert versions(second) == versions(first)  # no model retrained
         assert second["tables"] == first["tables"]

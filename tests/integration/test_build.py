@@ -615,3 +615,29 @@ def test_snapshots_that_fail_after_publishing_say_so_and_the_next_build_takes_th
     assert SnapshotsFailed.exit_code not in (0, 5)
     build(settings=built)
     assert not snapshots_pending(built)
+
+
+def test_dbt_docs_document_the_warehouse_and_what_bi_and_ml_read(built):
+    """`portrait docs` writes one page with the manifest and catalogue inlined; its exposures
+    name every published mart (BI) and every table the ML code reads (found in its SQL)."""
+    import re
+
+    from portrait.dbt_docs import write_docs
+
+    result = write_docs(built)
+    page = Path(result["path"]).read_text()
+    assert result["exposures"] == ["bi_and_marketing", "ml_features"]
+    assert "customer_scores" in page and "ml_features" in page and "Write-Audit-Publish" in page
+    assert not re.findall(r"""<(?:script|link)[^>]+(?:src|href)=["']https?://""", page), (
+        "loads nothing from the network"
+    )
+    manifest = parse_project(built, build_variables())
+    depends = {
+        e.name: {n.split(".")[-1] for n in e.depends_on.nodes} for e in manifest.exposures.values()
+    }
+    marts = {n.name for n in manifest.nodes.values()
+             if n.resource_type == "model" and "/marts/" in n.original_file_path}  # fmt: skip
+    assert depends["bi_and_marketing"] == marts
+    read_by_ml = {m.group(1) for f in (REPO / "ml").glob("*.py")
+                  for m in re.finditer(r"\b(?:marts|intermediate|staging)\.([a-z_]+)", f.read_text())}  # fmt: skip
+    assert read_by_ml and read_by_ml <= depends["ml_features"], read_by_ml - depends["ml_features"]
