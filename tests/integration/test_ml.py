@@ -378,6 +378,26 @@ def test_scoring_reads_exactly_the_stored_features(trained):
         assert by_customer.at[customer, f"__held_{product}"] == held
 
 
+def test_bi_answers_churn_risk_by_segment_with_one_join(trained):
+    """The BI role reads champion scores in marts.customer_scores, banded, with their version."""
+    settings, _ = trained
+    score("churn_risk", settings=settings, log=lambda _: None)
+    publish_scored_marts(settings)
+    with warehouse.connect(warehouse.bi_url(settings)) as conn:
+        rows = conn.execute(
+            "select g.segment_code, s.score_band, count(*), min(s.model_version) from marts.customer_scores s "
+            "join marts.customer_segments g using (customer_id) where s.model_name = 'churn_risk' group by 1, 2").fetchall()  # fmt: skip
+        active = conn.execute(
+            "select count(*) from marts.customer_portrait where is_active"
+        ).fetchone()[0]
+    assert rows and {band for _, band, _, _ in rows} <= {"low", "medium", "high"}
+    assert sum(count for _, _, count, _ in rows) == active, "one churn score per active customer"
+    champion = registry.by_alias(
+        registry.configure(settings), "churn_risk", registry.CHAMPION
+    ).version
+    assert {version for *_, version in rows} == {champion}
+
+
 def test_scores_become_next_best_offers_and_a_target_list_that_respects_consent(trained):
     settings, results = trained
     if not results["response_propensity"].promoted:
