@@ -8,17 +8,28 @@ import typer
 
 from portrait import files
 from portrait.cli.output import JsonOption, console, emit
-from portrait.ingest.contract import CONTRACT_VERSION, TABLES, render_markdown
+from portrait.ingest.contract import (
+    CONTRACT_VERSION,
+    DBT_SOURCES_PATH,
+    TABLES,
+    render_dbt_sources,
+    render_markdown,
+)
 
 
 def contract(
     out: Path | None = typer.Option(None, "--out", help="Write the Markdown document here."),
+    dbt_sources: Path | None = typer.Option(
+        None, "--dbt-sources", help=f"Write dbt's source YAML here ({DBT_SOURCES_PATH})."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Print (or write) the landing contract, generated from its single source in code."""
+    """Print (or write) the landing contract and dbt's sources, generated from its single source in code."""
     text = render_markdown()
     if out:
         files.write_text(out, text)
+    if dbt_sources:
+        files.write_text(dbt_sources, render_dbt_sources())
     payload = {
         "version": CONTRACT_VERSION,
         "written_to": str(out) if out else None,

@@ -70,6 +70,9 @@ class Table:
     required: bool = False  # the batch is refused without this table (or with it empty)
     grain: str = ""
     delivery: Literal["snapshot", "increment"] = "increment"
+    # delivered with every batch, so a stale table is worth a warning (dbt source freshness);
+    # False for context a source may never deliver
+    regular: bool = True
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -341,6 +344,7 @@ TABLES: tuple[Table, ...] = (
         "Market context the bank's marketing runs in: rates, prices, confidence, employment, by date.",
         key=("indicator_date", "indicator"),
         grain="one row per indicator per date it applies from",
+        regular=False,
         columns=(
             _c("indicator_date", "date", "First day the value applies.", required=True, not_after_batch=True),
             _c("indicator", "text", "Indicator name in snake_case, e.g. euribor_3m_rate.", required=True),
@@ -378,6 +382,45 @@ def load_order() -> list[Table]:
         else:  # pragma: no cover - the contract is acyclic, a test proves it
             raise ValueError(f"reference cycle among {[t.name for t in pending]}")
     return done
+
+
+DBT_SOURCES_PATH = "dbt_project/models/staging/landing/_landing__sources.yml"
+
+
+def render_dbt_sources() -> str:
+    """dbt's source definitions of the raw tables: descriptions, types and each column's PII class
+    (meta.pii), so dbt docs and lineage show what is personal data. Kept in sync by a test."""
+    import yaml
+
+    def column(col: Column) -> dict[str, object]:
+        out: dict[str, object] = {
+            "name": col.name,
+            "data_type": col.sql_type,
+            "description": col.description,
+        }
+        if col.pii != "none":
+            out["meta"] = {"pii": col.pii}
+        return out
+
+    tables = []
+    for table in TABLES:
+        lineage = [{"name": n, "data_type": t, "description": d} for n, t, d in LINEAGE_COLUMNS]
+        entry: dict[str, object] = {"name": table.name, "description": table.description,
+                                    "columns": [column(c) for c in table.columns] + lineage}  # fmt: skip
+        if not table.regular:
+            entry["freshness"] = None
+        tables.append(entry)
+    source = {"name": "landing", "schema": "raw", "loaded_at_field": "ingested_at",
+              "description": "Landing tables as loaded by `portrait ingest` (one partition per batch). "
+                             "See docs/landing-contract.md.",
+              "freshness": {"warn_after": {"count": 2, "period": "day"}, "error_after": {"count": 7, "period": "day"}},
+              "tables": tables}  # fmt: skip
+    header = (f"# Generated from portrait/ingest/contract.py by `portrait contract --dbt-sources "
+              f"{DBT_SOURCES_PATH}`; do not edit by hand.\n")  # fmt: skip
+    body = yaml.safe_dump(
+        {"version": 2, "sources": [source]}, sort_keys=False, width=110, allow_unicode=True
+    )
+    return header + body
 
 
 def render_markdown() -> str:

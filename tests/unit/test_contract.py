@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from portrait.ingest.contract import TABLES, TABLES_BY_NAME, load_order, render_markdown
+from portrait.ingest.contract import (
+    DBT_SOURCES_PATH,
+    TABLES,
+    TABLES_BY_NAME,
+    load_order,
+    render_dbt_sources,
+    render_markdown,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,3 +60,10 @@ def test_load_order_puts_parents_first():
 def test_generated_document_is_up_to_date():
     doc = (REPO / "docs" / "landing-contract.md").read_text()
     assert doc == render_markdown(), "run: portrait contract --out docs/landing-contract.md"
+
+
+def test_generated_dbt_sources_are_up_to_date():
+    sources = (REPO / DBT_SOURCES_PATH).read_text()
+    assert sources == render_dbt_sources(), (
+        f"run: portrait contract --dbt-sources {DBT_SOURCES_PATH}"
+    )
