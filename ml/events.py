@@ -57,7 +57,8 @@ context as (
 ),
 events as (
     select k.* from contacts k
-    where k.is_outcome_known and (%(since)s::timestamptz is null or k.contacted_at >= %(since)s::timestamptz)
+    where (k.is_outcome_known or not %(known_only)s)
+      and (%(since)s::timestamptz is null or k.contacted_at >= %(since)s::timestamptz)
 ),
 -- joins and groups rather than lateral subqueries: hash joins on the customer, one pass each
 holdings as (
@@ -76,7 +77,9 @@ prior as (
 )
 select k.contact_id as event_id, k.contacted_at as event_at, k.customer_id,
        k.product_id as offered_product_id, k.channel as offered_channel,
-       (k.has_converted and k.converted_at <= k.contacted_at + interval '30 days')::int as label,
+       -- null while the outcome is open: such a contact is scored (a prospect), never a label
+       case when k.is_outcome_known
+            then (k.has_converted and k.converted_at <= k.contacted_at + interval '30 days')::int end as label,
        {", ".join(f"c.{a}" for a in ATTRIBUTES)},
        c.annual_income_amount::float8 as annual_income_amount,
        date_part('year', age(k.contacted_at::date, c.birth_date))::float8 as age_years,
@@ -207,20 +210,25 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def contact_response_set(conn: psycopg.Connection, since=None) -> TrainingSet:
+def contact_response_set(
+    conn: psycopg.Connection, since=None, known_only: bool = True
+) -> TrainingSet:
     """Contacts from ``since`` (all by default), with every market indicator delivered; scoring
-    keeps the columns its model was trained on (see ``score.score_events``)."""
+    keeps the columns its model was trained on (see ``score.score_events``). Training takes the
+    contacts whose outcome is known; scoring (``known_only=False``) the open ones too, label null."""
     indicators = _indicators(conn)
     columns, join = _indicator_sql(indicators)
     sql = CONTACT_SQL.replace("{indicators}", columns).replace("{indicator_join}", join)
-    frame = _query(conn, sql, {"since": since})
+    frame = _query(conn, sql, {"since": since, "known_only": known_only})
     numeric = CONTACT_NUMERIC + [indicator_column(name) for name in indicators]
     as_of = frame["event_at"].max().date() if len(frame) else None
     return TrainingSet("contact_response", _typed(frame, CONTACT_CATEGORICAL, numeric),
                        CONTACT_CATEGORICAL, numeric, as_of)  # fmt: skip
 
 
-def loan_default_set(conn: psycopg.Connection, since=None) -> TrainingSet:
+def loan_default_set(conn: psycopg.Connection, since=None, known_only: bool = True) -> TrainingSet:
+    """Loans from ``since``; a loan's outcome (arrears) is always recorded, so ``known_only`` has
+    nothing to leave out."""
     frame = _query(conn, LOAN_SQL, {"since": since})
     as_of = frame["event_at"].max().date() if len(frame) else None
     return TrainingSet("loan_default", _typed(frame, LOAN_CATEGORICAL, LOAN_NUMERIC),

@@ -412,7 +412,7 @@ def score_events(name: str, *, version: str | None = None, since: date | None = 
     scored_at = datetime.now(UTC)
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
         schema.ensure_tables(conn)
-        ts = events.BUILDERS[name](conn, since=since)
+        ts = events.BUILDERS[name](conn, since=since, known_only=False)  # open events too
         frame = ts.frame
         # the model's own inputs: an indicator delivered since training is ignored, one no longer
         # delivered is missing (null), as LightGBM was trained to handle

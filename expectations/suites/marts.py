@@ -154,4 +154,11 @@ def score_suites(schema: str) -> list[SuiteSpec]:
             unexpected_rows_query="select * from {batch} where score_band in ('low', 'medium', 'high') and score not between 0 and 1",
             meta=severity(CRITICAL, rule="score range")),
     ]  # fmt: skip
-    return [offers, targets, scores]
+    prospects = SuiteSpec(name="marts.contact_prospects", table=f"{schema}.contact_prospects",
+                          query=f"select * from {schema}.contact_prospects")  # fmt: skip
+    prospects.expectations += [
+        e.ExpectColumnValuesToBeUnique(column="contact_id", meta=severity(CRITICAL, rule="key")),
+        e.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=1, meta=severity(CRITICAL, rule="score range")),
+        e.ExpectColumnValuesToNotBeNull(column="model_version", meta=severity(CRITICAL, rule="lineage")),
+    ]  # fmt: skip
+    return [offers, targets, scores, prospects]

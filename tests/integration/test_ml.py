@@ -139,9 +139,25 @@ def test_an_event_model_scores_its_holdout_through_the_registry_as_trained(train
     since = datetime.fromisoformat(run.data.tags["holdout_from"])
     scored = score_events("contact_response", version=result.version, since=since, settings=settings,
                           log=lambda _: None)  # fmt: skip
-    # the stored scores of the held-out events are the holdout the training evaluated
-    assert scored.events == result.rows_holdout
+    # the stored scores of the held-out events are the holdout the training evaluated; the open
+    # contacts (outcome unknown: the prospects) are scored beside them, never as labels
+    open_since = _rows(settings, "select count(*) from marts.fct_campaign_contacts where contact_group = 'treated' "
+                                 "and not is_outcome_known and contacted_at >= %s", since)[0][0]  # fmt: skip
+    assert open_since > 0, "the synthetic bank has a campaign in flight"
+    assert scored.events == result.rows_holdout + open_since
+    labelled = _rows(settings, "select count(*) filter (where label is null), count(label) from ml.event_scores "
+                               "where model_name = 'contact_response'")[0]  # fmt: skip
+    assert labelled == (open_since, result.rows_holdout)
     assert scored.metrics["auc"] == pytest.approx(result.metrics["auc"], abs=1e-3)
+    publish_scored_marts(settings)
+    prospects = _rows(settings, "select count(*), min(priority_rank), max(model_version), bool_and(score between 0 and 1) "
+                                "from marts.contact_prospects")[0]  # fmt: skip
+    assert (
+        0 < prospects[0] <= open_since
+        and prospects[1] == 1
+        and prospects[2] == result.version
+        and prospects[3]
+    )
     again = score_events("contact_response", version=result.version, since=since, settings=settings,
                          log=lambda _: None)  # fmt: skip
     assert _rows(settings, "select count(*), count(distinct event_id), min(model_version), max(model_version) "
