@@ -9,6 +9,7 @@ import time
 
 from bench import (
     bench_build,
+    bench_cut,
     bench_gates,
     bench_generator,
     bench_ingest,
@@ -41,7 +42,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["generator", "ingest", "build", "gates", "scoring", "orchestration"],
+        choices=["generator", "ingest", "build", "cut", "gates", "scoring", "orchestration"],
         help="run one benchmark",
     )
     args = parser.parse_args()
@@ -53,6 +54,7 @@ def main() -> int:
         ("ingest", lambda: _in_private_warehouse(bench_ingest.run)),
         ("gates", lambda: _in_private_warehouse(bench_gates.run)),
         ("build", lambda: _in_private_warehouse(bench_build.run)),
+        ("cut", lambda: _in_private_warehouse(bench_cut.run)),
         ("scoring", lambda: _in_private_warehouse(bench_scoring.run)),
         ("orchestration", lambda: _in_private_warehouse(bench_orchestration.run)),
     ]  # fmt: skip

@@ -27,9 +27,9 @@ def ingest(
             rule="one of " + ", ".join(sorted(ADAPTERS)),
         )
     discover, default_date = ADAPTERS[source]
-    when = batch_date or default_date(path) or datetime.now(UTC).date()
+    when = batch_date or default_date(path, settings) or datetime.now(UTC).date()
     try:
-        files, warnings = discover(path)
+        files, warnings = discover(path, settings)
     except InputError as err:
         record_refusal(source, when, err, settings)
         raise

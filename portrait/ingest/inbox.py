@@ -75,8 +75,9 @@ def _date_in_name(name: str) -> date | None:
         return None
 
 
-def describe(folder: Path) -> Delivery:
-    """The delivery's source and batch date, from the delivery alone; InputError when undated."""
+def describe(folder: Path, settings: Settings | None = None) -> Delivery:
+    """The delivery's source and batch date, from the delivery (and what earlier deliveries of its
+    source loaded, for a source that continues them); InputError when undated."""
     from portrait.ingest.adapters import ADAPTERS
 
     manifest = _manifest(folder)
@@ -91,7 +92,7 @@ def describe(folder: Path) -> Delivery:
         except ValueError:
             raise InputError(f"batch_date {manifest['batch_date']!r} is not a date",
                              where=str(folder / MANIFEST), rule="ISO 8601 date") from None  # fmt: skip
-    when = when or ADAPTERS[source][1](folder) or _date_in_name(folder.name)
+    when = when or ADAPTERS[source][1](folder, settings) or _date_in_name(folder.name)
     if when is None:
         raise InputError("the delivery carries no batch date", where=str(folder),
                          rule="batch_date in delivery.json, the source's own manifest, or a date in the folder's name")  # fmt: skip
@@ -111,7 +112,9 @@ def fingerprint(delivery: Delivery) -> set[str]:
     from portrait.ingest.adapters import ADAPTERS
     from portrait.ingest.readers import sha256_of
 
-    files, _warnings = ADAPTERS[delivery.source][0](delivery.folder)
+    files, _warnings = ADAPTERS[delivery.source][0](
+        delivery.folder, None
+    )  # the files, not their dates
     return {sha256_of(Path(f.path)) for f in files}
 
 
@@ -179,7 +182,7 @@ def take(settings: Settings, *, batch_date: date | None = None) -> InboxReport:
     report = InboxReport()
     for folder in pending(settings):
         try:
-            delivery = describe(folder)
+            delivery = describe(folder, settings)
             _load(settings, replace(delivery, batch_date=batch_date or delivery.batch_date), report)
         except PortraitError as err:
             try:
@@ -196,7 +199,7 @@ def take_folder(settings: Settings, folder: Path, *, source: str | None = None,
                 batch_date: date | None = None) -> InboxReport:  # fmt: skip
     """One named delivery folder, outside the inbox: loaded unless its files already are; a
     refusal raises (the folder stays where it is)."""
-    described = describe(folder) if source is None or batch_date is None else None
+    described = describe(folder, settings) if source is None or batch_date is None else None
     delivery = Delivery(folder, source or described.source, batch_date or described.batch_date)
     report = InboxReport()
     _load(settings, delivery, report)

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from portrait.config import Settings
 from portrait.errors import InputError
 from portrait.ingest.adapters.frames import (
     Converted,
@@ -333,14 +334,14 @@ def _conversion(path: Path) -> dict[str, object]:
     return _convert(folder, _stamp(folder))
 
 
-def discover(path: Path) -> tuple[list[LandingFile], list[str]]:
+def discover(path: Path, settings: Settings | None = None) -> tuple[list[LandingFile], list[str]]:
     conversion = _conversion(path)
     return landing_files(conversion["tables"], conversion["source"], conversion["rejects"]), list(
         conversion["warnings"]
     )
 
 
-def default_batch_date(path: Path) -> date | None:
+def default_batch_date(path: Path, settings: Settings | None = None) -> date | None:
     """The day after the latest date in the files."""
     try:
         return _last_date(_folder(path).resolve()) + timedelta(days=1)

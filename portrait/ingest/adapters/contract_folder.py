@@ -10,13 +10,14 @@ from datetime import date
 from functools import partial
 from pathlib import Path
 
+from portrait.config import Settings
 from portrait.errors import InputError
 from portrait.ingest.contract import TABLES, TABLES_BY_NAME
 from portrait.ingest.loader import LandingFile
 from portrait.ingest.readers import iter_csv, iter_parquet, read_csv_header, read_parquet_header
 
 
-def discover(folder: Path) -> tuple[list[LandingFile], list[str]]:
+def discover(folder: Path, settings: Settings | None = None) -> tuple[list[LandingFile], list[str]]:
     """The folder's landing files, header-checked; whole-file problems raise InputError."""
     if not folder.exists():
         raise InputError("landing folder does not exist", where=str(folder), rule="landing folder")
@@ -51,7 +52,7 @@ def discover(folder: Path) -> tuple[list[LandingFile], list[str]]:
     return files, warnings
 
 
-def default_batch_date(folder: Path) -> date | None:
+def default_batch_date(folder: Path, settings: Settings | None = None) -> date | None:
     """The generator's manifest says which day its data runs to."""
     manifest = folder / "_manifest.json"
     if manifest.exists():

@@ -17,7 +17,11 @@ campaign and its outcome ``y``; the adapter maps it onto the landing contract (d
   the end of the contact's month.
 
 The file has no year: rows are in time order from May 2008, so the year starts at 2008 and
-advances whenever the month goes back (``dec`` -> ``mar``). ``bank-full`` gives the day of the
+advances whenever the month goes back (``dec`` -> ``mar``). A later delivery continues the
+contacts already loaded from this source (other files than this one): its year follows the
+latest loaded contact (the next year when its first month is earlier), its days follow that
+contact within the same month, and its generated ids follow the last loaded line, so a file
+split into deliveries gets the dates and ids of the whole file. ``bank-full`` gives the day of the
 month; ``bank-additional`` only the weekday, so the day is the next day with that weekday after
 the previous contact of the month (the first such weekday for the month's first contact). ``duration`` is never loaded:
 it is only known after the call and would leak the outcome into any model.
@@ -30,12 +34,14 @@ from __future__ import annotations
 
 import calendar
 import functools
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from portrait.config import Settings
 from portrait.errors import InputError
 from portrait.ingest.adapters.frames import (
     landing_files,
@@ -46,6 +52,7 @@ from portrait.ingest.adapters.frames import (
 from portrait.ingest.loader import LandingFile
 
 FILES = ("bank-additional-full.csv", "bank-full.csv", "bank-additional.csv", "bank.csv")
+SOURCE = "uci-bank-marketing"  # the --source name of this adapter
 FIRST_YEAR = 2008  # the public files start in May 2008 (Moro et al. 2014)
 COMMON = ["age", "job", "marital", "education", "default", "housing", "loan", "contact", "month",
           "duration", "campaign", "pdays", "previous", "poutcome", "y"]  # fmt: skip
@@ -99,8 +106,42 @@ def locate(path: Path) -> Path:
     )
 
 
+@dataclass(frozen=True)
+class History:
+    """What earlier deliveries of this source loaded: the latest contact's date and the last line
+    of the file it came from (a file's generated ids are its line numbers)."""
+
+    last_contact: date | None = None
+    last_line: int = 1  # the header
+
+    def first_year(self, first_month: int) -> int:
+        if self.last_contact is None:
+            return FIRST_YEAR
+        return self.last_contact.year + (first_month < self.last_contact.month)
+
+
+def history(path: Path, settings: Settings | None) -> History:
+    """The contacts loaded by earlier deliveries of this source still in raw, leaving out any
+    batch loaded from this very file (a re-delivery replaces it, not continues it)."""
+    if settings is None:
+        return History()
+    from portrait import warehouse
+    from portrait.ingest.batches import CURRENT
+    from portrait.ingest.readers import sha256_of
+
+    with warehouse.connect(warehouse.owner_url(settings)) as conn:
+        if conn.execute("select to_regclass('dq.ingest_batches')").fetchone()[0] is None:
+            return History()
+        row = conn.execute(
+            "select max(k.contacted_at)::date, max(k.line_number) from raw.campaign_contacts k where k.batch_id in ("
+            f"select c.batch_id from ({CURRENT}) c where c.status = 'loaded' and c.source = %s and not exists ("
+            "select 1 from jsonb_array_elements(c.files) f where f ->> 'sha256' = %s))",
+            (SOURCE, sha256_of(locate(path)))).fetchone()  # fmt: skip
+    return History(row[0], int(row[1])) if row and row[0] else History()
+
+
 @functools.lru_cache(maxsize=4)
-def _convert(path: Path, _stamp: tuple[int, int]) -> dict[str, object]:
+def _convert(path: Path, _stamp: tuple[int, int], past: History = History()) -> dict[str, object]:
     raw, _ = read_source_csv(path, "semicolon-separated CSV with a header")
     columns = list(raw.columns)
     kind = "additional" if "day_of_week" in columns else "full"
@@ -126,19 +167,21 @@ def _convert(path: Path, _stamp: tuple[int, int]) -> dict[str, object]:
     month = rows["month"].str.lower().map(MONTHS).to_numpy(int)
     age = pd.to_numeric(rows["age"]).to_numpy(int)
 
-    # year: starts in FIRST_YEAR and advances whenever the month goes back
-    year = FIRST_YEAR + np.concatenate([[0], np.cumsum(np.diff(month) < 0)])
+    # year: starts in FIRST_YEAR (or after the contacts already loaded) and advances whenever the
+    # month goes back
+    first_year = past.first_year(int(month[0])) if len(month) else FIRST_YEAR
+    year = first_year + np.concatenate([[0], np.cumsum(np.diff(month) < 0)])
     if kind == "full":
         day = pd.to_numeric(rows["day"]).astype(int).to_numpy()
         last = np.array([calendar.monthrange(y, m)[1] for y, m in zip(year, month, strict=True)])
         day = np.minimum(day, last)
     else:
         day = _days_from_weekdays(
-            year, month, rows["day_of_week"].str.lower().map(WEEKDAYS).to_numpy()
+            year, month, rows["day_of_week"].str.lower().map(WEEKDAYS).to_numpy(), past.last_contact
         )
     when = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day}))
     iso = when.dt.strftime("%Y-%m-%d")
-    lines = rows["__line"].to_numpy()
+    lines = rows["__line"].to_numpy() + (past.last_line - 1)  # ids continue an earlier delivery
     ids = (
         rows["client_id"].str.strip()
         if "client_id" in rows
@@ -225,12 +268,14 @@ def _convert(path: Path, _stamp: tuple[int, int]) -> dict[str, object]:
             "last_date": when.max().date() if len(when) else None, "rows": len(raw)}  # fmt: skip
 
 
-def _days_from_weekdays(year: np.ndarray, month: np.ndarray, weekday: np.ndarray) -> np.ndarray:
+def _days_from_weekdays(year: np.ndarray, month: np.ndarray, weekday: np.ndarray,
+                        after: date | None = None) -> np.ndarray:  # fmt: skip
     """Day of month from the weekday sequence: the first row of a month falls on the first such
-    weekday; each next row on the next day with its weekday (the same day if it is unchanged), so
-    dates never go back within a month. A date past the month's end stays on its last such day."""
+    weekday (on or after ``after``, an earlier delivery's last contact, in its month); each next
+    row on the next day with its weekday (the same day if it is unchanged), so dates never go back
+    within a month. A date past the month's end stays on its last such day."""
     days = np.empty(len(month), dtype=np.int64)
-    current = None
+    current = after
     for i in range(len(month)):  # 41k rows: a plain loop is clearer than the vectorised form
         first = date(int(year[i]), int(month[i]), 1)
         if (
@@ -247,15 +292,16 @@ def _days_from_weekdays(year: np.ndarray, month: np.ndarray, weekday: np.ndarray
     return days
 
 
-def _conversion(path: Path) -> dict[str, object]:
+def _conversion(path: Path, past: History = History()) -> dict[str, object]:
     file = locate(path)
     stat = file.stat()
-    return _convert(file.resolve(), (stat.st_mtime_ns, stat.st_size))
+    return _convert(file.resolve(), (stat.st_mtime_ns, stat.st_size), past)
 
 
-def discover(path: Path) -> tuple[list[LandingFile], list[str]]:
-    """The contract tables derived from one UCI file (read once, kept for the load)."""
-    conversion = _conversion(path)
+def discover(path: Path, settings: Settings | None = None) -> tuple[list[LandingFile], list[str]]:
+    """The contract tables derived from one UCI file (read once, kept for the load), continuing
+    what earlier deliveries of the source loaded."""
+    conversion = _conversion(path, history(path, settings))
     file = locate(path)
     warnings = [
         f"{file.name}: column {c!r} is not part of the UCI layout, ignored"
@@ -271,10 +317,10 @@ def discover(path: Path) -> tuple[list[LandingFile], list[str]]:
     return files, warnings
 
 
-def default_batch_date(path: Path) -> date | None:
+def default_batch_date(path: Path, settings: Settings | None = None) -> date | None:
     """The day after the last contact: every contact of the file is then in the past."""
     try:
-        last = _conversion(path)["last_date"]
+        last = _conversion(path, history(path, settings))["last_date"]
     except InputError:
         return None
     return last + timedelta(days=1) if last else None
