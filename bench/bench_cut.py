@@ -3,16 +3,10 @@ up to dq.load_cut) against the same reads of raw as it is, interleaved in the sa
 
 from __future__ import annotations
 
-import tempfile
-from datetime import date
-from pathlib import Path
-
-from bench.common import Figure, interleaved_medians
+from bench.common import Figure, interleaved_medians, one_batch_taken
 from portrait import warehouse
 from portrait.config import Settings
-from portrait.ingest.api import ingest
-from portrait.ingest.batches import LOAD_CUT, take_cut
-from portrait.synth.generator import generate
+from portrait.ingest.batches import LOAD_CUT
 
 # the heaviest staging reads: every transaction, and a snapshot table's latest delivery per key
 READS = {
@@ -25,10 +19,7 @@ READS = {
 def run(
     settings: Settings, customers: int = 10_000, months: int = 6, repeats: int = 5
 ) -> list[Figure]:
-    folder = Path(tempfile.mkdtemp(dir=settings.home, prefix="portrait-bench-cut-"))
-    generate(folder, customers=customers, months=months, seed=42)
-    ingest(folder, batch_date=date(2030, 1, 1), settings=settings)
-    take_cut(settings)
+    one_batch_taken(settings, customers, months, "cut")
 
     def reads(filtered: bool):
         def once(_i: int) -> None:

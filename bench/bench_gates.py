@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import tempfile
-from datetime import date
-from pathlib import Path
-
 from portrait.expectations.gates import run_gate
 from portrait.expectations.suites import landing
 
-from bench.common import Figure, interleaved_medians
+from bench.common import Figure, interleaved_medians, one_batch_taken
 from portrait import warehouse
 from portrait.build import prepare_build
 from portrait.config import Settings
-from portrait.ingest.api import ingest
-from portrait.ingest.batches import take_cut
 from portrait.ingest.contract import TABLES
 from portrait.publication import landing_gate_inputs
-from portrait.synth.generator import generate
 
 
 def plain_sql(batch_ids: list[str]) -> list[str]:
@@ -53,11 +46,8 @@ def plain_sql(batch_ids: list[str]) -> list[str]:
 def run(
     settings: Settings, customers: int = 10_000, months: int = 6, repeats: int = 3
 ) -> list[Figure]:
-    folder = Path(tempfile.mkdtemp(dir=settings.home, prefix="portrait-bench-gates-"))
-    generate(folder, customers=customers, months=months, seed=42)
-    ingest(folder, batch_date=date(2030, 1, 1), settings=settings)
+    one_batch_taken(settings, customers, months, "gates")
     prepare_build(settings)
-    take_cut(settings)  # the build's batch set, as a build fixes it
     batches, recent, delivered = landing_gate_inputs(settings)
     specs = landing.suites(batches, recent, delivered)
     queries = plain_sql(batches)

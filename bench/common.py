@@ -197,3 +197,18 @@ def write_results(figures: list[Figure], *, merge: bool = False) -> None:
     lines += [f"| {f.name} | {f.value:,.3f} | {f.unit} | {f.goal} | {row['measured_at'][:10]} |"
               for f, row in zip(figures, rows, strict=True)]  # fmt: skip
     (BENCH_DIR / "results.md").write_text("\n".join(lines) + "\n")
+
+
+def one_batch_taken(settings: Settings, customers: int, months: int, name: str) -> None:
+    """A synthetic bank generated, ingested as one batch and taken into a build's batch set
+    (the cut): what a build's readers then see."""
+    from datetime import date
+
+    from portrait.ingest.api import ingest
+    from portrait.ingest.batches import take_cut
+    from portrait.synth.generator import generate
+
+    folder = Path(tempfile.mkdtemp(dir=settings.home, prefix=f"portrait-bench-{name}-"))
+    generate(folder, customers=customers, months=months, seed=42)
+    ingest(folder, batch_date=date(2030, 1, 1), settings=settings)
+    take_cut(settings)
