@@ -17,6 +17,8 @@ from datetime import date
 
 import psycopg
 
+from portrait.ingest.contract import RETAIL_FAMILIES
+
 BUCKETS = 1024
 
 CATEGORICAL = [
@@ -28,16 +30,7 @@ CATEGORICAL = [
     "region",
     "kyc_risk_rating",
 ]
-FAMILIES = [
-    "current_account",
-    "savings",
-    "term_deposit",
-    "personal_loan",
-    "mortgage",
-    "credit_card",
-    "wealth",
-    "insurance",
-]
+FAMILIES = list(RETAIL_FAMILIES)  # the portrait's has_<family> holdings
 NUMERIC = [
     "age_years",
     "tenure_months",

@@ -303,7 +303,13 @@ def raise_for_failed_nodes(
 
 
 def build_variables(as_of: date | None = None, schema: str = BUILD_SCHEMA) -> dict[str, object]:
-    variables: dict[str, object] = {"marts_schema": schema}
+    from portrait.ingest.contract import RETAIL_FAMILIES
+
+    # the families the portrait shows holdings of come from the contract (one list)
+    variables: dict[str, object] = {
+        "marts_schema": schema,
+        "product_families": list(RETAIL_FAMILIES),
+    }
     if as_of:
         variables["as_of_date"] = as_of.isoformat()
     return variables

@@ -8,6 +8,7 @@ from portrait.dbt_runner import (
     PUBLISHED_SCHEMA,
     BuildFailed,
     BuildReport,
+    build_variables,
     raise_for_failed_nodes,
     run_dbt,
 )
@@ -41,7 +42,7 @@ def publish_scored_marts(settings: Settings | None = None) -> BuildReport:
         conn.execute("analyze ml.customer_scores")
         conn.execute(f"drop schema if exists {SCORES_SCHEMA} cascade")
         conn.execute(f"create schema {SCORES_SCHEMA}")
-    variables = {"marts_schema": PUBLISHED_SCHEMA, "scores_schema": SCORES_SCHEMA}
+    variables = build_variables(schema=PUBLISHED_SCHEMA) | {"scores_schema": SCORES_SCHEMA}
     report = run_dbt(
         ["build", "--select", SCORED_SELECTION], settings=settings, variables=variables
     )

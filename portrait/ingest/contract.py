@@ -99,10 +99,15 @@ def _c(name: str, type_: ColumnType, description: str, **kw: object) -> Column:
 
 CHANNELS_CONTACT = ("email", "sms", "phone", "app", "branch")
 REGIONS = ("north", "south", "east", "west", "central")
-PRODUCT_FAMILIES = (
+# The product families, the one list the generator, the portrait (`has_<family>`, through the
+# dbt var product_families), the ML features and the landing gate read. Retail families are the
+# portrait's holdings; the corporate ones are products of the catalogue only.
+RETAIL_FAMILIES = (
     "current_account", "savings", "term_deposit", "personal_loan", "mortgage", "credit_card",
-    "wealth", "insurance", "business_loan", "cash_management",
+    "wealth", "insurance",
 )  # fmt: skip
+CORPORATE_FAMILIES = ("business_loan", "cash_management")
+PRODUCT_FAMILIES = RETAIL_FAMILIES + CORPORATE_FAMILIES
 TXN_CHANNELS = ("branch", "atm", "pos", "online", "mobile", "transfer")
 TXN_CATEGORIES = (
     "salary", "transfer_in", "transfer_out", "groceries", "dining", "travel", "utilities",

@@ -55,7 +55,7 @@ holdings as (
         accounts.customer_id,
         count(*) as product_count,
         count(distinct accounts.product_family) as product_family_count,
-        {% for family in ['current_account', 'savings', 'term_deposit', 'personal_loan', 'mortgage', 'credit_card', 'wealth', 'insurance', 'business_loan', 'cash_management'] %}
+        {% for family in var('product_families') %}
         bool_or(accounts.product_family = '{{ family }}') as has_{{ family }},
         {% endfor %}
         max(accounts.opened_date) as last_product_opened_date,
@@ -219,7 +219,7 @@ assembled as (
         -- product holdings and cross-sell depth
         coalesce(holdings.product_count, 0) as product_count,
         coalesce(holdings.product_family_count, 0) as product_family_count,
-        {% for family in ['current_account', 'savings', 'term_deposit', 'personal_loan', 'mortgage', 'credit_card', 'wealth', 'insurance'] %}
+        {% for family in var('product_families') %}
         coalesce(holdings.has_{{ family }}, false) as has_{{ family }},
         {% endfor %}
         coalesce(cards.active_card_count, 0) as active_card_count,
