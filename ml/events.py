@@ -37,7 +37,8 @@ HOLDINGS = [f"has_{family}" for family in features.FAMILIES]
 CONTACT_SQL = f"""
 with contacts as (
     select k.contact_id, k.contacted_at, k.customer_id, k.product_id,
-           coalesce(k.channel, 'none') as channel, k.has_converted, k.converted_at, k.is_outcome_known
+           coalesce(k.channel, 'none') as channel, k.has_converted, k.converted_at, k.is_outcome_known,
+           k.attempt_number, k.days_since_previous_campaign, k.previous_contacts, k.previous_outcome, k.contact_device
     from marts.fct_campaign_contacts k
     where k.contact_group = 'treated'
 ),
@@ -87,7 +88,10 @@ select k.contact_id as event_id, k.contacted_at as event_at, k.customer_id,
        coalesce(h.product_count, 0) as product_count, {", ".join(f"coalesce(h.{h}, 0) as {h}" for h in HOLDINGS)},
        coalesce(p.prior_contacts, 0) as prior_contacts, coalesce(p.prior_conversions, 0) as prior_conversions,
        p.days_since_prior_contact,
-       x.bank_contacts_7d, x.bank_contacts_30d, x.bank_conversion_rate_31_90d
+       x.bank_contacts_7d, x.bank_contacts_30d, x.bank_conversion_rate_31_90d,
+       -- the contact history the source recorded at the call (null where it keeps none)
+       k.attempt_number::float8 as attempt_number, k.days_since_previous_campaign::float8 as days_since_previous_campaign,
+       k.previous_contacts::float8 as previous_contacts, k.previous_outcome, k.contact_device
        {{indicators}}
 from events k
 join intermediate.int_customers_profiled c using (customer_id)
@@ -166,10 +170,17 @@ left join activity t using (loan_id)
 order by l.start_date, l.loan_id
 """
 
-CONTACT_CATEGORICAL = [*ATTRIBUTES, "offered_product_id", "offered_channel"]
+CONTACT_CATEGORICAL = [
+    *ATTRIBUTES,
+    "offered_product_id",
+    "offered_channel",
+    "previous_outcome",
+    "contact_device",
+]
 CONTACT_NUMERIC = ["annual_income_amount", "age_years", "tenure_days", "product_count", *HOLDINGS,
                    "prior_contacts", "prior_conversions", "days_since_prior_contact",
-                   "bank_contacts_7d", "bank_contacts_30d", "bank_conversion_rate_31_90d"]  # fmt: skip
+                   "bank_contacts_7d", "bank_contacts_30d", "bank_conversion_rate_31_90d",
+                   "attempt_number", "days_since_previous_campaign", "previous_contacts"]  # fmt: skip
 LOAN_CATEGORICAL = [*ATTRIBUTES, "collateral_type", "card_tier"]
 LOAN_NUMERIC = ["principal_amount", "term_months", "interest_rate", "principal_per_month_amount",
                 "annual_income_amount", "age_years", "tenure_days", "product_count", *HOLDINGS,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-CONTRACT_VERSION = "1.1.0"  # 1.1.0: economic_indicators (market context, e.g. UCI macro columns)
+CONTRACT_VERSION = "1.2.0"  # 1.2.0: campaign_contacts history columns; 1.1.0: economic_indicators
 
 ColumnType = Literal["text", "int", "decimal", "date", "timestamp", "bool"]
 PiiClass = Literal["none", "direct", "quasi", "contact", "sensitive"]
@@ -327,6 +327,12 @@ TABLES: tuple[Table, ...] = (
             _c("has_converted", "bool", "Customer took the product within the attribution window; empty while unknown."),
             _c("converted_at", "timestamp", "When the conversion happened.", not_after_batch=True),
             _c("conversion_amount", "decimal", "Amount of the product taken (balance, limit or principal).", minimum=0),
+            # the contact history as the source knew it at the contact (empty where it keeps none)
+            _c("attempt_number", "int", "Contacts of this customer in this campaign so far, this one included.", minimum=1),
+            _c("days_since_previous_campaign", "int", "Days since the customer's contact in an earlier campaign; empty if none.", minimum=0),
+            _c("previous_contacts", "int", "Contacts of this customer before this campaign.", minimum=0),
+            _c("previous_outcome", "text", "Outcome of the earlier campaign's contact.", allowed=("success", "failure", "other")),
+            _c("contact_device", "text", "Device the customer was reached on.", allowed=("mobile", "landline")),
         ),
     ),
     Table(

@@ -212,6 +212,38 @@ class _Writer:
         return sorted(f"{t}.{self.fmt}" for t in self._writers)
 
 
+class _ContactHistory:
+    """Each customer's earlier campaign calls as the bank recorded them: how many, when the last
+    was, and whether it converted (known at the next call if the conversion came before it)."""
+
+    def __init__(self, n: int) -> None:
+        self.count = np.zeros(n, dtype=np.int64)
+        self.last_at = np.full(n, -1, dtype=np.int64)
+        self.converted_at = np.full(n, -1, dtype=np.int64)
+
+    def columns(
+        self, target: np.ndarray, at: np.ndarray, control: np.ndarray, channel: str
+    ) -> dict[str, pa.Array]:
+        seen = self.last_at[target] >= 0
+        won = seen & (self.converted_at[target] >= 0) & (self.converted_at[target] < at)
+        days = np.where(seen, (at - self.last_at[target]) // 86400, 0)
+        # the device of a phone call, the same for a customer every time (no random draw: the
+        # rest of the bank stays as the seed made it)
+        device = np.where((target * 2654435761) % 100 < 85, "mobile", "landline")
+        return {
+            "attempt_number": pa.array(np.ones(len(target), dtype=np.int64), mask=control),
+            "days_since_previous_campaign": pa.array(days, mask=~seen),
+            "previous_contacts": pa.array(self.count[target]),
+            "previous_outcome": pa.array(np.where(won, "success", "failure").tolist(), mask=~seen, type=pa.string()),
+            "contact_device": pa.array(device.tolist(), mask=control | (channel != "phone"), type=pa.string()),
+        }  # fmt: skip
+
+    def record(self, target: np.ndarray, at: np.ndarray, converted_at: np.ndarray) -> None:
+        self.count[target] += 1
+        self.last_at[target] = at
+        self.converted_at[target] = converted_at
+
+
 class SyntheticBank:
     def __init__(self, customers: int, months: int, seed: int, start: date) -> None:
         if customers < 20:
@@ -616,6 +648,7 @@ class SyntheticBank:
         rng = self.rng
         camp_rows, contact_cols = [], []
         seq = 1
+        history = _ContactHistory(self.n)  # what the bank's CRM knows of earlier campaigns' calls
         # views up to the campaign's month: the interest a customer showed before the contact
         views_before = (
             np.cumsum(self.views_by_month, axis=0) if self.views_by_month else np.zeros((1, self.n))
@@ -674,7 +707,11 @@ class SyntheticBank:
                 "has_converted": pa.array(converted_known, mask=~outcome_known),
                 "converted_at": pc.if_else(pa.array(converted_known), _times(np.minimum(conv_at, as_of - 1)), pa.scalar(None, pa.string())),
                 "conversion_amount": _money(self.wealth[target] * 0.3 * rng.lognormal(0, 0.4, size), mask=converted_known),
+                **history.columns(target, contacted, control, channel),
             })  # fmt: skip
+            history.record(
+                target[~control], contacted[~control], np.where(converted, conv_at, -1)[~control]
+            )
             seq += size
         names = ["campaign_id", "campaign_name", "product_id", "channel", "start_date", "end_date",
                  "cost_per_contact_amount", "control_share"]  # fmt: skip

@@ -250,6 +250,7 @@ def _convert(path: Path, _stamp: tuple[int, int], past: History = History()) -> 
         "contact_group": "treated", "contacted_at": contacted, "channel": "phone",
         "has_converted": y.map({"yes": "true", "no": "false"}).fillna(""),
         "converted_at": contacted.where(y == "yes", ""),
+        **_contact_history(rows),
     }), lines)  # fmt: skip
 
     if kind == "additional":
@@ -266,6 +267,21 @@ def _convert(path: Path, _stamp: tuple[int, int], past: History = History()) -> 
 
     return {"kind": kind, "tables": tables, "rejects": rejects, "unknown": unknown,
             "last_date": when.max().date() if len(when) else None, "rows": len(raw)}  # fmt: skip
+
+
+def _contact_history(rows: pd.DataFrame) -> dict[str, pd.Series]:
+    """The contact history the bank recorded at each call: `campaign` (calls in this campaign,
+    this one included), `pdays` (days since the previous campaign's call; 999: none), `previous`,
+    `poutcome` and the device (`contact`), all known before the call."""
+    pdays = pd.to_numeric(rows["pdays"], errors="coerce")
+    return {
+        "attempt_number": rows["campaign"].str.strip(),
+        "days_since_previous_campaign": pdays.where(pdays.between(0, 998)).astype("Int64").astype("string").fillna(""),
+        "previous_contacts": rows["previous"].str.strip(),
+        "previous_outcome": rows["poutcome"].str.lower().map(
+            {"success": "success", "failure": "failure", "other": "other"}).fillna(""),
+        "contact_device": rows["contact"].str.lower().map({"cellular": "mobile", "telephone": "landline"}).fillna(""),
+    }  # fmt: skip
 
 
 def _days_from_weekdays(year: np.ndarray, month: np.ndarray, weekday: np.ndarray,

@@ -10,6 +10,11 @@ select
     contacts.has_converted,
     contacts.converted_at,
     contacts.conversion_amount,
-    contacts.has_converted is not null as is_outcome_known
+    contacts.has_converted is not null as is_outcome_known,
+    contacts.attempt_number,
+    contacts.days_since_previous_campaign,
+    contacts.previous_contacts,
+    contacts.previous_outcome,
+    contacts.contact_device
 from {{ ref('stg_landing__campaign_contacts') }} as contacts
 inner join {{ ref('stg_landing__campaigns') }} as campaigns on contacts.campaign_id = campaigns.campaign_id

@@ -12,5 +12,10 @@ select
     has_responded,
     has_converted,
     converted_at,
-    conversion_amount::numeric(18, 2) as conversion_amount
+    conversion_amount::numeric(18, 2) as conversion_amount,
+    attempt_number,
+    days_since_previous_campaign,
+    previous_contacts,
+    previous_outcome,
+    contact_device
 from latest
