@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 import typer
 
+from portrait import warehouse
 from portrait.cli.output import JsonOption, console, emit
 from portrait.config import get_settings
 
@@ -17,19 +18,22 @@ def list_(as_json: bool = JsonOption) -> None:
     """Every batch: date, source, status, rows loaded and quarantined, published or not."""
     from portrait.ingest.batches import listing
 
-    rows = [asdict(r) for r in listing(get_settings())]
+    settings = get_settings()
+    warehouse.ensure_started(settings)
+    rows = [asdict(r) for r in listing(settings)]
 
     def human(p: dict) -> None:
         if not p["batches"]:
             console.print("No batches yet: `portrait ingest FOLDER` loads one.")
             return
-        console.print(f"{'batch':<28} {'date':<10} {'source':<10} {'status':<30} {'loaded':>10} "
-                      f"{'quarantined':>11}  published")  # fmt: skip
+        width = max(len("status"), *(len(b["status"]) for b in p["batches"]))
+        console.print(f"{'batch':<28} {'date':<10} {'source':<18} {'status':<{width}} {'loaded':>10} "
+                      f"{'quarantined':>11}  published", soft_wrap=True)  # fmt: skip
         for b in p["batches"]:
             rows = "-" if b["rows_loaded"] is None else f"{b['rows_loaded']:,}"
             bad = "-" if b["rows_quarantined"] is None else f"{b['rows_quarantined']:,}"
-            console.print(f"{b['batch_id']:<28} {b['batch_date']:<10} {b['source']:<10} {b['status']:<30} "
-                          f"{rows:>10} {bad:>11}  {'yes' if b['published'] else 'no'}", markup=False)  # fmt: skip
+            console.print(f"{b['batch_id']:<28} {b['batch_date']:<10} {b['source']:<18} {b['status']:<{width}} "
+                          f"{rows:>10} {bad:>11}  {'yes' if b['published'] else 'no'}", markup=False, soft_wrap=True)  # fmt: skip
 
     emit({"batches": rows}, as_json, human)
 
@@ -44,7 +48,9 @@ def drop(
     marts equal a warehouse that never saw it."""
     from portrait.ingest.batches import drop as run
 
-    result = run(get_settings(), batch_id, wait=wait)
+    settings = get_settings()
+    warehouse.ensure_started(settings)
+    result = run(settings, batch_id, wait=wait)
 
     def human(p: dict) -> None:
         console.print(f"Dropped {p['batch_id']}: {len(p['tables'])} tables, "
