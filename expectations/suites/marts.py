@@ -50,11 +50,15 @@ having sum((actual - expected) * ln(actual / expected)) > {PSI_THRESHOLD}
 """
 
 
+def mart_suite(schema: str, table: str, expectations: list) -> SuiteSpec:
+    """The suite of one mart: named after it, validating all its rows in ``schema``."""
+    return SuiteSpec(name=f"marts.{table}", table=f"{schema}.{table}",
+                     query=f"select * from {schema}.{table}", expectations=expectations)  # fmt: skip
+
+
 def suites(build_schema: str, published_schema: str | None) -> list[SuiteSpec]:
     e = gx.expectations
-    portrait = SuiteSpec(name="marts.customer_portrait", table=f"{build_schema}.customer_portrait",
-                         query=f"select * from {build_schema}.customer_portrait")  # fmt: skip
-    portrait.expectations += [
+    portrait = mart_suite(build_schema, "customer_portrait", [
         e.ExpectTableRowCountToBeBetween(min_value=1, meta=severity(CRITICAL, rule="portrait not empty")),
         e.UnexpectedRowsExpectation(
             description="every onboarded customer has a portrait row",
@@ -71,7 +75,7 @@ def suites(build_schema: str, published_schema: str | None) -> list[SuiteSpec]:
         e.ExpectColumnValuesToBeBetween(column="rfm_recency_score", min_value=1, max_value=5, meta=severity(CRITICAL, rule="range")),
         e.ExpectColumnProportionOfNonNullValuesToBeBetween(column="region", min_value=0.95,
                                                            meta=severity(WARNING, rule="completeness")),
-    ]  # fmt: skip
+    ])  # fmt: skip
     portrait.expectations += [
         e.ExpectColumnValuesToBeBetween(
             column=c, min_value=0, max_value=1, meta=severity(CRITICAL, rule="ratio range")
@@ -93,49 +97,49 @@ def suites(build_schema: str, published_schema: str | None) -> list[SuiteSpec]:
             )
             for indicator in PSI_INDICATORS
         ]
-    contribution = SuiteSpec(name="marts.customer_contribution", table=f"{build_schema}.customer_contribution",
-                             query=f"select * from {build_schema}.customer_contribution")  # fmt: skip
-    contribution.expectations += [
-        e.ExpectCompoundColumnsToBeUnique(
-            column_list=["customer_id", "month_start"], meta=severity(CRITICAL, rule="key")
-        ),
-        e.ExpectColumnValuesToNotBeNull(
-            column="contribution_amount", meta=severity(CRITICAL, rule="completeness")
-        ),
-    ]
-    campaigns = SuiteSpec(name="marts.campaign_performance", table=f"{build_schema}.campaign_performance",
-                          query=f"select * from {build_schema}.campaign_performance")  # fmt: skip
-    campaigns.expectations += [
-        e.ExpectColumnValuesToBeBetween(
-            column="treated_conversion_rate",
-            min_value=0,
-            max_value=1,
-            meta=severity(CRITICAL, rule="range"),
-        ),
-        e.ExpectColumnValuesToBeBetween(
-            column="control_conversion_rate",
-            min_value=0,
-            max_value=1,
-            meta=severity(CRITICAL, rule="range"),
-        ),
-    ]
+    contribution = mart_suite(
+        build_schema,
+        "customer_contribution",
+        [
+            e.ExpectCompoundColumnsToBeUnique(
+                column_list=["customer_id", "month_start"], meta=severity(CRITICAL, rule="key")
+            ),
+            e.ExpectColumnValuesToNotBeNull(
+                column="contribution_amount", meta=severity(CRITICAL, rule="completeness")
+            ),
+        ],
+    )
+    campaigns = mart_suite(
+        build_schema,
+        "campaign_performance",
+        [
+            e.ExpectColumnValuesToBeBetween(
+                column="treated_conversion_rate",
+                min_value=0,
+                max_value=1,
+                meta=severity(CRITICAL, rule="range"),
+            ),
+            e.ExpectColumnValuesToBeBetween(
+                column="control_conversion_rate",
+                min_value=0,
+                max_value=1,
+                meta=severity(CRITICAL, rule="range"),
+            ),
+        ],
+    )
     return [portrait, contribution, campaigns, *score_suites(build_schema)]
 
 
 def score_suites(schema: str) -> list[SuiteSpec]:
     """Score ranges in the marts built from ml.customer_scores (empty before scoring)."""
     e = gx.expectations
-    offers = SuiteSpec(name="marts.next_best_offer", table=f"{schema}.next_best_offer",
-                       query=f"select * from {schema}.next_best_offer")  # fmt: skip
-    offers.expectations += [
+    offers = mart_suite(schema, "next_best_offer", [
         e.ExpectColumnValuesToBeUnique(column="customer_id", meta=severity(CRITICAL, rule="key")),
         e.ExpectColumnValuesToBeBetween(column="propensity", min_value=0, max_value=1, meta=severity(CRITICAL, rule="score range")),
         e.ExpectColumnValuesToBeBetween(column="churn_risk_score", min_value=0, max_value=1, meta=severity(CRITICAL, rule="score range")),
         e.ExpectColumnValuesToBeBetween(column="expected_value_amount", min_value=0, meta=severity(CRITICAL, rule="range")),
-    ]  # fmt: skip
-    targets = SuiteSpec(name="marts.campaign_target_list", table=f"{schema}.campaign_target_list",
-                        query=f"select * from {schema}.campaign_target_list")  # fmt: skip
-    targets.expectations += [
+    ])  # fmt: skip
+    targets = mart_suite(schema, "campaign_target_list", [
         e.ExpectColumnValuesToBeInSet(column="contact_group", value_set=["treated", "control"],
                                       meta=severity(CRITICAL, rule="allowed values")),
         e.UnexpectedRowsExpectation(
@@ -143,22 +147,18 @@ def score_suites(schema: str) -> list[SuiteSpec]:
             unexpected_rows_query=("select count(*) from {batch} having count(*) >= 200 and "
                                    "avg((contact_group = 'control')::int) not between 0.02 and 0.30"),
             meta=severity(WARNING, rule="control group share")),
-    ]  # fmt: skip
-    scores = SuiteSpec(name="marts.customer_scores", table=f"{schema}.customer_scores",
-                       query=f"select * from {schema}.customer_scores")  # fmt: skip
-    scores.expectations += [
+    ])  # fmt: skip
+    scores = mart_suite(schema, "customer_scores", [
         e.ExpectColumnValuesToNotBeNull(column="model_version", meta=severity(CRITICAL, rule="lineage")),
         e.ExpectColumnValuesToNotBeNull(column="score_band", meta=severity(CRITICAL, rule="completeness")),
         e.UnexpectedRowsExpectation(
             description="a banded (classifier) score is a probability",
             unexpected_rows_query="select * from {batch} where score_band in ('low', 'medium', 'high') and score not between 0 and 1",
             meta=severity(CRITICAL, rule="score range")),
-    ]  # fmt: skip
-    prospects = SuiteSpec(name="marts.contact_prospects", table=f"{schema}.contact_prospects",
-                          query=f"select * from {schema}.contact_prospects")  # fmt: skip
-    prospects.expectations += [
+    ])  # fmt: skip
+    prospects = mart_suite(schema, "contact_prospects", [
         e.ExpectColumnValuesToBeUnique(column="contact_id", meta=severity(CRITICAL, rule="key")),
         e.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=1, meta=severity(CRITICAL, rule="score range")),
         e.ExpectColumnValuesToNotBeNull(column="model_version", meta=severity(CRITICAL, rule="lineage")),
-    ]  # fmt: skip
+    ])  # fmt: skip
     return [offers, targets, scores, prospects]
