@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import logging
 import threading
@@ -398,6 +399,7 @@ def threshold_of(kwargs: dict, meta: dict) -> str | None:
     return "; ".join(parts) or None
 
 
+@functools.cache  # the contract is code: read once, not for every check of every run
 def _pii_classes() -> dict[str, str]:
     """Column name: PII class, of every contract column classed as PII (any table: a marts or
     quarantine column of the same name holds the same kind of value)."""

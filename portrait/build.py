@@ -128,15 +128,16 @@ def snapshot(settings: Settings, as_of: date | None = None) -> BuildReport:
     return report
 
 
-def _check_batch_set(settings: Settings, cut: Cut) -> None:
-    """Nothing is published if a batch of the set was replaced or dropped during the build: the
-    models may have read part of it (a test that then fails names this as its cause). The
-    incremental tables took it in, so the next build rebuilds them."""
+def _batch_set_changed(settings: Settings, cut: Cut) -> BatchesChanged | None:
+    """The error to raise if a batch of the set was replaced or dropped during the build: the
+    models may have read part of it, so nothing is published (and a test that failed on it names
+    this as its cause). The incremental tables took it in: a rebuild is requested."""
     try:
         check_unchanged(settings, cut)
     except BatchesChanged as err:
         request_rebuild(settings, err.what)
-        raise
+        return err
+    return None
 
 
 def build(
@@ -265,13 +266,15 @@ def _build(settings: Settings, *, cut: Cut, as_of: date | None, select: str | No
             results.append(marts_gate.wait())
         say("publishing")
         gate_summaries = [result.summary() for result in results]
-        _check_batch_set(settings, cut)
+        changed = _batch_set_changed(settings, cut)
+        if changed is not None:
+            raise changed
         publish(settings, cut=cut, as_of=as_of, seconds=time.perf_counter() - began,
                 landing_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "landing"), None),
                 marts_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "marts"), None),
                 warnings=sum(int(g["warnings"]) for g in gate_summaries), fingerprint=fingerprint,
                 full_refresh=full_refresh)  # fmt: skip
-    except BaseException:
+    except BaseException as err:
         if marts_gate is not None:
             marts_gate.abandon()
         for result in results:
@@ -280,8 +283,12 @@ def _build(settings: Settings, *, cut: Cut, as_of: date | None, select: str | No
         if full_refresh and select is None:
             with contextlib.suppress(Exception):
                 restore_published_views(settings)
-        if select is None:
-            _check_batch_set(settings, cut)  # a batch that changed under the build is the cause
+        if select is None and not isinstance(err, BatchesChanged):
+            changed = None
+            with contextlib.suppress(Exception):  # the build's own error stands if this cannot run
+                changed = _batch_set_changed(settings, cut)
+            if changed is not None:  # a batch that changed under the build is the cause
+                raise changed from err
         raise
     finally:
         parser.shutdown(wait=True)

@@ -89,15 +89,14 @@ def main() -> None:
     except PortraitError as err:
         _fail(err)
     except OSError as err:
-        _fail(from_os_error(err) or _reraise(err))
+        known = from_os_error(err)
+        if known is None:  # not a refusal the user can fix: a bug keeps its traceback
+            raise
+        _fail(known)
     except KeyboardInterrupt:
         err_console.print("portrait: interrupted")
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-def _reraise(err: BaseException) -> NoReturn:
-    raise err
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import psycopg
-from psycopg import sql
 
 from portrait import warehouse
 from portrait.config import Settings
@@ -109,10 +108,9 @@ def record(conn: psycopg.Connection, *, batch_id: str, started_at: datetime, sta
 def _abandon(conn: psycopg.Connection, batch_id: str) -> int:
     """Mark the batch's 'running' attempts abandoned and drop their staging tables; the caller
     holds the batch's lock."""
-    from portrait.ingest.loader import staging_tables
+    from portrait.ingest.loader import drop_staging
 
-    for table in staging_tables(batch_id):
-        conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier("raw", table)))
+    drop_staging(conn, batch_id)
     return conn.execute(
         "update dq.ingest_batches set status = 'abandoned', finished_at = clock_timestamp(), "
         "message = 'the ingest ended before finishing (process killed or connection lost); its "
@@ -243,7 +241,7 @@ def drop(settings: Settings, batch_id: str, *, wait: float = 0.0) -> dict[str, o
     build lock (no build sees half of it) and the batch's lock (no load of it meets it)."""
     from portrait.build_lock import held
     from portrait.ingest.contract import TABLES
-    from portrait.ingest.loader import partition_name
+    from portrait.ingest.loader import drop_partition
 
     with (
         held(settings, wait),
@@ -260,16 +258,11 @@ def drop(settings: Settings, batch_id: str, *, wait: float = 0.0) -> dict[str, o
             raise UnknownBatch(f"no loaded batch {batch_id!r}" + (" (it was dropped)" if current else ""),
                                where="dq.ingest_batches",
                                rule=f"`portrait batches list` shows the loaded ones ({', '.join(known[-3:]) or 'none'}…)")  # fmt: skip
-        dropped = []
         with conn.transaction():
             conn.execute(
                 "select pg_advisory_xact_lock_shared(hashtextextended(%s, 0))", (CUT_LOCK,)
             )
-            for table in TABLES:
-                name = partition_name(table.name, batch_id)
-                if conn.execute("select to_regclass(%s)", (f"raw.{name}",)).fetchone()[0]:
-                    conn.execute(sql.SQL("drop table {}").format(sql.Identifier("raw", name)))
-                    dropped.append(table.name)
+            dropped = [t.name for t in TABLES if drop_partition(conn, t.name, batch_id)]
             quarantined = conn.execute(
                 "delete from quarantine.rejected_rows where batch_id = %s", (batch_id,)
             ).rowcount

@@ -170,6 +170,20 @@ def staging_tables(batch_id: str) -> list[str]:
     return [_staging_name(table.name, batch_id) for table in TABLES]
 
 
+def drop_staging(conn: psycopg.Connection, batch_id: str) -> None:
+    for name in staging_tables(batch_id):
+        conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier("raw", name)))
+
+
+def drop_partition(conn: psycopg.Connection, table: str, batch_id: str) -> bool:
+    """The batch's partition of raw.<table> dropped; False when it has none."""
+    final = partition_name(table, batch_id)
+    if conn.execute("select to_regclass(%s)", (f"raw.{final}",)).fetchone()[0] is None:  # type: ignore[index]
+        return False
+    conn.execute(sql.SQL("drop table {}").format(sql.Identifier("raw", final)))
+    return True
+
+
 def _staging_name(table: str, batch_id: str) -> str:
     """Where a file's rows wait, committed, until the batch is swapped in (see the module doc)."""
     return f"_load_{partition_name(table, batch_id)}"[:63]
@@ -395,12 +409,11 @@ class BatchLoader:
 
     # -- the batch's lock and staging tables ---------------------------------------------------
     def begin(self, started_at: datetime) -> None:
-        """Take the batch's lock (a second load of the same batch waits here for the first),
-        drop staging tables that a load killed midway left behind, and register the attempt
-        (batches.register), which gives the rows their load time."""
+        """Take the batch's lock (a second load of the same batch waits here for the first) and
+        register the attempt (batches.register: it gives the rows their load time, and marks a
+        load killed midway abandoned and drops the staging tables it left behind)."""
         self.conn.execute("select pg_advisory_lock(hashtextextended(%s, 0))",
                           (batches.batch_lock_key(self.batch_id),))  # fmt: skip
-        self._drop_staging()
         self.started_at = started_at
         self.ingested_at = batches.register(self.conn, batch_id=self.batch_id, batch_date=self.batch_date,
                                             source=self.source, contract_version=CONTRACT_VERSION,
@@ -408,9 +421,7 @@ class BatchLoader:
         self.conn.commit()
 
     def _drop_staging(self) -> None:
-        for table in TABLES:
-            self.conn.execute(sql.SQL("drop table if exists {}").format(
-                sql.Identifier("raw", _staging_name(table.name, self.batch_id))))  # fmt: skip
+        drop_staging(self.conn, self.batch_id)
         self.conn.commit()
 
     def _connection(self) -> psycopg.Connection:
@@ -684,10 +695,7 @@ class BatchLoader:
         replaced = False
         for name in self.loaded:
             final = partition_name(name, self.batch_id)
-            exists = self.conn.execute("select to_regclass(%s)", (f"raw.{final}",)).fetchone()[0]  # type: ignore[index]
-            if exists:
-                self.conn.execute(sql.SQL("drop table {}").format(sql.Identifier("raw", final)))
-                replaced = True
+            replaced = drop_partition(self.conn, name, self.batch_id) or replaced
             staging = sql.Identifier("raw", _staging_name(name, self.batch_id))
             self.conn.execute(
                 sql.SQL("alter table {} rename to {}").format(staging, sql.Identifier(final))
@@ -697,12 +705,8 @@ class BatchLoader:
                 sql.Identifier("raw", name), target, sql.Literal(self.batch_id)))  # fmt: skip
         # tables delivered by an earlier load of this batch but not by this one disappear too
         for table in TABLES:
-            if table.name in self.loaded:
-                continue
-            final = partition_name(table.name, self.batch_id)
-            if self.conn.execute("select to_regclass(%s)", (f"raw.{final}",)).fetchone()[0]:  # type: ignore[index]
-                self.conn.execute(sql.SQL("drop table {}").format(sql.Identifier("raw", final)))
-                replaced = True
+            if table.name not in self.loaded:
+                replaced = drop_partition(self.conn, table.name, self.batch_id) or replaced
         deleted = self.conn.execute(
             "delete from quarantine.rejected_rows where batch_id = %s", (self.batch_id,)
         )

@@ -127,7 +127,6 @@ def history(path: Path, settings: Settings | None) -> History:
         return History()
     from portrait import warehouse
     from portrait.ingest.batches import CURRENT
-    from portrait.ingest.readers import sha256_of
 
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
         if conn.execute("select to_regclass('dq.ingest_batches')").fetchone()[0] is None:
@@ -136,7 +135,7 @@ def history(path: Path, settings: Settings | None) -> History:
             "select max(k.contacted_at)::date, max(k.line_number) from raw.campaign_contacts k where k.batch_id in ("
             f"select c.batch_id from ({CURRENT}) c where c.status = 'loaded' and c.source = %s and not exists ("
             "select 1 from jsonb_array_elements(c.files) f where f ->> 'sha256' = %s))",
-            (SOURCE, sha256_of(locate(path)))).fetchone()  # fmt: skip
+            (SOURCE, _digest(locate(path)))).fetchone()  # fmt: skip
     return History(row[0], int(row[1])) if row and row[0] else History()
 
 
@@ -306,6 +305,19 @@ def _days_from_weekdays(year: np.ndarray, month: np.ndarray, weekday: np.ndarray
         current = target
         days[i] = target.day
     return days
+
+
+def _digest(file: Path) -> str:
+    """sha256 of the file, once per version of it (the batch date and the load both ask)."""
+    stat = file.stat()
+    return _digest_of(file.resolve(), (stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=4)
+def _digest_of(file: Path, _stamp: tuple[int, int]) -> str:
+    from portrait.ingest.readers import sha256_of
+
+    return sha256_of(file)
 
 
 def _conversion(path: Path, past: History = History()) -> dict[str, object]:

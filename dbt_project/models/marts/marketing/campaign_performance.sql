@@ -37,6 +37,13 @@ counted as (
     group by 1
 ),
 
+measurable as (
+    select
+        *,
+        least(treated_closed_count, control_closed_count) >= {{ var('min_closed_outcomes') }} as has_enough_closed
+    from counted
+),
+
 rates as (
     select
         campaign_id,
@@ -45,18 +52,15 @@ rates as (
         treated_closed_count,
         control_closed_count,
         case
-            when least(treated_closed_count, control_closed_count) < {{ var('min_closed_outcomes') }} then 'pending'
+            when not has_enough_closed then 'pending'
             when treated_closed_count + control_closed_count < treated_count + control_count then 'partial'
             else 'final'
         end as measurement_status,
         average_conversion_amount,
-        case when least(treated_closed_count, control_closed_count) >= {{ var('min_closed_outcomes') }}
-            then treated_response_rate end as treated_response_rate,
-        case when least(treated_closed_count, control_closed_count) >= {{ var('min_closed_outcomes') }}
-            then treated_conversion_rate end as treated_conversion_rate,
-        case when least(treated_closed_count, control_closed_count) >= {{ var('min_closed_outcomes') }}
-            then control_conversion_rate end as control_conversion_rate
-    from counted
+        case when has_enough_closed then treated_response_rate end as treated_response_rate,
+        case when has_enough_closed then treated_conversion_rate end as treated_conversion_rate,
+        case when has_enough_closed then control_conversion_rate end as control_conversion_rate
+    from measurable
 ),
 
 measured as (
