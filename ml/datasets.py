@@ -82,10 +82,14 @@ class TrainingSet:
         return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()[:32]
 
     def split(self, holdout_share: float = 0.2) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Earlier rows train, the latest ``holdout_share`` evaluate (never a random split)."""
-        ordered = self.frame.sort_values("event_at", kind="stable")
-        cut = ordered["event_at"].iloc[int(len(ordered) * (1 - holdout_share))]
-        return ordered[ordered["event_at"] < cut], ordered[ordered["event_at"] >= cut]
+        return time_split(self.frame, holdout_share)
+
+
+def time_split(frame: pd.DataFrame, later_share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Earlier rows, and the latest ``later_share`` to evaluate on (never a random split)."""
+    ordered = frame.sort_values("event_at", kind="stable")
+    cut = ordered["event_at"].iloc[int(len(ordered) * (1 - later_share))]
+    return ordered[ordered["event_at"] < cut], ordered[ordered["event_at"] >= cut]
 
 
 MIN_HISTORY_MONTHS = 4  # the longest feature window (3 months) plus the month before it

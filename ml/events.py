@@ -7,18 +7,19 @@ history at all: UCI Bank Marketing is one row per telephone contact, Berka's loa
 only what the warehouse knew before the event:
 
 - ``contact_response``: per treated contact with a known outcome (T = contacted_at): the
-  customer's attributes and age at T, products held on T's day (accounts are dated by day; UCI
-  records the loans a client holds on the day of the call), the customer's earlier contacts and
-  conversions, the bank's contact load in the 7 and 30 days before T and the conversion rate of
-  contacts 31-90 days before T (their 30-day outcome windows are closed at T), and every market
-  indicator in force at T (``marts.fct_economic_indicators``). Label: converted within 30 days.
+  month and weekday of T, the customer's attributes and age at T, products held on T's day
+  (accounts are dated by day; UCI records the loans a client holds on the day of the call), the
+  customer's earlier contacts and conversions, the bank's contact load in the 7 and 30 days
+  before T and the conversion rate of the contacts 31-90 days before T whose outcome is known,
+  and every market indicator in force at T (``marts.fct_economic_indicators``). Label: converted
+  within 30 days.
 - ``loan_default``: per loan (T = start_date): loan terms, the borrower's attributes and age,
   tenure, products and cards held before T, earlier loans, deposits and transactions in the three
   months before T. Label: the loan is in default or delinquent at the latest delivery (Berka
   status B or D).
 
-Indicators a source does not deliver are null (LightGBM handles missing values); they are never
-filled with invented values. Rows are ordered by event time so the holdout is the later part.
+Indicators a source does not deliver are null (each model family handles missing values); they
+are never filled with invented values. Rows are ordered by event time so the holdout is the later part.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ with contacts as (
     where k.contact_group = 'treated'
 ),
 daily as (
+    -- the conversion rate counts contacts whose outcome is known (an open one is no failure)
     select contacted_at::date as day, count(*)::float8 as contacts,
+           count(*) filter (where is_outcome_known)::float8 as closed_contacts,
            count(*) filter (where has_converted and converted_at <= contacted_at + interval '30 days')::float8 as conversions
     from contacts group by 1
 ),
@@ -52,7 +55,7 @@ context as (
     select day,
         coalesce(sum(contacts) over (order by day range between interval '7 days' preceding and interval '1 day' preceding), 0) as bank_contacts_7d,
         coalesce(sum(contacts) over (order by day range between interval '30 days' preceding and interval '1 day' preceding), 0) as bank_contacts_30d,
-        sum(conversions) over w / nullif(sum(contacts) over w, 0) as bank_conversion_rate_31_90d
+        sum(conversions) over w / nullif(sum(closed_contacts) over w, 0) as bank_conversion_rate_31_90d
     from daily
     window w as (order by day range between interval '90 days' preceding and interval '31 days' preceding)
 ),
@@ -82,6 +85,9 @@ select k.contact_id as event_id, k.contacted_at as event_at, k.customer_id,
        case when k.is_outcome_known
             then (k.has_converted and k.converted_at <= k.contacted_at + interval '30 days')::int end as label,
        {", ".join(f"c.{a}" for a in ATTRIBUTES)},
+       -- calendar: campaigns and their responses follow the season and the weekday
+       extract(month from k.contacted_at::date)::int::text as contact_month,
+       extract(isodow from k.contacted_at::date)::int::text as contact_weekday,
        c.annual_income_amount::float8 as annual_income_amount,
        date_part('year', age(k.contacted_at::date, c.birth_date))::float8 as age_years,
        (k.contacted_at::date - c.onboarded_date)::float8 as tenure_days,
@@ -172,6 +178,8 @@ order by l.start_date, l.loan_id
 
 CONTACT_CATEGORICAL = [
     *ATTRIBUTES,
+    "contact_month",
+    "contact_weekday",
     "offered_product_id",
     "offered_channel",
     "previous_outcome",

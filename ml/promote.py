@@ -1,5 +1,7 @@
 """Promotion as code: a challenger becomes champion only if it passes the quality floors and
 beats the current champion on the same holdout by the model's margin (a tie keeps the champion).
+A champion refitted on every known event has seen that holdout; it is then judged by the figure it
+was promoted on.
 
 Every alias change is audited in ``ml.promotions`` and as tags on the versions: the new
 champion's decision, and on the version it replaces, when and by which version it was replaced.
@@ -43,8 +45,21 @@ def _champion_metric(spec: models.ModelSpec, holdout, labels) -> float | None:
         return None
 
 
+def _compared(spec, current, holdout, labels, holdout_from: str | None) -> tuple[float | None, str]:
+    """The champion's primary metric and where it was measured: on the challenger's holdout, or,
+    when the champion was refitted on those rows (``fitted_through`` at or after the holdout's
+    first event), on its own holdout, the figure it was promoted on."""
+    through = current.tags.get("fitted_through")
+    if through and holdout_from and through >= holdout_from:
+        return current.metrics.get(
+            spec.primary_metric
+        ), "its own holdout (it was fitted on this one)"
+    return _champion_metric(spec, holdout, labels), "the same holdout"
+
+
 def decide(spec: models.ModelSpec, client, version: str, metrics: dict[str, float], holdout,
-           labels: np.ndarray | None, *, settings: Settings | None = None) -> Decision:  # fmt: skip
+           labels: np.ndarray | None, *, holdout_from: str | None = None,
+           settings: Settings | None = None) -> Decision:  # fmt: skip
     failed = [f"{k} {metrics.get(k, float('nan')):.3f} < {floor}" for k, floor in spec.floors.items()
               if not metrics.get(k, float("nan")) >= floor]  # fmt: skip
     challenger = metrics.get(spec.primary_metric, float("nan"))
@@ -57,7 +72,7 @@ def decide(spec: models.ModelSpec, client, version: str, metrics: dict[str, floa
     elif current is None:
         decision = Decision(True, "promoted to champion: first version passing the floors")
     else:
-        champion_metric = _champion_metric(spec, holdout, labels)
+        champion_metric, where = _compared(spec, current, holdout, labels, holdout_from)
         if champion_metric is None or not np.isfinite(champion_metric):
             decision = Decision(
                 True,
@@ -65,10 +80,10 @@ def decide(spec: models.ModelSpec, client, version: str, metrics: dict[str, floa
             )
         elif challenger >= champion_metric + spec.margin and challenger > champion_metric:
             decision = Decision(True, f"promoted to champion: {spec.primary_metric} {challenger:.4f} beats champion "
-                                      f"v{current.version} {champion_metric:.4f} by at least {spec.margin} on the same holdout")  # fmt: skip
+                                      f"v{current.version} {champion_metric:.4f} by at least {spec.margin} on {where}")  # fmt: skip
         else:
             decision = Decision(False, f"stays challenger: {spec.primary_metric} {challenger:.4f} does not beat champion "
-                                       f"v{current.version} {champion_metric:.4f} by {spec.margin} on the same holdout")  # fmt: skip
+                                       f"v{current.version} {champion_metric:.4f} by {spec.margin} on {where}")  # fmt: skip
     decision.champion_metric = champion_metric
     client.set_model_version_tag(spec.name, version, "promotion_decision", decision.reason)
     if decision.promoted:

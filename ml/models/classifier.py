@@ -1,48 +1,30 @@
-"""Gradient-boosted classifier (LightGBM) behind an ordinal encoder for categorical inputs."""
+"""Binary classifiers: a table of model families behind one interface (build, fit, predict,
+explain). A fitted pipeline knows its family, so scoring and promotion need not be told it."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from portrait.ml.models import gbm, linear
 
-PARAMS = {
-    "n_estimators": 300,
-    "learning_rate": 0.03,
-    "num_leaves": 15,
-    "min_child_samples": 40,
-    "subsample": 0.8,
-    "subsample_freq": 1,
-    "colsample_bytree": 0.8,
-    "reg_lambda": 1.0,
-    "random_state": 0,
-    "n_jobs": 2,
-    "verbose": -1,
-}
-# what skops must trust to load the pipeline (checked types, no arbitrary pickle)
-TRUSTED_TYPES = [
-    "collections.OrderedDict",
-    "lightgbm.basic.Booster",
-    "lightgbm.sklearn.LGBMClassifier",
-]
+FAMILIES = {"lightgbm": gbm, "logistic": linear}
+# the estimator class each family fits, so a loaded pipeline finds its family
+ESTIMATORS = {"LGBMClassifier": "lightgbm", "LogisticRegression": "logistic"}
+# what skops must trust to load any family's pipeline (checked types, no arbitrary pickle)
+TRUSTED_TYPES = sorted({t for module in FAMILIES.values() for t in module.TRUSTED_TYPES})
 
 
-def build(categorical: list[str], numeric: list[str], params: dict[str, object] | None = None):
-    from lightgbm import LGBMClassifier
-    from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OrdinalEncoder
+def build(categorical: list[str], numeric: list[str], params: dict[str, object] | None = None,
+          family: str = "lightgbm"):  # fmt: skip
+    return FAMILIES[family].build(categorical, numeric, params)
 
-    prepare = ColumnTransformer(
-        [("categorical", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
-                                        encoded_missing_value=-1), categorical),
-         ("numeric", "passthrough", numeric)],
-        verbose_feature_names_out=False,
-    ).set_output(transform="pandas")  # fmt: skip
-    return Pipeline([("prepare", prepare), ("model", LGBMClassifier(**(PARAMS | (params or {}))))])
+
+def family_of(pipeline) -> str:
+    return ESTIMATORS[type(pipeline[-1]).__name__]
 
 
 def fit(pipeline, frame: pd.DataFrame, y: np.ndarray, categorical: list[str]):
-    return pipeline.fit(frame, y, model__categorical_feature=list(range(len(categorical))))
+    return FAMILIES[family_of(pipeline)].fit(pipeline, frame, y, categorical)
 
 
 def predict(pipeline, frame: pd.DataFrame) -> np.ndarray:
@@ -50,20 +32,10 @@ def predict(pipeline, frame: pd.DataFrame) -> np.ndarray:
 
 
 def reason_codes(pipeline, frame: pd.DataFrame, top: int = 3) -> list[str]:
-    """The ``top`` features that raised each score most (LightGBM's exact SHAP contributions)."""
-    prepared = pipeline[:-1].transform(frame)
-    contributions = pipeline[-1].booster_.predict(prepared, pred_contrib=True)[:, :-1]
-    names = np.asarray(prepared.columns)
-    order = np.argsort(-contributions, axis=1)[:, :top]
-    positive = np.take_along_axis(contributions, order, axis=1) > 0
-    return [",".join(names[o][p]) for o, p in zip(order, positive, strict=True)]
+    return FAMILIES[family_of(pipeline)].reason_codes(pipeline, frame, top)
 
 
 def importance(pipeline) -> pd.DataFrame:
-    model = pipeline[-1]
-    gain = model.booster_.feature_importance(importance_type="gain")
-    return (
-        pd.DataFrame({"feature": model.booster_.feature_name(), "gain": gain})
-        .sort_values("gain", ascending=False)
-        .reset_index(drop=True)
-    )
+    """Each input feature's importance in its family's measure, largest first."""
+    table = FAMILIES[family_of(pipeline)].importance(pipeline)
+    return table.sort_values("importance", ascending=False).reset_index(drop=True)

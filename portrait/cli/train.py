@@ -15,6 +15,12 @@ def train(
         help="Model to train (repeatable; default: the scheduled ones; contact_response and "
         "loan_default only when named).",
     ),
+    family: str | None = typer.Option(
+        None,
+        "--family",
+        help="Fit this classifier family only (lightgbm or logistic), without "
+        "the validation that picks one.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Train models on point-in-time features; log to MLflow; champion only by the promotion rules."""
@@ -24,7 +30,7 @@ def train(
     names = [models.get(name).name for name in model] if model else models.names()
     warehouse.ensure_started()
     log = (lambda _line: None) if as_json else (lambda line: console.print(f"  {line}"))
-    results = [run(name, log=log).as_dict() for name in names]
+    results = [run(name, family=family, log=log).as_dict() for name in names]
 
     def human(p: dict) -> None:
         for r in p["models"]:

@@ -143,9 +143,13 @@ def test_the_real_berka_loans_are_evaluated_later_than_they_are_trained(tmp_path
         warehouse.EmbeddedServer(
             Settings(home=tmp_path / "evaluations" / "berka", database_url=None)
         ).stop()
-    assert (result.events, result.model_name) == (682, "loan_default")
-    assert 130 <= result.holdout_events <= 140  # the later 20 % by start date
-    assert result.holdout_from[:4] == "1998" and 0 < result.auc <= 1
+    assert (result.events, result.model_name, result.protocol) == (682, "loan_default", "holdout")
+    assert 130 <= result.evaluated_events <= 140  # the later 20 % by start date
+    assert result.evaluated_from[:4] == "1998" and 0 < result.auc <= 1
+    # every family measured the same way, the chosen one's figure reported
+    assert set(result.families) == {"lightgbm", "logistic"}
+    assert result.families[result.family]["evaluated_auc"] == result.auc
+    assert len({f["version"] for f in result.families.values()}) == 2
     assert result.auc_95[0] <= result.auc <= result.auc_95[1]
     assert 0.5 < result.random_split_auc < 1
     run = mlflow.get_run(result.run_id)

@@ -123,3 +123,20 @@ def test_a_file_without_the_uci_columns_is_refused_naming_the_column(tmp_path):
     empty.mkdir()
     with pytest.raises(InputError, match="no UCI Bank Marketing file"):
         uci.discover(empty)
+
+
+def test_the_latest_contacts_can_be_delivered_open_with_their_truth_kept_aside(tmp_path):
+    outcomes = ["no", "yes", "no", "no", "yes", "no", "yes", "no", "no", "yes"]
+    source = write(tmp_path / "bank-additional-full.csv", ADDITIONAL_HEADER,
+                   [additional_row(y=y, month=m) for y, m in zip(outcomes, ["may"] * 5 + ["jun"] * 5, strict=True)])  # fmt: skip
+    delivery, truth = uci.open_latest(source, tmp_path / "delivery", 0.3)
+    contacts = tables(delivery)["campaign_contacts"]
+    # the same ids as the whole file; the last 3 open (empty outcome), their truth by id
+    assert (
+        contacts["contact_id"].tolist()
+        == tables(source)["campaign_contacts"]["contact_id"].tolist()
+    )
+    assert truth == {"UCI-C000009": 0, "UCI-C000010": 0, "UCI-C000011": 1}
+    assert contacts["has_converted"].tolist() == [
+        {"yes": "true", "no": "false"}[y] for y in outcomes[:7]
+    ] + ["", "", ""]

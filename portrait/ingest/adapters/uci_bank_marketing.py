@@ -352,3 +352,24 @@ def default_batch_date(path: Path, settings: Settings | None = None) -> date | N
     except InputError:
         return None
     return last + timedelta(days=1) if last else None
+
+
+def open_latest(path: Path, folder: Path, share: float) -> tuple[Path, dict[str, int]]:
+    """A copy of the file in ``folder`` whose latest ``share`` of contacts have an empty ``y``
+    (outcome not known yet: prospects), and those contacts' true outcomes by contact id."""
+    import csv
+
+    file = locate(path)
+    with file.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle, delimiter=";"))
+    outcome = rows[0].index("y")
+    first_open = 1 + int((len(rows) - 1) * (1 - share))  # rows are in time order
+    truth = {}
+    for line, row in enumerate(rows[first_open:], start=first_open + 1):
+        truth[f"UCI-C{line:06d}"] = int(row[outcome].lower() == "yes")
+        row[outcome] = ""
+    folder.mkdir(parents=True, exist_ok=True)
+    delivery = folder / file.name
+    with delivery.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, delimiter=";").writerows(rows)
+    return delivery, truth
