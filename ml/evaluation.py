@@ -107,7 +107,7 @@ def bootstrap_auc(labels: np.ndarray, scores: np.ndarray, rounds: int = 1000, se
 def _timed(seconds: dict[str, float], step: str, work: Callable[[], object]):
     began = time.perf_counter()
     out = work()
-    seconds[step] = round(time.perf_counter() - began, 1) + seconds.get(step, 0.0)
+    seconds[step] = round(time.perf_counter() - began + seconds.get(step, 0.0), 1)
     return out
 
 
