@@ -36,10 +36,13 @@ def split_by_month(folder: Path, last_day: str, first_day: str, out: Path) -> No
         if table.name not in EVENT_TIME:
             shutil.copy(source, out / source.name)
             continue
-        reader = pacsv.open_csv(source, read_options=pacsv.ReadOptions(block_size=64 << 20),
-                                convert_options=pacsv.ConvertOptions(
-                                    column_types={c: pa.string() for c in table.column_names},
-                                    strings_can_be_null=False))  # fmt: skip
+        reader = pacsv.open_csv(
+            source,
+            read_options=pacsv.ReadOptions(block_size=64 << 20),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in table.column_names}, strings_can_be_null=False
+            ),
+        )
         with pacsv.CSVWriter(out / source.name, reader.schema) as writer:
             for block in reader:
                 day = pc.utf8_slice_codeunits(block.column(EVENT_TIME[table.name]), 0, 10)
@@ -95,8 +98,10 @@ def run(
         incremental, seconds, cpu = timed()
         incremental_s.append(seconds)
         incremental_cpu.append(cpu)
-        print(f"  build pair {i + 1}/{pairs}: full {full_s[-1]:.1f} s, incremental {incremental_s[-1]:.1f} s",
-              flush=True)  # fmt: skip
+        print(
+            f"  build pair {i + 1}/{pairs}: full {full_s[-1]:.1f} s, incremental {incremental_s[-1]:.1f} s",
+            flush=True,
+        )
         if i == 0:
             first_full, first_incremental = full, incremental
     shutil.rmtree(work, ignore_errors=True)
@@ -109,17 +114,27 @@ def run(
     def total(cpu: tuple[float, float | None]) -> float | None:
         return None if cpu[1] is None else cpu[0] + cpu[1]
 
-    cpu_ratios = [None if total(f) is None else total(i) / total(f)
-                  for i, f in zip(incremental_cpu, full_cpu, strict=True)]  # fmt: skip
-    detail = {"customers": customers, "months": months, "pairs": pairs,
-              "full_seconds": [round(s, 1) for s in full_s],
-              "incremental_seconds": [round(s, 1) for s in incremental_s],
-              "ratios": [round(r, 3) for r in ratios],
-              "full_cpu_seconds_python_server": [[round(x, 1) if x is not None else None for x in c] for c in full_cpu],
-              "incremental_cpu_seconds_python_server": [[round(x, 1) if x is not None else None for x in c]
-                                                        for c in incremental_cpu],
-              "cpu_ratios": [None if r is None else round(r, 3) for r in cpu_ratios],
-              "full_slowest": slowest(first_full), "incremental_slowest": slowest(first_incremental)}  # fmt: skip
+    cpu_ratios = [
+        None if total(f) is None else total(i) / total(f)
+        for i, f in zip(incremental_cpu, full_cpu, strict=True)
+    ]
+    detail = {
+        "customers": customers,
+        "months": months,
+        "pairs": pairs,
+        "full_seconds": [round(s, 1) for s in full_s],
+        "incremental_seconds": [round(s, 1) for s in incremental_s],
+        "ratios": [round(r, 3) for r in ratios],
+        "full_cpu_seconds_python_server": [
+            [round(x, 1) if x is not None else None for x in c] for c in full_cpu
+        ],
+        "incremental_cpu_seconds_python_server": [
+            [round(x, 1) if x is not None else None for x in c] for c in incremental_cpu
+        ],
+        "cpu_ratios": [None if r is None else round(r, 3) for r in cpu_ratios],
+        "full_slowest": slowest(first_full),
+        "incremental_slowest": slowest(first_incremental),
+    }
     return [
         Figure(
             f"full build seconds ({customers // 1000}k x {months} months, first pair)",
@@ -135,10 +150,16 @@ def run(
             "<= 0.25 (target 0.15)",
             detail,
         ),
-    ] + ([] if None in cpu_ratios else [Figure(
-            f"incremental / full build in CPU seconds (Python + server), median of {pairs} pairs",
-            statistics.median(cpu_ratios),
-            "ratio",
-            "beside the wall-time ratio: the work each build does, whatever else the machine runs",
-            detail,
-        )])  # fmt: skip
+    ] + (
+        []
+        if None in cpu_ratios
+        else [
+            Figure(
+                f"incremental / full build in CPU seconds (Python + server), median of {pairs} pairs",
+                statistics.median(cpu_ratios),
+                "ratio",
+                "beside the wall-time ratio: the work each build does, whatever else the machine runs",
+                detail,
+            )
+        ]
+    )

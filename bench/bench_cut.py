@@ -26,8 +26,11 @@ def run(
             with warehouse.connect(warehouse.owner_url(settings)) as conn:
                 for table, query in READS.items():
                     name = "transactions" if table == "transactions" else "accounts"
-                    rows = (f"(select * from raw.{name} where ingested_at <= {LOAD_CUT}) r" if filtered
-                            else f"raw.{name}")  # fmt: skip
+                    rows = (
+                        f"(select * from raw.{name} where ingested_at <= {LOAD_CUT}) r"
+                        if filtered
+                        else f"raw.{name}"
+                    )
                     conn.execute(query.format(rows=rows)).fetchone()
 
         return once

@@ -38,8 +38,10 @@ def plain_sql(batch_ids: list[str]) -> list[str]:
                 )
             if column.references:
                 parent, key_col = column.references.split(".")
-                queries.append(f"select count(*) from {rows} where {column.name} is not null and {column.name} "
-                               f"not in (select {key_col} from raw.{parent} where {key_col} is not null)")  # fmt: skip
+                queries.append(
+                    f"select count(*) from {rows} where {column.name} is not null and {column.name} "
+                    f"not in (select {key_col} from raw.{parent} where {key_col} is not null)"
+                )
     return queries
 
 
@@ -65,8 +67,14 @@ def run(
     gx_gate(0)  # warm: imports, caches
     sql(0)
     (gate_s, gate_all), (sql_s, sql_all) = interleaved_medians(gx_gate, sql, repeats)
-    detail = {"customers": customers, "months": months, "gx_checks": sum(len(s.expectations) for s in specs),
-              "sql_queries": len(queries), "gate_seconds": gate_all, "sql_seconds": sql_all}  # fmt: skip
+    detail = {
+        "customers": customers,
+        "months": months,
+        "gx_checks": sum(len(s.expectations) for s in specs),
+        "sql_queries": len(queries),
+        "gate_seconds": gate_all,
+        "sql_seconds": sql_all,
+    }
     return [
         Figure(
             "landing gate (GX) / same checks as plain SQL", gate_s / sql_s, "ratio", "<= 2", detail

@@ -21,8 +21,13 @@ print(json.dumps(r.as_dict()))
 
 
 def measure(customers: int, months: int) -> dict:
-    result = subprocess.run([sys.executable, "-c", CODE, str(customers), str(months)], check=True,
-                            capture_output=True, text=True, cwd=tempfile.gettempdir())  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", CODE, str(customers), str(months)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tempfile.gettempdir(),
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

@@ -56,8 +56,11 @@ def run(
 
     def bare(_i: int) -> None:
         psql, before = children(), cpu_seconds()
-        subprocess.run([str(_psql()), url, "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script)], check=True,
-                       env={**os.environ, "PGOPTIONS": "-c client_min_messages=warning"})  # fmt: skip
+        subprocess.run(
+            [str(_psql()), url, "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script)],
+            check=True,
+            env={**os.environ, "PGOPTIONS": "-c client_min_messages=warning"},
+        )
         cpu["copy"].append((children() - psql, cpu_used(before)[1]))
 
     def ours(i: int) -> None:
@@ -75,10 +78,20 @@ def run(
         k: [None if server is None else client + server for client, server in runs]
         for k, runs in cpu.items()
     }
-    detail = {"customers": customers, "months": months, "rows": rows, "csv_bytes": sum(p.stat().st_size for p in folder.glob("*.csv")),
-              "copy_seconds": copy_all, "ingest_seconds": ingest_all,
-              "copy_cpu_seconds_psql_server": [[round(x, 2) if x is not None else None for x in c] for c in cpu["copy"]],
-              "ingest_cpu_seconds_python_server": [[round(x, 2) if x is not None else None for x in c] for c in cpu["ingest"]]}  # fmt: skip
+    detail = {
+        "customers": customers,
+        "months": months,
+        "rows": rows,
+        "csv_bytes": sum(p.stat().st_size for p in folder.glob("*.csv")),
+        "copy_seconds": copy_all,
+        "ingest_seconds": ingest_all,
+        "copy_cpu_seconds_psql_server": [
+            [round(x, 2) if x is not None else None for x in c] for c in cpu["copy"]
+        ],
+        "ingest_cpu_seconds_python_server": [
+            [round(x, 2) if x is not None else None for x in c] for c in cpu["ingest"]
+        ],
+    }
     figures = [
         Figure(
             "ingest / bare \\copy (10k customers x 6 months)",
@@ -90,11 +103,13 @@ def run(
         Figure("ingest rows per second", rows / ingest_s, "rows/s", "", detail),
     ]
     if None not in totals["copy"] + totals["ingest"]:
-        figures.append(Figure(
-            "ingest / bare \\copy in CPU seconds (client + server), medians",
-            statistics.median(totals["ingest"]) / statistics.median(totals["copy"]),
-            "ratio",
-            "beside the wall-time ratio: the work each side does, whatever else the machine runs",
-            detail,
-        ))  # fmt: skip
+        figures.append(
+            Figure(
+                "ingest / bare \\copy in CPU seconds (client + server), medians",
+                statistics.median(totals["ingest"]) / statistics.median(totals["copy"]),
+                "ratio",
+                "beside the wall-time ratio: the work each side does, whatever else the machine runs",
+                detail,
+            )
+        )
     return figures

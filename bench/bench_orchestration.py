@@ -30,8 +30,9 @@ PORTRAIT = Path(sys.executable).with_name("portrait")
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([str(PORTRAIT), *args], env=env, capture_output=True, text=True,
-                            timeout=3600)  # fmt: skip
+    result = subprocess.run(
+        [str(PORTRAIT), *args], env=env, capture_output=True, text=True, timeout=3600
+    )
     if result.returncode != 0:
         raise RuntimeError(f"portrait {' '.join(args)}: {result.stderr.strip()[-600:]}")
     return result
@@ -85,8 +86,12 @@ def run(
     settings: Settings, customers: int = 3_000, months: int = 8, repeats: int = 2
 ) -> list[Figure]:
     port = _port_block()
-    env = {**os.environ, "PORTRAIT_HOME": str(settings.home), "PORTRAIT_SCHEDULER_PORT": str(port),
-           "PORTRAIT_INBOX_POLL": "0 0 1 1 *"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PORTRAIT_HOME": str(settings.home),
+        "PORTRAIT_SCHEDULER_PORT": str(port),
+        "PORTRAIT_INBOX_POLL": "0 0 1 1 *",
+    }
     env.pop("PORTRAIT_DATABASE_URL", None)
     settings = Settings(
         home=settings.home, database_url=None, scheduler_port=port, inbox_poll="0 0 1 1 *"
@@ -141,17 +146,39 @@ def run(
         _cli(env, "scheduler", "stop")
         shutil.rmtree(staged, ignore_errors=True)
     times["cli"] = cli_times["in-process"] + cli_times["scheduler"]
-    ratio = {side: statistics.median(times[side]) / statistics.median(cli_times[side])
-             for side in cli_times}  # fmt: skip
-    detail = {"customers": customers, "months": months,
-              **{f"{side}_seconds": [round(t, 1) for t in ts] for side, ts in times.items()},
-              "note": "both Airflow paths also run campaign_feedback and measure drift after sliced scoring"}  # fmt: skip
+    ratio = {
+        side: statistics.median(times[side]) / statistics.median(cli_times[side])
+        for side in cli_times
+    }
+    detail = {
+        "customers": customers,
+        "months": months,
+        **{f"{side}_seconds": [round(t, 1) for t in ts] for side, ts in times.items()},
+        "note": "both Airflow paths also run campaign_feedback and measure drift after sliced scoring",
+    }
     return [
-        Figure("orchestration tax: portrait scheduler / same steps by CLI",
-               ratio["scheduler"], "ratio", "<= 1.3 (target 1.2)", detail),
-        Figure("orchestration tax: portrait run in-process (dag.test) / same steps by CLI",
-               ratio["in-process"], "ratio", "<= 1.3 (target 1.2)", detail),
-        Figure("portrait scheduler start: all components healthy, DAGs active", ready, "s", "<= 30 s"),
-        Figure("scheduler: trigger to first task start", statistics.median(delays), "s", "",
-               {"seconds": [round(d, 2) for d in delays]}),
-    ]  # fmt: skip
+        Figure(
+            "orchestration tax: portrait scheduler / same steps by CLI",
+            ratio["scheduler"],
+            "ratio",
+            "<= 1.3 (target 1.2)",
+            detail,
+        ),
+        Figure(
+            "orchestration tax: portrait run in-process (dag.test) / same steps by CLI",
+            ratio["in-process"],
+            "ratio",
+            "<= 1.3 (target 1.2)",
+            detail,
+        ),
+        Figure(
+            "portrait scheduler start: all components healthy, DAGs active", ready, "s", "<= 30 s"
+        ),
+        Figure(
+            "scheduler: trigger to first task start",
+            statistics.median(delays),
+            "s",
+            "",
+            {"seconds": [round(d, 2) for d in delays]},
+        ),
+    ]

@@ -85,19 +85,57 @@ def run(
         (bare_s, bare_all), (e2e_s, e2e_all) = interleaved_medians(bare, end_to_end, repeats)
         loop_s = statistics.median(loop_all)
         full_s, full_all = median_seconds(with_reasons, max(1, repeats - 2))
-        probe = subprocess.run([sys.executable, "-c", PEAK_PROBE, name], capture_output=True, text=True,
-                               timeout=1800, check=True)  # fmt: skip
+        probe = subprocess.run(
+            [sys.executable, "-c", PEAK_PROBE, name],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=True,
+        )
         peak = json.loads(probe.stdout.strip().splitlines()[-1])
-        detail = {"customers": customers, "rows_scored": len(frame), "bare_seconds": bare_all,
-                  "end_to_end_seconds": e2e_all, "loop_seconds": [round(t, 3) for t in loop_all],
-                  "with_reasons_and_drift_seconds": full_all,
-                  "peak_mb_scoring_process": round(peak["peak_mb"])}  # fmt: skip
-        figures.append(Figure(f"scoring {name}: throughput of read features, predict, write / bare predict",
-                              bare_s / loop_s, "ratio", ">= 0.5 (target 0.7)", detail))  # fmt: skip
-        figures.append(Figure(f"scoring {name}: whole call, with model load and feature check / bare predict",
-                              bare_s / e2e_s, "ratio", "(reported)", detail))  # fmt: skip
-        figures.append(Figure(f"scoring {name} with reason codes and drift / bare predict", bare_s / full_s,
-                              "ratio", "(reported)", detail))  # fmt: skip
-        figures.append(Figure(f"scoring {name}: peak memory of the scoring process", peak["peak_mb"],
-                              "MB", "< 2048 at 100k customers", detail))  # fmt: skip
+        detail = {
+            "customers": customers,
+            "rows_scored": len(frame),
+            "bare_seconds": bare_all,
+            "end_to_end_seconds": e2e_all,
+            "loop_seconds": [round(t, 3) for t in loop_all],
+            "with_reasons_and_drift_seconds": full_all,
+            "peak_mb_scoring_process": round(peak["peak_mb"]),
+        }
+        figures.append(
+            Figure(
+                f"scoring {name}: throughput of read features, predict, write / bare predict",
+                bare_s / loop_s,
+                "ratio",
+                ">= 0.5 (target 0.7)",
+                detail,
+            )
+        )
+        figures.append(
+            Figure(
+                f"scoring {name}: whole call, with model load and feature check / bare predict",
+                bare_s / e2e_s,
+                "ratio",
+                "(reported)",
+                detail,
+            )
+        )
+        figures.append(
+            Figure(
+                f"scoring {name} with reason codes and drift / bare predict",
+                bare_s / full_s,
+                "ratio",
+                "(reported)",
+                detail,
+            )
+        )
+        figures.append(
+            Figure(
+                f"scoring {name}: peak memory of the scoring process",
+                peak["peak_mb"],
+                "MB",
+                "< 2048 at 100k customers",
+                detail,
+            )
+        )
     return figures

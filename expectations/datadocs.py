@@ -114,8 +114,11 @@ def _localise(page: Path, assets: Path, static: Path) -> None:
 
 def external_assets(page: Path) -> list[str]:
     """The addresses a page loads from the network (links to other sites excluded)."""
-    return [url for url in _EXTERNAL.findall(page.read_text())
-            if re.search(r"\.(css|js|png|svg|woff2?)(\?|$)|/npm/", url)]  # fmt: skip
+    return [
+        url
+        for url in _EXTERNAL.findall(page.read_text())
+        if re.search(r"\.(css|js|png|svg|woff2?)(\?|$)|/npm/", url)
+    ]
 
 
 def _write_index(settings: Settings, stage: str) -> None:
@@ -123,8 +126,10 @@ def _write_index(settings: Settings, stage: str) -> None:
     runs = sorted((p for p in folder.iterdir() if (p / "index.html").is_file()), reverse=True)
     for old in runs[KEEP_RUNS:]:
         shutil.rmtree(old, ignore_errors=True)
-    items = "\n".join(f"<li><a href='{html.escape(r.name)}/index.html'>{html.escape(r.name)}</a></li>"
-                      for r in runs[:KEEP_RUNS])  # fmt: skip
+    items = "\n".join(
+        f"<li><a href='{html.escape(r.name)}/index.html'>{html.escape(r.name)}</a></li>"
+        for r in runs[:KEEP_RUNS]
+    )
     from portrait import files
 
     files.write_text(

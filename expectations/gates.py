@@ -90,9 +90,15 @@ class GateResult:
         return not self.critical_failures
 
     def summary(self) -> dict[str, object]:
-        return {"run_id": self.run_id, "stage": self.stage, "seconds": round(self.seconds, 2),
-                "checks": len(self.checks), "passed": sum(c.success for c in self.checks),
-                "critical_failures": len(self.critical_failures), "warnings": len(self.warnings)}  # fmt: skip
+        return {
+            "run_id": self.run_id,
+            "stage": self.stage,
+            "seconds": round(self.seconds, 2),
+            "checks": len(self.checks),
+            "passed": sum(c.success for c in self.checks),
+            "critical_failures": len(self.critical_failures),
+            "warnings": len(self.warnings),
+        }
 
 
 DDL = """
@@ -172,9 +178,15 @@ class GateAbandoned(Exception):
     """The caller no longer wants the verdict (``ready`` said no: the build it checks failed)."""
 
 
-def run_gate(stage: str, specs: list[SuiteSpec], *, settings: Settings | None = None,
-             docs: bool = True, docs_in_background: bool = False,
-             ready: Callable[[SuiteSpec], bool] | None = None) -> GateResult:  # fmt: skip
+def run_gate(
+    stage: str,
+    specs: list[SuiteSpec],
+    *,
+    settings: Settings | None = None,
+    docs: bool = True,
+    docs_in_background: bool = False,
+    ready: Callable[[SuiteSpec], bool] | None = None,
+) -> GateResult:
     """Validate every suite; store the results; return them (never raises for failed checks).
 
     With ``ready``, each suite waits for ``ready(suite)`` before it is validated (a gate run beside
@@ -205,11 +217,17 @@ def run_gate(stage: str, specs: list[SuiteSpec], *, settings: Settings | None = 
     site = f"portrait_{stage}"
     if docs:  # a site per run (expectations/datadocs.py)
         site_dir = datadocs.run_dir(settings, stage, result.run_id)
-        context.add_data_docs_site(site_name=site, site_config={
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site_dir)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        })  # fmt: skip
+        context.add_data_docs_site(
+            site_name=site,
+            site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(site_dir),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
     source = context.data_sources.add_postgres(
         name="warehouse", connection_string=_sqlalchemy_url(warehouse.owner_url(settings))
     )
@@ -291,14 +309,26 @@ def _table_observations(conn, view: str) -> dict[str, object]:
     10k, one month, 4.1-4.4 s -> 3.8-4.2 s). The count repeats the one GX's first pass made, as
     the second pass did before."""
     count = conn.execute(f'select count(*) from {GATE_SCHEMA}."{view}"').fetchone()[0]
-    columns = [r[0] for r in conn.execute(
-        "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped "
-        "order by attnum", (f'{GATE_SCHEMA}."{view}"',)).fetchall()]  # fmt: skip
+    columns = [
+        r[0]
+        for r in conn.execute(
+            "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped "
+            "order by attnum",
+            (f'{GATE_SCHEMA}."{view}"',),
+        ).fetchall()
+    ]
     return {"ExpectTableRowCountToBeBetween": count, "ExpectTableColumnsToMatchSet": columns}
 
 
-def _validate(context, source, specs: list[SuiteSpec], views: list[str], result: GateResult,
-              settings: Settings, ready: Callable[[SuiteSpec], bool] | None) -> None:  # fmt: skip
+def _validate(
+    context,
+    source,
+    specs: list[SuiteSpec],
+    views: list[str],
+    result: GateResult,
+    settings: Settings,
+    ready: Callable[[SuiteSpec], bool] | None,
+) -> None:
     """Each suite in turn, once ``ready`` says its tables are; ``views`` lists the views made."""
     with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
         for index, spec in enumerate(specs):
@@ -324,18 +354,31 @@ def _validate_suite(context, source, spec: SuiteSpec, view: str, result: GateRes
     # a row count out of range says all it has to say with its observed value, read directly: no
     # second pass for it (the volume warning of a first monthly delivery after a history load
     # cost a GX run per table, 1.5 s of a 4.5 s landing gate at 10k)
-    detailed = [i for i, v in enumerate(verdicts)
-                if not v.success and type(spec.expectations[i]).__name__ not in _OBSERVED_WHEN_FAILED]  # fmt: skip
+    detailed = [
+        i
+        for i, v in enumerate(verdicts)
+        if not v.success and type(spec.expectations[i]).__name__ not in _OBSERVED_WHEN_FAILED
+    ]
     items = list(verdicts)
     # rows that name what failed (no personal data: batch ids and dates) are kept whole
     whole = [i for i in detailed if (spec.expectations[i].meta or {}).get("report_rows")]
-    for group, suffix, result_format in ((whole, "rows", {"result_format": "COMPLETE"}),
-                                         ([i for i in detailed if i not in whole], "details",
-                                          {"result_format": "SUMMARY", "partial_unexpected_count": 5})):  # fmt: skip
+    for group, suffix, result_format in (
+        (whole, "rows", {"result_format": "COMPLETE"}),
+        (
+            [i for i in detailed if i not in whole],
+            "details",
+            {"result_format": "SUMMARY", "partial_unexpected_count": 5},
+        ),
+    ):
         if not group:
             continue
-        details = _run(context, batch, f"{spec.name}.{suffix}", [spec.expectations[i] for i in group],
-                       result_format)  # fmt: skip
+        details = _run(
+            context,
+            batch,
+            f"{spec.name}.{suffix}",
+            [spec.expectations[i] for i in group],
+            result_format,
+        )
         for i, item in zip(group, details, strict=True):
             items[i] = item
     table_checks = any(type(e).__name__.startswith("ExpectTable") for e in spec.expectations)
@@ -350,28 +393,38 @@ def _validate_suite(context, source, spec: SuiteSpec, view: str, result: GateRes
             item.success or type(expectation).__name__ in _OBSERVED_WHEN_FAILED
         ):
             observed = observations.get(type(expectation).__name__)
-        sample = pii_safe(config.kwargs.get("column"), details.get("partial_unexpected_list")
-                          or details.get("details", {}).get("unexpected_rows"))  # fmt: skip
+        sample = pii_safe(
+            config.kwargs.get("column"),
+            details.get("partial_unexpected_list")
+            or details.get("details", {}).get("unexpected_rows"),
+        )
         if not item.success and type(expectation).__name__ == "UnexpectedRowsExpectation":
             observed = _observed_in(sample) or observed  # its row says more than its row count
         error = _exception_message(item.exception_info)
         if error:
             observed = f"error: {error[:300]}"
-        result.checks.append(CheckResult(
-            suite=spec.name,
-            table=spec.table,
-            expectation=expectation.expectation_type,  # as in the suite (pass 1 may count only)
-            column=config.kwargs.get("column") or meta.get("column") or (",".join(config.kwargs.get("column_list") or []) or None),
-            severity=str(meta.get("severity", CRITICAL)),
-            success=bool(item.success),
-            # a passing check without `mostly` (none of ours has one) found no unexpected row
-            unexpected_count=details.get("unexpected_count", 0 if item.success and not config.type.startswith("expect_table") else None),
-            observed=None if observed is None else str(observed)[:500],
-            description=config.description or meta.get("rule"),
-            sample=sample,
-            rule=meta.get("rule"),
-            threshold=threshold_of(config.kwargs, meta),
-        ))  # fmt: skip
+        result.checks.append(
+            CheckResult(
+                suite=spec.name,
+                table=spec.table,
+                expectation=expectation.expectation_type,  # as in the suite (pass 1 may count only)
+                column=config.kwargs.get("column")
+                or meta.get("column")
+                or (",".join(config.kwargs.get("column_list") or []) or None),
+                severity=str(meta.get("severity", CRITICAL)),
+                success=bool(item.success),
+                # a passing check without `mostly` (none of ours has one) found no unexpected row
+                unexpected_count=details.get(
+                    "unexpected_count",
+                    0 if item.success and not config.type.startswith("expect_table") else None,
+                ),
+                observed=None if observed is None else str(observed)[:500],
+                description=config.description or meta.get("rule"),
+                sample=sample,
+                rule=meta.get("rule"),
+                threshold=threshold_of(config.kwargs, meta),
+            )
+        )
 
 
 def _observed_in(sample: list | None) -> str | None:
@@ -387,8 +440,11 @@ def _observed_in(sample: list | None) -> str | None:
 
 def threshold_of(kwargs: dict, meta: dict) -> str | None:
     """What a check allows, in a few words: its range, set, pattern or the limit in its meta."""
-    parts = [f"{sign} {kwargs[key]}" for key, sign in (("min_value", ">="), ("max_value", "<="))
-             if kwargs.get(key) is not None]  # fmt: skip
+    parts = [
+        f"{sign} {kwargs[key]}"
+        for key, sign in (("min_value", ">="), ("max_value", "<="))
+        if kwargs.get(key) is not None
+    ]
     if kwargs.get("value_set") is not None:
         values = [str(v) for v in kwargs["value_set"]]
         parts.append("in {" + ", ".join(values[:8]) + (", …" if len(values) > 8 else "") + "}")
@@ -453,10 +509,25 @@ def store(result: GateResult, settings: Settings) -> None:
             "unexpected_count, observed, description, sample, rule, threshold, build_id) from stdin"
         ) as stream:
             for c in result.checks:
-                stream.write_row((result.run_id, result.stage, c.suite, c.table, c.expectation, c.column, c.severity, c.success,
-                                c.unexpected_count, c.observed, c.description,
-                                None if c.sample is None else json.dumps(c.sample, default=str)[:10000],
-                                c.rule, c.threshold, build))  # fmt: skip
+                stream.write_row(
+                    (
+                        result.run_id,
+                        result.stage,
+                        c.suite,
+                        c.table,
+                        c.expectation,
+                        c.column,
+                        c.severity,
+                        c.success,
+                        c.unexpected_count,
+                        c.observed,
+                        c.description,
+                        None if c.sample is None else json.dumps(c.sample, default=str)[:10000],
+                        c.rule,
+                        c.threshold,
+                        build,
+                    )
+                )
         conn.commit()
 
 

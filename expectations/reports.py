@@ -61,28 +61,42 @@ def collect(settings: Settings) -> tuple[str | None, list[dict], list[dict], lis
 
     ensure_tables(settings)
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
-        build = conn.execute("select build_id from dq.validation_results where build_id is not null "
-                             "order by run_at desc limit 1").fetchone()  # fmt: skip
+        build = conn.execute(
+            "select build_id from dq.validation_results where build_id is not null "
+            "order by run_at desc limit 1"
+        ).fetchone()
         build_id = build[0] if build else None
         # runs without a build id (a gate run by hand before any build) count as one group
-        runs = _rows(conn, """
+        runs = _rows(
+            conn,
+            """
             select stage, run_id, max(run_at) as run_at, count(distinct suite) as suites, count(*) as checks,
                    count(*) filter (where success) as passed,
                    count(*) filter (where not success and severity = 'critical') as critical_failures,
                    count(*) filter (where not success and severity <> 'critical') as warnings
             from dq.validation_results where build_id is not distinct from %s::text
               and (%s::text is not null or run_id = (select run_id from dq.validation_results order by run_at desc limit 1))
-            group by stage, run_id order by max(run_at)""", build_id, build_id)  # fmt: skip
-        failures = _rows(conn, """
+            group by stage, run_id order by max(run_at)""",
+            build_id,
+            build_id,
+        )
+        failures = _rows(
+            conn,
+            """
             select severity, stage, suite, table_name, "column", expectation, rule, observed, threshold,
                    unexpected_count, description, sample::text as sample
             from dq.validation_results where not success and run_id = any(%s)
-            order by severity, stage, suite, "column" limit 300""", [r["run_id"] for r in runs])  # fmt: skip
-        trend = _rows(conn, """
+            order by severity, stage, suite, "column" limit 300""",
+            [r["run_id"] for r in runs],
+        )
+        trend = _rows(
+            conn,
+            """
             select run_date, suite, sum(checks) as checks, sum(passed) as passed,
                    round(sum(passed)::numeric / nullif(sum(checks), 0), 4) as pass_rate,
                    sum(critical_failures) as critical_failures, sum(warnings) as warnings
-            from dq.validation_pass_rate group by run_date, suite order by run_date desc, suite limit 300""")  # fmt: skip
+            from dq.validation_pass_rate group by run_date, suite order by run_date desc, suite limit 300""",
+        )
     for failure in failures:
         failure["next_step"] = NEXT_STEPS.get(failure["rule"] or "", DEFAULT_NEXT_STEP)
     return build_id, runs, failures, trend
@@ -115,14 +129,23 @@ def _table(rows: list[dict], columns: list[str]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def render(build_id: str | None, runs: list[dict], failures: list[dict], trend: list[dict],
-           docs: list[str] | None = None) -> str:  # fmt: skip
+def render(
+    build_id: str | None,
+    runs: list[dict],
+    failures: list[dict],
+    trend: list[dict],
+    docs: list[str] | None = None,
+) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    links = " | ".join(f"<a href='../data_docs/{html.escape(stage)}/index.html'>{html.escape(stage)} gate</a>"
-                       for stage in docs or [])  # fmt: skip
+    links = " | ".join(
+        f"<a href='../data_docs/{html.escape(stage)}/index.html'>{html.escape(stage)} gate</a>"
+        for stage in docs or []
+    )
     runs_with_docs = " | ".join(
         f"<a href='../data_docs/{html.escape(r['stage'])}/{html.escape(r['run_id'])}/index.html'>{html.escape(r['run_id'])}</a>"
-        for r in runs if r.get("docs"))  # fmt: skip
+        for r in runs
+        if r.get("docs")
+    )
     docs_line = (
         f"<p id='data-docs'>Great Expectations Data Docs of this build's runs: {runs_with_docs or 'none written'}; "
         f"every run of every gate: {links}</p>"
@@ -130,8 +153,10 @@ def render(build_id: str | None, runs: list[dict], failures: list[dict], trend: 
         else ""
     )
     status = status_of(runs)
-    counts = (f"{sum(r['critical_failures'] for r in runs)} critical failure(s), "
-              f"{sum(r['warnings'] for r in runs)} warning(s) in {len(runs)} gate run(s)")  # fmt: skip
+    counts = (
+        f"{sum(r['critical_failures'] for r in runs)} critical failure(s), "
+        f"{sum(r['warnings'] for r in runs)} warning(s) in {len(runs)} gate run(s)"
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Portrait data quality</title>
 <style>
@@ -166,5 +191,11 @@ def write_report(settings: Settings | None = None) -> Summary:
     for run in runs:
         run["docs"] = (docs_root / run["stage"] / run["run_id"] / "index.html").is_file()
     files.write_text(path, render(build_id, runs, failures, trend, docs))
-    return Summary(build_id=build_id, status=status_of(runs), latest_runs=runs, trend=trend,
-                   failures=failures, path=path)  # fmt: skip
+    return Summary(
+        build_id=build_id,
+        status=status_of(runs),
+        latest_runs=runs,
+        trend=trend,
+        failures=failures,
+        path=path,
+    )

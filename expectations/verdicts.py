@@ -21,8 +21,9 @@ class ExpectNoUnexpectedRows(UnexpectedRowsExpectation):
 
     metric_dependencies: ClassVar[tuple[str, ...]] = ("unexpected_rows_query.row_count",)
 
-    def _validate(self, metrics: dict, runtime_configuration: dict | None = None,
-                  execution_engine=None) -> dict:  # fmt: skip
+    def _validate(
+        self, metrics: dict, runtime_configuration: dict | None = None, execution_engine=None
+    ) -> dict:
         count = metrics["unexpected_rows_query.row_count"]
         return {"success": count == 0, "result": {"observed_value": count}}
 

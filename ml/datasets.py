@@ -128,25 +128,32 @@ COLUMNS = ", ".join(f"f.{name}" for name in features.FEATURES)
 
 def response_set(conn: psycopg.Connection) -> TrainingSet:
     first, _ = features.data_window(conn)
-    months = [r[0] for r in conn.execute(
-        "select distinct date_trunc('month', contacted_at)::date from marts.fct_campaign_contacts "
-        "where contact_group = 'treated' and is_outcome_known order by 1").fetchall()]  # fmt: skip
+    months = [
+        r[0]
+        for r in conn.execute(
+            "select distinct date_trunc('month', contacted_at)::date from marts.fct_campaign_contacts "
+            "where contact_group = 'treated' and is_outcome_known order by 1"
+        ).fetchall()
+    ]
     # contacts need MIN_HISTORY_MONTHS of history before them, or their features are truncated
     months = [m for m in months if first and m >= _add_months(first, MIN_HISTORY_MONTHS)]
     if not months:
-        raise InputError("response_propensity: no treated contact with a known outcome has "
-                         f"{MIN_HISTORY_MONTHS} months of balance history before it",
-                         where="marts.fct_campaign_contacts, marts.fct_balances_monthly",
-                         rule="point-in-time features need that history; a source without balances "
-                              "(UCI Bank Marketing) cannot train this model yet")  # fmt: skip
+        raise InputError(
+            "response_propensity: no treated contact with a known outcome has "
+            f"{MIN_HISTORY_MONTHS} months of balance history before it",
+            where="marts.fct_campaign_contacts, marts.fct_balances_monthly",
+            rule="point-in-time features need that history; a source without balances "
+            "(UCI Bank Marketing) cannot train this model yet",
+        )
     for month in months:
         features.materialise(conn, month)
     frame = _query(conn, RESPONSE_SQL.format(columns=COLUMNS), {"months": months})
     categorical = features.CATEGORICAL + OFFER_CATEGORICAL
     numeric = features.NUMERIC + OFFER_NUMERIC
     as_of = months[-1] if months else date.today()
-    return TrainingSet("response_propensity", _typed(frame, categorical, numeric),
-                       categorical, numeric, as_of)  # fmt: skip
+    return TrainingSet(
+        "response_propensity", _typed(frame, categorical, numeric), categorical, numeric, as_of
+    )
 
 
 def churn_set(conn: psycopg.Connection) -> TrainingSet:
@@ -161,11 +168,21 @@ def churn_set(conn: psycopg.Connection) -> TrainingSet:
                 continue
             features.materialise(conn, month)
             frames.append(_query(conn, CHURN_SQL.format(columns=COLUMNS), {"as_of": month}))
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["event_at", "as_of_date", "customer_id", "label", *features.FEATURES])  # fmt: skip
+    frame = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(
+            columns=["event_at", "as_of_date", "customer_id", "label", *features.FEATURES]
+        )
+    )
     as_of = frame["as_of_date"].max() if len(frame) else date.today()
-    return TrainingSet("churn_risk", _typed(frame, features.CATEGORICAL, features.NUMERIC),
-                       features.CATEGORICAL, features.NUMERIC, as_of)  # fmt: skip
+    return TrainingSet(
+        "churn_risk",
+        _typed(frame, features.CATEGORICAL, features.NUMERIC),
+        features.CATEGORICAL,
+        features.NUMERIC,
+        as_of,
+    )
 
 
 def latest_complete_month(conn: psycopg.Connection) -> date | None:
@@ -182,12 +199,20 @@ def segmentation_set(conn: psycopg.Connection, as_of: date | None = None) -> Tra
         frame = pd.DataFrame(columns=["event_at", "as_of_date", "customer_id", *features.FEATURES])
     else:
         features.materialise(conn, as_of)
-        frame = _query(conn, f"select as_of_date::timestamptz as event_at, as_of_date, customer_id, {COLUMNS} "
-                             "from ml.customer_features f where as_of_date = %(as_of)s order by customer_id",
-                       {"as_of": as_of})  # fmt: skip
-    return TrainingSet("customer_segmentation",
-                       _typed(frame, features.CATEGORICAL, features.NUMERIC),
-                       features.CATEGORICAL, features.NUMERIC, as_of or date.today(), label=None)  # fmt: skip
+        frame = _query(
+            conn,
+            f"select as_of_date::timestamptz as event_at, as_of_date, customer_id, {COLUMNS} "
+            "from ml.customer_features f where as_of_date = %(as_of)s order by customer_id",
+            {"as_of": as_of},
+        )
+    return TrainingSet(
+        "customer_segmentation",
+        _typed(frame, features.CATEGORICAL, features.NUMERIC),
+        features.CATEGORICAL,
+        features.NUMERIC,
+        as_of or date.today(),
+        label=None,
+    )
 
 
 BUILDERS = {

@@ -19,12 +19,20 @@ def classification_metrics(y_true: np.ndarray, score: np.ndarray) -> dict[str, f
     base = float(y_true.mean()) if y_true.size else 0.0
     metrics = {"positive_rate": base, "rows": float(y_true.size)}
     if y_true.size == 0 or y_true.min() == y_true.max():
-        return metrics | {"auc": float("nan"), "pr_auc": float("nan"), "lift_top_decile": float("nan"),
-                          "brier": float("nan"), "calibration_error": float("nan")}  # fmt: skip
+        return metrics | {
+            "auc": float("nan"),
+            "pr_auc": float("nan"),
+            "lift_top_decile": float("nan"),
+            "brier": float("nan"),
+            "calibration_error": float("nan"),
+        }
     top = np.argsort(-score, kind="stable")[: max(1, y_true.size // 10)]
     bins = np.clip((score * 10).astype(int), 0, 9)
-    ece = sum(abs(y_true[bins == b].mean() - score[bins == b].mean()) * (bins == b).mean()
-              for b in range(10) if (bins == b).any())  # fmt: skip
+    ece = sum(
+        abs(y_true[bins == b].mean() - score[bins == b].mean()) * (bins == b).mean()
+        for b in range(10)
+        if (bins == b).any()
+    )
     return metrics | {
         "auc": float(roc_auc_score(y_true, score)),
         "pr_auc": float(average_precision_score(y_true, score)),

@@ -118,7 +118,8 @@ def _stored_scores(settings: Settings, name: str, version: str, truth: dict[str,
         rows = conn.execute(
             "select event_id, label, score, event_at from ml.event_scores "
             "where model_name = %s and model_version = %s and (label is null) = %s order by event_at, event_id",
-            (name, version, truth is not None)).fetchall()  # fmt: skip
+            (name, version, truth is not None),
+        ).fetchall()
     labels = [truth[r[0]] if truth is not None else r[1] for r in rows]
     return np.array(labels, dtype=int), np.array([r[2] for r in rows], dtype=float), rows
 
@@ -130,13 +131,19 @@ def _score(settings, name, trained, truth, seconds, log):
 
     holdout_from = datetime.fromisoformat(mlflow.get_run(trained.run_id).data.tags["holdout_from"])
     since = None if truth is not None else holdout_from  # prospects: every open event
-    _timed(seconds, "score", lambda: score_events(name, version=trained.version, since=since,
-                                                  settings=settings, log=log))  # fmt: skip
+    _timed(
+        seconds,
+        "score",
+        lambda: score_events(
+            name, version=trained.version, since=since, settings=settings, log=log
+        ),
+    )
     return _stored_scores(settings, name, trained.version, truth)
 
 
-def evaluate_source(source: str, path: Path, *, settings: Settings | None = None,
-                    log=print) -> Evaluation:  # fmt: skip
+def evaluate_source(
+    source: str, path: Path, *, settings: Settings | None = None, log=print
+) -> Evaluation:
     import mlflow
     from portrait.ml import evaluate, registry
     from portrait.ml.models import classifier
@@ -146,21 +153,30 @@ def evaluate_source(source: str, path: Path, *, settings: Settings | None = None
     from portrait.ingest.api import ingest
 
     if source not in PROTOCOLS:
-        raise InputError(f"no model evaluation for source {source!r}", where="SOURCE",
-                         rule=f"one of {', '.join(PROTOCOLS)}")  # fmt: skip
+        raise InputError(
+            f"no model evaluation for source {source!r}",
+            where="SOURCE",
+            rule=f"one of {', '.join(PROTOCOLS)}",
+        )
     protocol = PROTOCOLS[source]
     name = protocol.model
     home = (settings or get_settings()).home / "evaluations" / source
     own = Settings(home=home, database_url=None)
     seconds: dict[str, float] = {}
     warehouse.ensure_started(own)
-    delivery, truth = (protocol.open_latest(path, home / "delivery", OPEN_SHARE)
-                       if protocol.open_latest else (path, None))  # fmt: skip
+    delivery, truth = (
+        protocol.open_latest(path, home / "delivery", OPEN_SHARE)
+        if protocol.open_latest
+        else (path, None)
+    )
     report = _timed(seconds, "ingest", lambda: ingest(delivery, source=source, settings=own))
     log(f"ingested {report.rows_loaded:,} rows ({report.rows_quarantined:,} quarantined)")
     if not _timed(seconds, "build", lambda: build(settings=own)).success:
-        raise InputError(f"the {source} warehouse did not build", where="portrait build",
-                         rule="see the build output above")  # fmt: skip
+        raise InputError(
+            f"the {source} warehouse did not build",
+            where="portrait build",
+            rule="see the build output above",
+        )
     chosen = _timed(seconds, "train", lambda: train(name, settings=own, log=log))
     registry.configure(own)
     labels, scores, rows = _score(own, name, chosen, truth, seconds, log)
@@ -174,20 +190,35 @@ def evaluate_source(source: str, path: Path, *, settings: Settings | None = None
         figures[other] = _family_figures(chosen, trained, other_labels, other_scores)
     metrics = evaluate.classification_metrics(labels, scores)
     evaluation = Evaluation(
-        source=source, protocol=protocol.name, model_name=name, model_version=chosen.version,
-        family=family, run_id=chosen.run_id, home=str(home),
-        events=chosen.rows_train + chosen.rows_holdout, evaluated_events=len(labels),
-        evaluated_from=rows[0][3].isoformat(), evaluated_positive_rate=round(float(labels.mean()), 4),
-        auc=round(metrics["auc"], 4), auc_95=tuple(round(v, 4) for v in bootstrap_auc(labels, scores)),
-        pr_auc=round(metrics["pr_auc"], 4), lift_top_decile=round(metrics["lift_top_decile"], 4),
+        source=source,
+        protocol=protocol.name,
+        model_name=name,
+        model_version=chosen.version,
+        family=family,
+        run_id=chosen.run_id,
+        home=str(home),
+        events=chosen.rows_train + chosen.rows_holdout,
+        evaluated_events=len(labels),
+        evaluated_from=rows[0][3].isoformat(),
+        evaluated_positive_rate=round(float(labels.mean()), 4),
+        auc=round(metrics["auc"], 4),
+        auc_95=tuple(round(v, 4) for v in bootstrap_auc(labels, scores)),
+        pr_auc=round(metrics["pr_auc"], 4),
+        lift_top_decile=round(metrics["lift_top_decile"], 4),
         random_split_auc=chosen.metrics.get("random_split_auc", float("nan")),
-        goal_auc=protocol.goal_auc, seconds=seconds, families=figures,
-    )  # fmt: skip
+        goal_auc=protocol.goal_auc,
+        seconds=seconds,
+        families=figures,
+    )
     # the figures beside the model in MLflow, and on disk for docs
     with mlflow.start_run(run_id=chosen.run_id):
-        mlflow.log_metrics({"scored_holdout_auc": evaluation.auc,
-                            "scored_holdout_auc_low": evaluation.auc_95[0],
-                            "scored_holdout_auc_high": evaluation.auc_95[1]})  # fmt: skip
+        mlflow.log_metrics(
+            {
+                "scored_holdout_auc": evaluation.auc,
+                "scored_holdout_auc_low": evaluation.auc_95[0],
+                "scored_holdout_auc_high": evaluation.auc_95[1],
+            }
+        )
         mlflow.set_tags({"evaluated_source": source, "evaluation_protocol": protocol.name})
     (home / "evaluation.json").write_text(json.dumps(evaluation.as_dict(), indent=2))
     return evaluation

@@ -203,8 +203,12 @@ def indicator_column(indicator: str) -> str:
 
 
 def _indicators(conn: psycopg.Connection) -> list[str]:
-    return [r[0] for r in conn.execute(
-        "select distinct indicator from marts.fct_economic_indicators order by 1").fetchall()]  # fmt: skip
+    return [
+        r[0]
+        for r in conn.execute(
+            "select distinct indicator from marts.fct_economic_indicators order by 1"
+        ).fetchall()
+    ]
 
 
 def _indicator_sql(indicators: list[str]) -> tuple[str, str]:
@@ -241,8 +245,13 @@ def contact_response_set(
     frame = _query(conn, sql, {"since": since, "known_only": known_only})
     numeric = CONTACT_NUMERIC + [indicator_column(name) for name in indicators]
     as_of = frame["event_at"].max().date() if len(frame) else None
-    return TrainingSet("contact_response", _typed(frame, CONTACT_CATEGORICAL, numeric),
-                       CONTACT_CATEGORICAL, numeric, as_of)  # fmt: skip
+    return TrainingSet(
+        "contact_response",
+        _typed(frame, CONTACT_CATEGORICAL, numeric),
+        CONTACT_CATEGORICAL,
+        numeric,
+        as_of,
+    )
 
 
 def loan_default_set(conn: psycopg.Connection, since=None, known_only: bool = True) -> TrainingSet:
@@ -250,8 +259,13 @@ def loan_default_set(conn: psycopg.Connection, since=None, known_only: bool = Tr
     nothing to leave out."""
     frame = _query(conn, LOAN_SQL, {"since": since})
     as_of = frame["event_at"].max().date() if len(frame) else None
-    return TrainingSet("loan_default", _typed(frame, LOAN_CATEGORICAL, LOAN_NUMERIC),
-                       LOAN_CATEGORICAL, LOAN_NUMERIC, as_of)  # fmt: skip
+    return TrainingSet(
+        "loan_default",
+        _typed(frame, LOAN_CATEGORICAL, LOAN_NUMERIC),
+        LOAN_CATEGORICAL,
+        LOAN_NUMERIC,
+        as_of,
+    )
 
 
 BUILDERS = {"contact_response": contact_response_set, "loan_default": loan_default_set}

@@ -257,17 +257,23 @@ def _ensure_tables(conn: psycopg.Connection) -> None:
     conn.execute(
         "alter table ml.customer_offer_context add primary key (as_of_date, customer_id, product_id)"
     )
-    conn.execute("create table ml.feature_runs (as_of_date date primary key, computed_at timestamptz not null, "
-                 "customers bigint not null)")  # fmt: skip
+    conn.execute(
+        "create table ml.feature_runs (as_of_date date primary key, computed_at timestamptz not null, "
+        "customers bigint not null)"
+    )
     comment = (
         "Point-in-time customer features: for as_of_date T only data dated before T "
         f"(see portrait.ml.features) [definition {DEFINITION}]"
     )
     conn.execute(f"comment on table ml.customer_features is '{comment}'")
-    conn.execute("comment on column ml.customer_features.numeric_packed is 'The numeric features packed for "
-                 "bulk reads by scoring: big-endian float8 in the order of portrait.ml.features.NUMERIC, NaN for null'")  # fmt: skip
-    conn.execute("comment on table ml.customer_offer_context is "
-                 "'Per customer and product as of as_of_date: product views in the 90 and 365 days before, already held'")  # fmt: skip
+    conn.execute(
+        "comment on column ml.customer_features.numeric_packed is 'The numeric features packed for "
+        "bulk reads by scoring: big-endian float8 in the order of portrait.ml.features.NUMERIC, NaN for null'"
+    )
+    conn.execute(
+        "comment on table ml.customer_offer_context is "
+        "'Per customer and product as of as_of_date: product views in the 90 and 365 days before, already held'"
+    )
     conn.execute(
         "comment on table ml.feature_runs is 'When the features of each as-of date were computed'"
     )
@@ -278,7 +284,8 @@ def _fresh(conn: psycopg.Connection, as_of: date) -> int | None:
     row = conn.execute(
         "select r.customers from ml.feature_runs r where r.as_of_date = %s and r.computed_at > "
         "(select coalesce(max(published_at), '-infinity'::timestamptz) from dq.publications)",
-        (as_of,)).fetchone()  # fmt: skip
+        (as_of,),
+    ).fetchone()
     return row[0] if row else None
 
 
@@ -299,8 +306,11 @@ def materialise(conn: psycopg.Connection, as_of: date, *, reuse: bool = True) ->
             f"insert into ml.customer_features {FEATURE_SQL}", {"as_of": as_of}
         ).rowcount
         conn.execute(f"insert into ml.customer_offer_context {OFFER_CONTEXT_SQL}", {"as_of": as_of})
-        conn.execute("insert into ml.feature_runs values (%s, clock_timestamp(), %s) on conflict (as_of_date) "
-                     "do update set computed_at = excluded.computed_at, customers = excluded.customers", (as_of, count))  # fmt: skip
+        conn.execute(
+            "insert into ml.feature_runs values (%s, clock_timestamp(), %s) on conflict (as_of_date) "
+            "do update set computed_at = excluded.computed_at, customers = excluded.customers",
+            (as_of, count),
+        )
     return count
 
 

@@ -45,18 +45,26 @@ def evaluate_outcomes(
     with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
         schema.ensure_tables(conn)
         conn.execute(DDL)
-        months = [r[0] for r in conn.execute(
-            "select distinct date_trunc('month', contacted_at)::date from marts.fct_campaign_contacts "
-            "where contact_group = 'treated' and is_outcome_known and contacted_at >= %s order by 1",
-            (trained_as_of,)).fetchall()]  # fmt: skip
+        months = [
+            r[0]
+            for r in conn.execute(
+                "select distinct date_trunc('month', contacted_at)::date from marts.fct_campaign_contacts "
+                "where contact_group = 'treated' and is_outcome_known and contacted_at >= %s order by 1",
+                (trained_as_of,),
+            ).fetchall()
+        ]
         for month in months:
             features.materialise(conn, month)
         frame = datasets._query(
             conn, datasets.RESPONSE_SQL.format(columns=datasets.COLUMNS), {"months": months}
         )
         frame = frame[frame["event_at"].dt.date >= trained_as_of] if len(frame) else frame
-        result: dict[str, object] = {"model": name, "version": champion.version,
-                                     "outcomes_after": trained_as_of.isoformat(), "rows": len(frame)}  # fmt: skip
+        result: dict[str, object] = {
+            "model": name,
+            "version": champion.version,
+            "outcomes_after": trained_as_of.isoformat(),
+            "rows": len(frame),
+        }
         if len(frame) == 0 or frame["label"].nunique() < 2:
             result["status"] = "not enough new outcomes (both results needed)"
             return result
@@ -64,13 +72,26 @@ def evaluate_outcomes(
         numeric = features.NUMERIC + datasets.OFFER_NUMERIC
         frame = datasets._typed(frame, categorical, numeric)
         pipeline = mlflow.sklearn.load_model(f"models:/{name}@{registry.CHAMPION}")
-        metrics = evaluate.classification_metrics(frame["label"].to_numpy(),
-                                                  classifier.predict(pipeline, frame[categorical + numeric]))  # fmt: skip
+        metrics = evaluate.classification_metrics(
+            frame["label"].to_numpy(), classifier.predict(pipeline, frame[categorical + numeric])
+        )
         status = "ok" if metrics["auc"] >= spec.floors.get("auc", 0) else "retrain"
         conn.execute(
             "insert into ml.model_monitoring (model_name, model_version, outcomes_after, rows, positive_rate, auc, "
             "lift_top_decile, status) values (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (name, champion.version, trained_as_of, len(frame), metrics["positive_rate"], metrics["auc"],
-             metrics["lift_top_decile"], status))  # fmt: skip
-    return result | {"auc": round(metrics["auc"], 4), "positive_rate": round(metrics["positive_rate"], 4),
-                     "status": status}  # fmt: skip
+            (
+                name,
+                champion.version,
+                trained_as_of,
+                len(frame),
+                metrics["positive_rate"],
+                metrics["auc"],
+                metrics["lift_top_decile"],
+                status,
+            ),
+        )
+    return result | {
+        "auc": round(metrics["auc"], 4),
+        "positive_rate": round(metrics["positive_rate"], 4),
+        "status": status,
+    }

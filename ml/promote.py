@@ -57,11 +57,22 @@ def _compared(spec, current, holdout, labels, holdout_from: str | None) -> tuple
     return _champion_metric(spec, holdout, labels), "the same holdout"
 
 
-def decide(spec: models.ModelSpec, client, version: str, metrics: dict[str, float], holdout,
-           labels: np.ndarray | None, *, holdout_from: str | None = None,
-           settings: Settings | None = None) -> Decision:  # fmt: skip
-    failed = [f"{k} {metrics.get(k, float('nan')):.3f} < {floor}" for k, floor in spec.floors.items()
-              if not metrics.get(k, float("nan")) >= floor]  # fmt: skip
+def decide(
+    spec: models.ModelSpec,
+    client,
+    version: str,
+    metrics: dict[str, float],
+    holdout,
+    labels: np.ndarray | None,
+    *,
+    holdout_from: str | None = None,
+    settings: Settings | None = None,
+) -> Decision:
+    failed = [
+        f"{k} {metrics.get(k, float('nan')):.3f} < {floor}"
+        for k, floor in spec.floors.items()
+        if not metrics.get(k, float("nan")) >= floor
+    ]
     challenger = metrics.get(spec.primary_metric, float("nan"))
     current = registry.by_alias(client, spec.name, registry.CHAMPION)
     champion_metric = None
@@ -79,11 +90,17 @@ def decide(spec: models.ModelSpec, client, version: str, metrics: dict[str, floa
                 f"promoted to champion: champion v{current.version} cannot score the new holdout",
             )
         elif challenger >= champion_metric + spec.margin and challenger > champion_metric:
-            decision = Decision(True, f"promoted to champion: {spec.primary_metric} {challenger:.4f} beats champion "
-                                      f"v{current.version} {champion_metric:.4f} by at least {spec.margin} on {where}")  # fmt: skip
+            decision = Decision(
+                True,
+                f"promoted to champion: {spec.primary_metric} {challenger:.4f} beats champion "
+                f"v{current.version} {champion_metric:.4f} by at least {spec.margin} on {where}",
+            )
         else:
-            decision = Decision(False, f"stays challenger: {spec.primary_metric} {challenger:.4f} does not beat champion "
-                                       f"v{current.version} {champion_metric:.4f} by {spec.margin} on {where}")  # fmt: skip
+            decision = Decision(
+                False,
+                f"stays challenger: {spec.primary_metric} {challenger:.4f} does not beat champion "
+                f"v{current.version} {champion_metric:.4f} by {spec.margin} on {where}",
+            )
     decision.champion_metric = champion_metric
     client.set_model_version_tag(spec.name, version, "promotion_decision", decision.reason)
     if decision.promoted:
@@ -97,8 +114,12 @@ def _set_champion(
     previous = registry.by_alias(client, name, registry.CHAMPION)
     client.set_registered_model_alias(name, registry.CHAMPION, version)
     if previous is not None and previous.version != str(version):  # its tags say it no longer is
-        client.set_model_version_tag(name, previous.version, "replaced_as_champion",
-                                     f"by v{version} on {date.today().isoformat()} ({by}: {reason})")  # fmt: skip
+        client.set_model_version_tag(
+            name,
+            previous.version,
+            "replaced_as_champion",
+            f"by v{version} on {date.today().isoformat()} ({by}: {reason})",
+        )
     if (
         "replaced_as_champion" in client.get_model_version(name, str(version)).tags
     ):  # champion again
@@ -122,32 +143,45 @@ def alias_drift(client, name: str, settings: Settings) -> str | None:
         schema.ensure_tables(conn)
         audited = conn.execute(
             "select model_version from ml.promotions where model_name = %s and alias = %s "
-            "order by decided_at desc limit 1", (name, registry.CHAMPION)).fetchone()  # fmt: skip
+            "order by decided_at desc limit 1",
+            (name, registry.CHAMPION),
+        ).fetchone()
     have = current.version if current else None
     want = audited[0] if audited else None
     if have == want:
         return None
-    return (f"champion alias is v{have or '-'} but the last audited promotion is v{want or '-'}: moved "
-            f"outside Portrait; `portrait promote {name} {want or have}` repairs it")  # fmt: skip
+    return (
+        f"champion alias is v{have or '-'} but the last audited promotion is v{want or '-'}: moved "
+        f"outside Portrait; `portrait promote {name} {want or have}` repairs it"
+    )
 
 
-def override(name: str, version: str, *, reason: str | None = None,
-             settings: Settings | None = None) -> dict[str, str]:  # fmt: skip
+def override(
+    name: str, version: str, *, reason: str | None = None, settings: Settings | None = None
+) -> dict[str, str]:
     """`portrait promote NAME VERSION`: a human makes a version champion, audited."""
     settings = settings or get_settings()
     spec = models.get(name)
     client = registry.configure(settings)
     if registry.version(client, spec.name, version) is None:
-        raise InputError(f"model {name} has no version {version}", where="MLflow registry",
-                         rule="promote an existing version (see `portrait models`)")  # fmt: skip
+        raise InputError(
+            f"model {name} has no version {version}",
+            where="MLflow registry",
+            rule="promote an existing version (see `portrait models`)",
+        )
     previous = registry.by_alias(client, name, registry.CHAMPION)
     user = getpass.getuser()
     text = reason or "manual override"
     by = f"{user} (portrait promote)"
     _set_champion(client, name, str(version), by, text, settings)
     client.set_model_version_tag(name, str(version), "promotion_decision", f"{text} by {user}")
-    return {"model": name, "champion": str(version),
-            "previous_champion": previous.version if previous else "", "by": by, "reason": text}  # fmt: skip
+    return {
+        "model": name,
+        "champion": str(version),
+        "previous_champion": previous.version if previous else "",
+        "by": by,
+        "reason": text,
+    }
 
 
 def listing(settings: Settings | None = None) -> list[dict[str, object]]:

@@ -58,10 +58,21 @@ def experiment(settings: Settings, model_name: str) -> str:
 def code_version(settings: Settings) -> str:
     """Git commit of the checkout (with +dirty), or the package version outside a checkout."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=settings.project_dir,
-                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=settings.project_dir, capture_output=True, text=True, timeout=10).stdout.strip()  # fmt: skip
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=settings.project_dir,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=settings.project_dir,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         from importlib.metadata import version

@@ -47,8 +47,9 @@ def _requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in ("scikit-learn", "lightgbm", "pandas", "numpy")]
 
 
-def train(name: str, *, family: str | None = None, settings: Settings | None = None,
-          log=print) -> TrainResult:  # fmt: skip
+def train(
+    name: str, *, family: str | None = None, settings: Settings | None = None, log=print
+) -> TrainResult:
     """Train one model end to end; raises InputError when the warehouse has too little history.
     ``family`` fits that classifier family only, without the validation that picks one."""
     import mlflow
@@ -66,9 +67,11 @@ def train(name: str, *, family: str | None = None, settings: Settings | None = N
         ts = (events.BUILDERS if spec.grain == "event" else datasets.BUILDERS)[name](conn)
     frame = ts.frame
     if len(frame) < MIN_ROWS:
-        raise InputError(f"{name}: only {len(frame)} training rows (at least {MIN_ROWS} needed)",
-                         where="warehouse (marts, ml.customer_features)",
-                         rule="enough history: run `portrait run` on more months of data first")  # fmt: skip
+        raise InputError(
+            f"{name}: only {len(frame)} training rows (at least {MIN_ROWS} needed)",
+            where="warehouse (marts, ml.customer_features)",
+            rule="enough history: run `portrait run` on more months of data first",
+        )
     if spec.kind == "classifier":
         fitted = _fit_classifier(spec, ts, _families(spec, family), log)
     else:
@@ -81,24 +84,40 @@ def train(name: str, *, family: str | None = None, settings: Settings | None = N
     import mlflow.data
 
     mlflow.set_experiment(experiment_id=registry.experiment(settings, name))
-    with mlflow.start_run(run_name=f"{name} as of {ts.as_of_date}") as run, \
-            tempfile.TemporaryDirectory() as tmp:  # fmt: skip
+    with (
+        mlflow.start_run(run_name=f"{name} as of {ts.as_of_date}") as run,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         folder = Path(tmp)
         pipeline_params = pipeline[-1].get_params()
         mlflow.log_params(
             {k: v for k, v in pipeline_params.items() if isinstance(v, int | float | str | bool)}
         )
-        mlflow.log_params({"holdout_share": HOLDOUT_SHARE if spec.kind == "classifier" else 0,
-                           "features": len(ts.feature_names), "rows_train": len(train_frame),
-                           "rows_holdout": len(holdout), "rows_fitted": fitted.rows_fitted})  # fmt: skip
+        mlflow.log_params(
+            {
+                "holdout_share": HOLDOUT_SHARE if spec.kind == "classifier" else 0,
+                "features": len(ts.feature_names),
+                "rows_train": len(train_frame),
+                "rows_holdout": len(holdout),
+                "rows_fitted": fitted.rows_fitted,
+            }
+        )
         mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
-        mlflow.set_tags({"as_of_date": str(ts.as_of_date), "data_digest": digest,
-                         "code_version": code, "model_kind": spec.kind,
-                         "holdout_from": str(holdout["event_at"].min()),
-                         **({"model_family": extra["family"]} if "family" in extra else {})})  # fmt: skip
+        mlflow.set_tags(
+            {
+                "as_of_date": str(ts.as_of_date),
+                "data_digest": digest,
+                "code_version": code,
+                "model_kind": spec.kind,
+                "holdout_from": str(holdout["event_at"].min()),
+                **({"model_family": extra["family"]} if "family" in extra else {}),
+            }
+        )
         dataset = mlflow.data.from_pandas(
             train_frame[[*ts.feature_names, *(["label"] if ts.label else [])]],
-            name=f"{name}_training", targets=ts.label)  # fmt: skip
+            name=f"{name}_training",
+            targets=ts.label,
+        )
         mlflow.log_input(dataset, context="training")
         if spec.kind == "classifier":
             for path in evaluate.plot_classifier(
@@ -118,9 +137,14 @@ def train(name: str, *, family: str | None = None, settings: Settings | None = N
         example = train_frame[ts.feature_names].head(5)
         signature = infer_signature(example, module.predict(pipeline, example))
         info = mlflow.sklearn.log_model(
-            pipeline, name="model", registered_model_name=name, signature=signature,
-            input_example=example, pip_requirements=_requirements(),
-            skops_trusted_types=module.TRUSTED_TYPES)  # fmt: skip
+            pipeline,
+            name="model",
+            registered_model_name=name,
+            signature=signature,
+            input_example=example,
+            pip_requirements=_requirements(),
+            skops_trusted_types=module.TRUSTED_TYPES,
+        )
         run_id = run.info.run_id
     version = str(info.registered_model_version)
     client.set_registered_model_alias(name, registry.CHALLENGER, version)
@@ -139,16 +163,45 @@ def train(name: str, *, family: str | None = None, settings: Settings | None = N
         conn.execute(
             "insert into ml.training_sets (model_name, run_id, model_version, as_of_date, rows_train, "
             "rows_holdout, positive_rate, data_digest, code_version) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (name, run_id, version, ts.as_of_date, len(train_frame), len(holdout),
-             float(frame["label"].mean()) if ts.label else None, digest, code))  # fmt: skip
-    decision = promote.decide(spec, client, version, metrics, holdout[ts.feature_names],
-                              holdout["label"].to_numpy() if ts.label else None,
-                              holdout_from=str(holdout["event_at"].min()), settings=settings)  # fmt: skip
-    log(f"{name}: version {version} {metrics.get(spec.primary_metric, float('nan')):.3f} "
-        f"{spec.primary_metric}; {decision.reason}")  # fmt: skip
-    return TrainResult(name, version, run_id, str(ts.as_of_date), len(train_frame), len(holdout),
-                       {k: round(v, 4) for k, v in metrics.items() if np.isfinite(v)},
-                       decision.promoted, decision.reason, round(time.perf_counter() - began, 2), extra)  # fmt: skip
+            (
+                name,
+                run_id,
+                version,
+                ts.as_of_date,
+                len(train_frame),
+                len(holdout),
+                float(frame["label"].mean()) if ts.label else None,
+                digest,
+                code,
+            ),
+        )
+    decision = promote.decide(
+        spec,
+        client,
+        version,
+        metrics,
+        holdout[ts.feature_names],
+        holdout["label"].to_numpy() if ts.label else None,
+        holdout_from=str(holdout["event_at"].min()),
+        settings=settings,
+    )
+    log(
+        f"{name}: version {version} {metrics.get(spec.primary_metric, float('nan')):.3f} "
+        f"{spec.primary_metric}; {decision.reason}"
+    )
+    return TrainResult(
+        name,
+        version,
+        run_id,
+        str(ts.as_of_date),
+        len(train_frame),
+        len(holdout),
+        {k: round(v, 4) for k, v in metrics.items() if np.isfinite(v)},
+        decision.promoted,
+        decision.reason,
+        round(time.perf_counter() - began, 2),
+        extra,
+    )
 
 
 @dataclass
@@ -170,8 +223,11 @@ def _families(spec: models.ModelSpec, family: str | None) -> tuple[str, ...]:
     if family is None:
         return spec.families
     if family not in classifier.FAMILIES:
-        raise InputError(f"unknown model family {family!r}", where="--family",
-                         rule=f"one of {', '.join(classifier.FAMILIES)}")  # fmt: skip
+        raise InputError(
+            f"unknown model family {family!r}",
+            where="--family",
+            rule=f"one of {', '.join(classifier.FAMILIES)}",
+        )
     return (family,)
 
 
@@ -197,8 +253,11 @@ def _choose(spec: models.ModelSpec, families: tuple[str, ...], ts, train_frame, 
         return families[0], {}
     figures = {f: _auc(_fit(spec, f, ts, earlier), ts, validation) for f in families}
     chosen = max(families, key=lambda f: figures[f] if np.isfinite(figures[f]) else -1.0)
-    log(f"{spec.name}: validation AUC " + ", ".join(f"{f} {v:.3f}" for f, v in figures.items())
-        + f"; {chosen} chosen")  # fmt: skip
+    log(
+        f"{spec.name}: validation AUC "
+        + ", ".join(f"{f} {v:.3f}" for f, v in figures.items())
+        + f"; {chosen} chosen"
+    )
     return chosen, figures
 
 
@@ -206,8 +265,11 @@ def _fit_classifier(spec: models.ModelSpec, ts, families: tuple[str, ...], log) 
     train_frame, holdout = ts.split(HOLDOUT_SHARE)
     for part, rows in (("training", train_frame), ("holdout", holdout)):
         if rows["label"].nunique() < 2:
-            raise InputError(f"{spec.name}: the {part} rows have a single label value",
-                             where="warehouse", rule="both outcomes needed to train a classifier")  # fmt: skip
+            raise InputError(
+                f"{spec.name}: the {part} rows have a single label value",
+                where="warehouse",
+                rule="both outcomes needed to train a classifier",
+            )
     chosen, validation = _choose(spec, families, ts, train_frame, log)
     log(
         f"{spec.name}: fitting {chosen} on {len(train_frame):,} rows, holding out {len(holdout):,} later rows"
@@ -229,8 +291,16 @@ def _fit_classifier(spec: models.ModelSpec, ts, families: tuple[str, ...], log) 
     if spec.refit:
         log(f"{spec.name}: refitting {chosen} on all {len(ts.frame):,} known rows")
         pipeline, fitted_rows = _fit(spec, chosen, ts, ts.frame), ts.frame
-    return Fitted(pipeline, train_frame, holdout, metrics, output, len(fitted_rows),
-                  str(fitted_rows["event_at"].max()), {"family": chosen})  # fmt: skip
+    return Fitted(
+        pipeline,
+        train_frame,
+        holdout,
+        metrics,
+        output,
+        len(fitted_rows),
+        str(fitted_rows["event_at"].max()),
+        {"family": chosen},
+    )
 
 
 def _fit_clustering(spec: models.ModelSpec, ts, log) -> Fitted:
@@ -242,8 +312,17 @@ def _fit_clustering(spec: models.ModelSpec, ts, log) -> Fitted:
     metrics = module.metrics(pipeline, frame[ts.feature_names], labels)
     profile = module.profiles(frame, labels)
     names = dict(zip(profile["cluster"].astype(str), profile["cluster_name"], strict=True))
-    return Fitted(pipeline, frame, frame, metrics, labels, len(frame), str(frame["event_at"].max()),
-                  {"cluster_names": names}, profile)  # fmt: skip
+    return Fitted(
+        pipeline,
+        frame,
+        frame,
+        metrics,
+        labels,
+        len(frame),
+        str(frame["event_at"].max()),
+        {"cluster_names": names},
+        profile,
+    )
 
 
 def _random_split_auc(spec, family: str, ts, folds: int = 5) -> float:

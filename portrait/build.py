@@ -75,9 +75,16 @@ def prepare_build(settings: Settings, *, fresh: bool = True) -> None:
 DAILY_EXCLUDE = ["resource_type:snapshot", "resource_type:unit_test"]
 
 
-def dbt_build(settings: Settings, *, as_of: date | None = None, select: str | None = None,
-              full_refresh: bool = False, manifest=None, keep_unchanged: bool = False,
-              callbacks: list | None = None) -> BuildReport:  # fmt: skip
+def dbt_build(
+    settings: Settings,
+    *,
+    as_of: date | None = None,
+    select: str | None = None,
+    full_refresh: bool = False,
+    manifest=None,
+    keep_unchanged: bool = False,
+    callbacks: list | None = None,
+) -> BuildReport:
     """Step 3: dbt build (models, seeds, data tests; see DAILY_EXCLUDE) into the build schema;
     with ``keep_unchanged``, the staging views and seeds as they are (KEPT_WHEN_UNCHANGED);
     ``callbacks`` receive dbt's events (each finished node, among others)."""
@@ -88,8 +95,13 @@ def dbt_build(settings: Settings, *, as_of: date | None = None, select: str | No
         args += ["--select", select, "--indirect-selection", "cautious"]
     if full_refresh:
         args.append("--full-refresh")
-    report = run_dbt(args, settings=settings, variables=build_variables(as_of), manifest=manifest,
-                     callbacks=callbacks)  # fmt: skip
+    report = run_dbt(
+        args,
+        settings=settings,
+        variables=build_variables(as_of),
+        manifest=manifest,
+        callbacks=callbacks,
+    )
     report.as_of_date = as_of.isoformat() if as_of else None
     raise_for_failed_nodes(report, settings)
     return report
@@ -100,8 +112,11 @@ def unit_tests(settings: Settings | None = None) -> BuildReport:
     tag rules, triggers and uplift); raises BuildFailed naming the first that fails."""
     settings = settings or get_settings()
     # the inputs' column types come from the published marts (a built warehouse is needed)
-    report = run_dbt(["test", "--select", "test_type:unit"], settings=settings,
-                     variables=build_variables(schema=PUBLISHED_SCHEMA))  # fmt: skip
+    report = run_dbt(
+        ["test", "--select", "test_type:unit"],
+        settings=settings,
+        variables=build_variables(schema=PUBLISHED_SCHEMA),
+    )
     raise_for_failed_nodes(report, settings, publishing=False)
     return report
 
@@ -117,13 +132,20 @@ def snapshot(settings: Settings, as_of: date | None = None) -> BuildReport:
     variables = build_variables(as_of)
     manifest = parse_project(settings, variables)  # the build's, from the cache
     try:
-        report = run_dbt(["snapshot", "--no-write-json"], settings=settings, variables=variables,
-                         manifest=manifest)  # fmt: skip
+        report = run_dbt(
+            ["snapshot", "--no-write-json"],
+            settings=settings,
+            variables=variables,
+            manifest=manifest,
+        )
         raise_for_failed_nodes(report, settings, publishing=False)
     except PortraitError as err:  # the marts are published by now: say so
-        raise SnapshotsFailed(f"the marts were published (as of {as_of or 'the latest batch'}), then the "
-                              f"snapshots failed: {err.what}", where=err.where,
-                              rule="the next build (or `portrait run`) takes the snapshots") from None  # fmt: skip
+        raise SnapshotsFailed(
+            f"the marts were published (as of {as_of or 'the latest batch'}), then the "
+            f"snapshots failed: {err.what}",
+            where=err.where,
+            rule="the next build (or `portrait run`) takes the snapshots",
+        ) from None
     mark_snapshots_taken(settings)
     return report
 
@@ -158,11 +180,16 @@ def build(
     from portrait.orchestration.chain import run_local
 
     settings = settings or get_settings()
-    params = {"as_of": as_of.isoformat() if as_of else "", "select": select or "",
-              "full_refresh": full_refresh, "gates": gates}  # fmt: skip
+    params = {
+        "as_of": as_of.isoformat() if as_of else "",
+        "select": select or "",
+        "full_refresh": full_refresh,
+        "gates": gates,
+    }
     with held(settings, wait):
-        results = run_local("warehouse_build", params, say=progress or (lambda _line: None),
-                            settings=settings)  # fmt: skip
+        results = run_local(
+            "warehouse_build", params, say=progress or (lambda _line: None), settings=settings
+        )
     report = BuildReport.from_dict(results["build"])
     snapshots = results.get("snapshots", {})
     for node in snapshots.get("nodes", []):
@@ -199,12 +226,27 @@ def publish_build(
     # Expectations (the landing gate, beside it) copies os.environ key by key (a key removed in
     # between raised KeyError: 'PORTRAIT_DB_HOST' in the gate)
     with dbt_environment(settings):
-        return _build(settings, cut=cut, as_of=as_of, select=select, full_refresh=full_refresh,
-                      gates=gates, say=progress or (lambda _line: None))  # fmt: skip
+        return _build(
+            settings,
+            cut=cut,
+            as_of=as_of,
+            select=select,
+            full_refresh=full_refresh,
+            gates=gates,
+            say=progress or (lambda _line: None),
+        )
 
 
-def _build(settings: Settings, *, cut: Cut, as_of: date | None, select: str | None,
-           full_refresh: bool, gates: bool, say: Callable[[str], None]) -> BuildReport:  # fmt: skip
+def _build(
+    settings: Settings,
+    *,
+    cut: Cut,
+    as_of: date | None,
+    select: str | None,
+    full_refresh: bool,
+    gates: bool,
+    say: Callable[[str], None],
+) -> BuildReport:
     from concurrent.futures import ThreadPoolExecutor
 
     began = time.perf_counter()
@@ -248,8 +290,15 @@ def _build(settings: Settings, *, cut: Cut, as_of: date | None, select: str | No
                     settings, progress, after=functools.partial(gx_done, landing, list(results))
                 )
             say("dbt build" + (" (full refresh)" if full_refresh else ""))
-            report = dbt_build(settings, as_of=as_of, select=select, full_refresh=full_refresh, manifest=manifest,
-                               keep_unchanged=keep, callbacks=[progress.on_event])  # fmt: skip
+            report = dbt_build(
+                settings,
+                as_of=as_of,
+                select=select,
+                full_refresh=full_refresh,
+                manifest=manifest,
+                keep_unchanged=keep,
+                callbacks=[progress.on_event],
+            )
             dbt_succeeded = True
         finally:
             progress.finished(dbt_succeeded)
@@ -269,11 +318,19 @@ def _build(settings: Settings, *, cut: Cut, as_of: date | None, select: str | No
         changed = _batch_set_changed(settings, cut)
         if changed is not None:
             raise changed
-        publish(settings, cut=cut, as_of=as_of, seconds=time.perf_counter() - began,
-                landing_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "landing"), None),
-                marts_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "marts"), None),
-                warnings=sum(int(g["warnings"]) for g in gate_summaries), fingerprint=fingerprint,
-                full_refresh=full_refresh)  # fmt: skip
+        publish(
+            settings,
+            cut=cut,
+            as_of=as_of,
+            seconds=time.perf_counter() - began,
+            landing_run=next(
+                (g["run_id"] for g in gate_summaries if g["stage"] == "landing"), None
+            ),
+            marts_run=next((g["run_id"] for g in gate_summaries if g["stage"] == "marts"), None),
+            warnings=sum(int(g["warnings"]) for g in gate_summaries),
+            fingerprint=fingerprint,
+            full_refresh=full_refresh,
+        )
     except BaseException as err:
         if marts_gate is not None:
             marts_gate.abandon()

@@ -49,16 +49,21 @@ def held(settings: Settings, wait: float = 0.0) -> Iterator[None]:
         finally:
             _held.depth -= 1
         return
-    name = (f"portrait-build-lock pid={os.getpid()} host={socket.gethostname()} "
-            f"started={datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}")[:63]  # fmt: skip
+    name = (
+        f"portrait-build-lock pid={os.getpid()} host={socket.gethostname()} "
+        f"started={datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
+    )[:63]
     with warehouse.connect(
         warehouse.owner_url(settings), autocommit=True, application_name=name
     ) as conn:
         deadline = time.monotonic() + max(0.0, wait)
         while not conn.execute("select pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
             if time.monotonic() >= deadline:
-                raise BuildBusy(f"another build is running: {_holder(conn)}", where="the warehouse's build lock",
-                                rule="one build at a time; wait for it (`portrait build --wait SECONDS`)")  # fmt: skip
+                raise BuildBusy(
+                    f"another build is running: {_holder(conn)}",
+                    where="the warehouse's build lock",
+                    rule="one build at a time; wait for it (`portrait build --wait SECONDS`)",
+                )
             time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
         _held.depth = 1
         try:

@@ -23,11 +23,16 @@ def indicators(settings: Settings | None = None) -> list[dict]:
 
 def render(settings: Settings | None = None) -> str:
     items = indicators(settings)
-    out = ["# Customer portrait: indicator catalogue", "",
-           "Generated from `dbt_project/models/marts/portrait/_portrait__models.yml` by "
-           "`portrait catalogue --out docs/indicator-catalogue.md`. Table: `marts.customer_portrait` "
-           "(one row per customer as of the build date); long format: `marts.customer_indicators`.", "",
-           f"{len(items)} indicators in {len({i['meta']['dimension'] for i in items})} dimensions.", ""]  # fmt: skip
+    out = [
+        "# Customer portrait: indicator catalogue",
+        "",
+        "Generated from `dbt_project/models/marts/portrait/_portrait__models.yml` by "
+        "`portrait catalogue --out docs/indicator-catalogue.md`. Table: `marts.customer_portrait` "
+        "(one row per customer as of the build date); long format: `marts.customer_indicators`.",
+        "",
+        f"{len(items)} indicators in {len({i['meta']['dimension'] for i in items})} dimensions.",
+        "",
+    ]
     for dimension in DIMENSIONS:
         rows = [i for i in items if i["meta"]["dimension"] == dimension]
         if not rows:
@@ -40,8 +45,10 @@ def render(settings: Settings | None = None) -> str:
         ]
         for i in rows:
             meta = i["meta"]
-            out.append(f"| `{i['name']}` | {i['description']} | {meta['unit']} | {i['data_type']} | "
-                       f"{meta['pii']} | {meta['owner']} |")  # fmt: skip
+            out.append(
+                f"| `{i['name']}` | {i['description']} | {meta['unit']} | {i['data_type']} | "
+                f"{meta['pii']} | {meta['owner']} |"
+            )
         out.append("")
     return "\n".join(out)
 

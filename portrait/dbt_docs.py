@@ -29,5 +29,10 @@ def write_docs(settings: Settings) -> dict[str, object]:
     counts: dict[str, int] = {}
     for node in manifest.nodes.values():
         counts[str(node.resource_type)] = counts.get(str(node.resource_type), 0) + 1
-    return {"path": str(target), "seconds": report.seconds, "exposures": sorted(e.name for e in manifest.exposures.values()),
-            "nodes": dict(sorted(counts.items())), "bytes": target.stat().st_size}  # fmt: skip
+    return {
+        "path": str(target),
+        "seconds": report.seconds,
+        "exposures": sorted(e.name for e in manifest.exposures.values()),
+        "nodes": dict(sorted(counts.items())),
+        "bytes": target.stat().st_size,
+    }

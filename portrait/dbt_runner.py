@@ -257,20 +257,25 @@ def run_dbt(
         # dbt's first line names the kind ("Parsing Error"), the next ones the file and the cause
         lines = [line.strip() for line in str(result.exception).splitlines() if line.strip()]
         message = " / ".join(lines[:3])[:400] or type(result.exception).__name__
-        raise BuildFailed(f"dbt {args[0]} could not run: {message}",
-                          where=str(settings.dbt_project_dir), rule="dbt project")  # fmt: skip
+        raise BuildFailed(
+            f"dbt {args[0]} could not run: {message}",
+            where=str(settings.dbt_project_dir),
+            rule="dbt project",
+        )
     outcomes = getattr(result.result, "results", None) or []
     for item in outcomes:
         node = getattr(item, "node", None)
         status = str(getattr(item.status, "value", item.status))
-        report.nodes.append(NodeOutcome(
-            name=getattr(node, "name", "?"),
-            resource_type=str(getattr(node, "resource_type", "?")),
-            status=status,
-            seconds=round(float(getattr(item, "execution_time", 0.0) or 0.0), 2),
-            message=(item.message or None) if status not in {"success", "pass"} else None,
-            failures=getattr(item, "failures", None),
-        ))  # fmt: skip
+        report.nodes.append(
+            NodeOutcome(
+                name=getattr(node, "name", "?"),
+                resource_type=str(getattr(node, "resource_type", "?")),
+                status=status,
+                seconds=round(float(getattr(item, "execution_time", 0.0) or 0.0), 2),
+                message=(item.message or None) if status not in {"success", "pass"} else None,
+                failures=getattr(item, "failures", None),
+            )
+        )
         report.counts[status] = report.counts.get(status, 0) + 1
     return report
 
@@ -290,8 +295,11 @@ def raise_for_failed_nodes(
     if not failed:
         return
     first = failed[0]
-    detail = [line.strip() for line in (first.message or "").strip().splitlines()
-              if line.strip() and not line.strip().startswith(("Database Error in", "compiled code at"))]  # fmt: skip
+    detail = [
+        line.strip()
+        for line in (first.message or "").strip().splitlines()
+        if line.strip() and not line.strip().startswith(("Database Error in", "compiled code at"))
+    ]
     more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
     raise BuildFailed(
         f"{first.resource_type} {first.name} {first.status}: {' / '.join(detail[:2]) if detail else 'no message'}{more}"

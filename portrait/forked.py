@@ -66,17 +66,20 @@ class ForkedGate:
             kind, value = pickle.load(self._pipe)  # noqa: S301 (our own child, through our own pipe)
         except EOFError:
             self._reap()
-            raise PortraitError(f"the {self.name} ended without a verdict",
-                                where=f"child process {self._pid}, exit status {self._status}",
-                                rule="a gate must report before the build may publish") from None  # fmt: skip
+            raise PortraitError(
+                f"the {self.name} ended without a verdict",
+                where=f"child process {self._pid}, exit status {self._status}",
+                rule="a gate must report before the build may publish",
+            ) from None
         if kind == "error" or value is None:
             self._reap()
             if kind == "error":
                 raise value
             return None
         result = value
-        result._docs = threading.Thread(target=self._docs_written, args=(result,),
-                                        name=f"data-docs-{self.name}", daemon=True)  # fmt: skip
+        result._docs = threading.Thread(
+            target=self._docs_written, args=(result,), name=f"data-docs-{self.name}", daemon=True
+        )
         result._docs.start()
         return result
 
@@ -84,8 +87,11 @@ class ForkedGate:
         try:
             _, error = pickle.load(self._pipe)  # noqa: S301 (as above)
         except EOFError:
-            error = PortraitError(f"the {self.name} ended before its Data Docs were written",
-                                  where=f"child process {self._pid}", rule="Data Docs")  # fmt: skip
+            error = PortraitError(
+                f"the {self.name} ended before its Data Docs were written",
+                where=f"child process {self._pid}",
+                rule="Data Docs",
+            )
         finally:
             self._reap()
         if error is not None:

@@ -104,8 +104,7 @@ def run_landing_gate(settings: Settings, *, docs_in_background: bool = False):
     if not batches:
         return None
     suites = landing.suites(batches, recent, delivered, settings.stale_batch_days)
-    return dq.run_gate("landing", suites, settings=settings,
-                       docs_in_background=docs_in_background)  # fmt: skip
+    return dq.run_gate("landing", suites, settings=settings, docs_in_background=docs_in_background)
 
 
 def _raise_if_failed(result) -> None:
@@ -130,8 +129,13 @@ def checked_marts_gate(settings: Settings, *, docs_in_background: bool = False, 
         published = conn.execute(
             "select to_regclass(%s)", (f"{PUBLISHED_SCHEMA}.customer_portrait",)
         ).fetchone()[0]
-    result = dq.run_gate("marts", marts.suites(BUILD_SCHEMA, PUBLISHED_SCHEMA if published else None),
-                         settings=settings, docs_in_background=docs_in_background, ready=ready)  # fmt: skip
+    result = dq.run_gate(
+        "marts",
+        marts.suites(BUILD_SCHEMA, PUBLISHED_SCHEMA if published else None),
+        settings=settings,
+        docs_in_background=docs_in_background,
+        ready=ready,
+    )
     _raise_if_failed(result)
     return result
 

@@ -61,11 +61,22 @@ def manifest_key(settings: Settings, variables: dict[str, object] | None, finger
     (``fingerprint``, from project_fingerprint), the variables, the profile's environment (database, user, threads)
     and dbt's own switches (DBT_*), the versions of the packages whose macros and parsers it
     holds (DBT_PACKAGES) and of Python."""
-    environment = {k: v for k, v in (os.environ | dbt_env(settings)).items()
-                   if k.startswith(("PORTRAIT_", "DBT_")) and k != "PGAPPNAME"}  # fmt: skip
-    material = json.dumps([fingerprint, variables or {}, sorted(environment.items()),
-                           _versions(DBT_PACKAGES), sys.version],
-                          default=str, sort_keys=True)  # fmt: skip
+    environment = {
+        k: v
+        for k, v in (os.environ | dbt_env(settings)).items()
+        if k.startswith(("PORTRAIT_", "DBT_")) and k != "PGAPPNAME"
+    }
+    material = json.dumps(
+        [
+            fingerprint,
+            variables or {},
+            sorted(environment.items()),
+            _versions(DBT_PACKAGES),
+            sys.version,
+        ],
+        default=str,
+        sort_keys=True,
+    )
     return hashlib.sha256(material.encode()).hexdigest()
 
 
@@ -109,8 +120,11 @@ def _cache_manifest(settings: Settings, key: str, manifest) -> None:
     import dataclasses
     import pickle
 
-    fields = {f.name: getattr(manifest, f.name) for f in dataclasses.fields(manifest)
-              if f.init and not f.name.startswith("_")}  # fmt: skip
+    fields = {
+        f.name: getattr(manifest, f.name)
+        for f in dataclasses.fields(manifest)
+        if f.init and not f.name.startswith("_")
+    }
     path = _manifest_cache_path(settings)
     partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:

@@ -83,8 +83,9 @@ def _valid(column: pa.Array) -> np.ndarray | None:
 def value_offsets(column: pa.Array) -> np.ndarray:
     """Where each value of a string or binary array (int32 offsets) starts in its data buffer, and
     where the last one ends (len + 1 offsets, for the values in view of a slice), without copying."""
-    return np.frombuffer(column.buffers()[1], dtype=np.int32, count=len(column) + 1,
-                         offset=column.offset * 4)  # fmt: skip
+    return np.frombuffer(
+        column.buffers()[1], dtype=np.int32, count=len(column) + 1, offset=column.offset * 4
+    )
 
 
 def same_width(column: pa.Array) -> np.ndarray | None:
@@ -264,8 +265,16 @@ def _numeric(column: pa.Array, doubles: pa.Array | None = None) -> _Field:
     fraction = fraction * _POW10[4 * fraction_groups - scale]
     integer_groups = max(1, -(-len(str(int(integer.max(initial=0)))) // 4))
     groups = integer_groups + fraction_groups
-    out = np.empty(len(value), dtype=[("ndigits", ">i2"), ("weight", ">i2"), ("sign", ">u2"),
-                                      ("dscale", ">i2"), ("digits", ">i2", (groups,))])  # fmt: skip
+    out = np.empty(
+        len(value),
+        dtype=[
+            ("ndigits", ">i2"),
+            ("weight", ">i2"),
+            ("sign", ">u2"),
+            ("dscale", ">i2"),
+            ("digits", ">i2", (groups,)),
+        ],
+    )
     out["ndigits"] = groups
     out["weight"] = integer_groups - 1
     out["sign"] = np.where(negative, _NUMERIC_NEGATIVE, 0)
@@ -303,9 +312,14 @@ def encode(
     in binary COPY format, without signature or trailer; None when a value is off the fast path.
     ``floats`` gives numeric columns (by position) as doubles already parsed from their text."""
     arrays = [
-        (sql_type, _combined(values) if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values))
+        (
+            sql_type,
+            _combined(values)
+            if isinstance(values, pa.Array | pa.ChunkedArray)
+            else pa.array(values),
+        )
         for sql_type, values in columns
-    ]  # fmt: skip
+    ]
     rows = len(arrays[0][1]) if arrays else 0
     floats = floats or {}
     try:

@@ -74,23 +74,31 @@ def unpublished_batches(settings: Settings) -> list[str]:
             return []
         published = conn.execute("select to_regclass('dq.publications')").fetchone()[0]
         watermark = WATERMARK if published else "'-infinity'::timestamptz"
-        return [r[0] for r in conn.execute(
-            f"select distinct batch_id from dq.ingest_batches where status in ('loaded', 'dropped') and ingested_at > {watermark}"
-        ).fetchall()]  # fmt: skip
+        return [
+            r[0]
+            for r in conn.execute(
+                f"select distinct batch_id from dq.ingest_batches where status in ('loaded', 'dropped') and ingested_at > {watermark}"
+            ).fetchall()
+        ]
 
 
 def landing_gate_inputs(settings: Settings) -> tuple[list[str], dict[str, list[int]], set[str]]:
     """The build's batches loaded after the last publication (up to the build's cut), recent row
     counts per table, tables delivered."""
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
-        batches = [r[0] for r in conn.execute(
-            f"select batch_id from ({CURRENT}) c where status = 'loaded' and ingested_at > {WATERMARK} "
-            f"and ingested_at <= {LOAD_CUT} order by batch_date, batch_id").fetchall()]  # fmt: skip
+        batches = [
+            r[0]
+            for r in conn.execute(
+                f"select batch_id from ({CURRENT}) c where status = 'loaded' and ingested_at > {WATERMARK} "
+                f"and ingested_at <= {LOAD_CUT} order by batch_date, batch_id"
+            ).fetchall()
+        ]
         recent: dict[str, list[int]] = {}
         delivered: set[str] = set()
         rows = conn.execute(
             "select b.batch_id, f ->> 'table', (f ->> 'rows_loaded')::bigint from dq.ingest_batches b, "
-            "jsonb_array_elements(b.files) f where b.status = 'loaded' order by b.started_at desc limit 2000").fetchall()  # fmt: skip
+            "jsonb_array_elements(b.files) f where b.status = 'loaded' order by b.started_at desc limit 2000"
+        ).fetchall()
         for batch_id, table, count in rows:
             if batch_id in batches:
                 delivered.add(table)
@@ -99,17 +107,28 @@ def landing_gate_inputs(settings: Settings) -> tuple[list[str], dict[str, list[i
     return batches, recent, delivered
 
 
-def publish(settings: Settings, *, cut: Cut, as_of: date | None, seconds: float, landing_run: str | None,
-            marts_run: str | None, warnings: int, fingerprint: str | None = None,
-            full_refresh: bool = False) -> None:  # fmt: skip
+def publish(
+    settings: Settings,
+    *,
+    cut: Cut,
+    as_of: date | None,
+    seconds: float,
+    landing_run: str | None,
+    marts_run: str | None,
+    warnings: int,
+    fingerprint: str | None = None,
+    full_refresh: bool = False,
+) -> None:
     """Swap the audited build schema in for the published marts, in one transaction; recorded
     with the build's cut and batch set, and the fingerprint of the project built (by default the
     project as it is now). A full build answers the rebuild requests made before it started."""
     fingerprint = fingerprint or project_fingerprint(settings)
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
         if full_refresh:
-            conn.execute("delete from dq.rebuild_requests where requested_at <= now() - %s * interval '1 second'",
-                         (seconds,))  # fmt: skip
+            conn.execute(
+                "delete from dq.rebuild_requests where requested_at <= now() - %s * interval '1 second'",
+                (seconds,),
+            )
         had = conn.execute(
             "select 1 from pg_namespace where nspname = %s", (PUBLISHED_SCHEMA,)
         ).fetchone()
@@ -126,9 +145,18 @@ def publish(settings: Settings, *, cut: Cut, as_of: date | None, seconds: float,
         conn.execute(
             "insert into dq.publications (as_of_date, transactions_through, batches, build_seconds, landing_run_id, "
             "marts_run_id, warnings, project_fingerprint, build_id) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (as_of, cut.cut, json.dumps(cut.batches), round(seconds, 2), landing_run, marts_run, warnings, fingerprint,
-             cut.build_id),
-        )  # fmt: skip
+            (
+                as_of,
+                cut.cut,
+                json.dumps(cut.batches),
+                round(seconds, 2),
+                landing_run,
+                marts_run,
+                warnings,
+                fingerprint,
+                cut.build_id,
+            ),
+        )
         if had:
             conn.execute(f"drop schema {PUBLISHED_SCHEMA}_previous cascade")
         conn.commit()
@@ -157,8 +185,10 @@ def snapshots_pending(settings: Settings) -> bool:
 
 def mark_snapshots_taken(settings: Settings) -> None:
     with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
-        conn.execute("update dq.publications set snapshots_at = now() where published_at = "
-                     "(select max(published_at) from dq.publications)")  # fmt: skip
+        conn.execute(
+            "update dq.publications set snapshots_at = now() where published_at = "
+            "(select max(published_at) from dq.publications)"
+        )
 
 
 def increments_to_rebuild(settings: Settings) -> str | None:
@@ -184,7 +214,8 @@ def increments_to_rebuild(settings: Settings) -> str | None:
             "jsonb_each(coalesce(p.batches, '{}')) b) "
             "select i.batch_id, bool_or(i.status = 'dropped') from dq.ingest_batches i join published p using (batch_id) "
             f"where i.status in ('loaded', 'dropped') and i.ingested_at > p.at and i.ingested_at <= {LOAD_CUT} "
-            "group by 1 order by 1 limit 1").fetchone()  # fmt: skip
+            "group by 1 order by 1 limit 1"
+        ).fetchone()
         if changed:
             return f"published batch {changed[0]} was {'dropped' if changed[1] else 'delivered again'} since"
         for table in RAW_INCREMENTS:
@@ -193,10 +224,12 @@ def increments_to_rebuild(settings: Settings) -> str | None:
             stale = conn.execute(
                 f"select min(ingested_at) from {table} where ingested_at > {WATERMARK} "
                 f"and ingested_at not in (select ingested_at from ({CURRENT}) c where status = 'loaded')"
-            ).fetchone()[0]  # fmt: skip
+            ).fetchone()[0]
             if stale is not None:
-                return (f"{table} holds unpublished rows loaded at {stale.isoformat()} from a batch "
-                        "that has since been replaced")  # fmt: skip
+                return (
+                    f"{table} holds unpublished rows loaded at {stale.isoformat()} from a batch "
+                    "that has since been replaced"
+                )
     return None
 
 
@@ -248,9 +281,15 @@ def staging_can_be_kept(settings: Settings, manifest, fingerprint: str) -> bool:
     table is rebuilt)."""
     if manifest is None:
         return False
-    relations = [f'"{node.schema}"."{node.alias}"' for node in manifest.nodes.values()
-                 if node.resource_type == "seed"
-                 or (node.resource_type == "model" and node.original_file_path.startswith(f"{STAGING_MODELS}/"))]  # fmt: skip
+    relations = [
+        f'"{node.schema}"."{node.alias}"'
+        for node in manifest.nodes.values()
+        if node.resource_type == "seed"
+        or (
+            node.resource_type == "model"
+            and node.original_file_path.startswith(f"{STAGING_MODELS}/")
+        )
+    ]
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
         last = conn.execute(
             "select project_fingerprint from dq.publications order by published_at desc limit 1"

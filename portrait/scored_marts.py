@@ -34,8 +34,11 @@ def publish_scored_marts(settings: Settings | None = None) -> BuildReport:
             ).fetchone()[0]
             is None
         ):
-            raise BuildFailed("no published marts to add scores to", where=f"schema {PUBLISHED_SCHEMA}",
-                              rule="run the warehouse build (`portrait run` / `portrait build`) first")  # fmt: skip
+            raise BuildFailed(
+                "no published marts to add scores to",
+                where=f"schema {PUBLISHED_SCHEMA}",
+                rule="run the warehouse build (`portrait run` / `portrait build`) first",
+            )
         ensure_ml_tables(conn)
         # fresh statistics before dbt joins the scores: planned blind right after scoring wrote
         # them, the marketing marts' joins ran for minutes at 100k customers
@@ -54,8 +57,12 @@ def publish_scored_marts(settings: Settings | None = None) -> BuildReport:
     dq.raise_if_failed(gate)
     report.gates = [gate.summary()]
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
-        tables = [r[0] for r in conn.execute(
-            "select tablename from pg_tables where schemaname = %s order by 1", (SCORES_SCHEMA,)).fetchall()]  # fmt: skip
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "select tablename from pg_tables where schemaname = %s order by 1", (SCORES_SCHEMA,)
+            ).fetchall()
+        ]
         for table in tables:
             conn.execute(f"drop table if exists {PUBLISHED_SCHEMA}.{table}")
             conn.execute(f"alter table {SCORES_SCHEMA}.{table} set schema {PUBLISHED_SCHEMA}")

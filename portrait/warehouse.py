@@ -273,7 +273,8 @@ class EmbeddedServer:
         try:
             self._run(
                 "initdb",
-                "--username", SUPERUSER,
+                "--username",
+                SUPERUSER,
                 f"--pwfile={pwfile}",
                 "--auth-host=scram-sha-256",
                 "--auth-local=peer",
@@ -285,9 +286,10 @@ class EmbeddedServer:
                 "--locale-provider=builtin",
                 "--builtin-locale=C.UTF-8",
                 "--no-instructions",
-                "-D", str(self.pgdata),
+                "-D",
+                str(self.pgdata),
                 timeout=180,
-            )  # fmt: skip
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         conf = self.pgdata / "postgresql.conf"
@@ -330,8 +332,18 @@ class EmbeddedServer:
         # After a killed postmaster its children may hold the old shared memory for a moment.
         for _attempt in range(10):
             try:
-                self._run("pg_ctl", "-w", "-t", "60", "-D", str(self.pgdata),
-                          "-l", str(self.log_file), "start", timeout=90)  # fmt: skip
+                self._run(
+                    "pg_ctl",
+                    "-w",
+                    "-t",
+                    "60",
+                    "-D",
+                    str(self.pgdata),
+                    "-l",
+                    str(self.log_file),
+                    "start",
+                    timeout=90,
+                )
                 return True
             except DatabaseError as err:
                 last_error = err
@@ -357,8 +369,11 @@ class EmbeddedServer:
             if not pid_alive(pid):
                 return True
             time.sleep(0.1)
-        raise DatabaseError("the embedded PostgreSQL did not stop within 60 s", where=str(self.pgdata),
-                            rule=f"see {self.log_file}")  # fmt: skip
+        raise DatabaseError(
+            "the embedded PostgreSQL did not stop within 60 s",
+            where=str(self.pgdata),
+            rule=f"see {self.log_file}",
+        )
 
     def kill(self) -> None:
         """Kill the postmaster hard (used by crash-recovery tests)."""
@@ -466,8 +481,16 @@ def status(settings: Settings | None = None) -> ServerStatus:
             version = conn.execute("show server_version").fetchone()[0]  # type: ignore[index]
             running = True
         parts = urlsplit(settings.database_url or "")
-        return ServerStatus("external", running, parts.hostname, parts.port, None, None, version,
-                            mask_url(settings.database_url or ""))  # fmt: skip
+        return ServerStatus(
+            "external",
+            running,
+            parts.hostname,
+            parts.port,
+            None,
+            None,
+            version,
+            mask_url(settings.database_url or ""),
+        )
     server = EmbeddedServer(settings)
     pid = server.running_pid()
     version = None
@@ -476,8 +499,9 @@ def status(settings: Settings | None = None) -> ServerStatus:
     url = None
     with contextlib.suppress(DatabaseError):
         url = mask_url(owner_url(settings))
-    return ServerStatus("embedded", pid is not None, "127.0.0.1", server.port, pid,
-                        str(server.pgdata), version, url)  # fmt: skip
+    return ServerStatus(
+        "embedded", pid is not None, "127.0.0.1", server.port, pid, str(server.pgdata), version, url
+    )
 
 
 def _bootstrap_embedded(settings: Settings, server: EmbeddedServer) -> None:
@@ -490,8 +514,11 @@ def _bootstrap_embedded(settings: Settings, server: EmbeddedServer) -> None:
             "select 1 from pg_database where datname = %s", (DATABASE,)
         ).fetchone()
         if not exists:
-            conn.execute(sql.SQL("create database {} owner {}").format(
-                sql.Identifier(DATABASE), sql.Identifier(OWNER_ROLE)))  # fmt: skip
+            conn.execute(
+                sql.SQL("create database {} owner {}").format(
+                    sql.Identifier(DATABASE), sql.Identifier(OWNER_ROLE)
+                )
+            )
     with connect(server.superuser_url(DATABASE), autocommit=True) as conn:
         bootstrap_schemas(conn, owner=OWNER_ROLE, bi_pw=bi_password(settings))
 
@@ -541,10 +568,18 @@ def bootstrap_schemas(conn: psycopg.Connection, *, owner: str | None, bi_pw: str
         owner_id = sql.Identifier(owner)
         bi_id = sql.Identifier(BI_ROLE)
         for schema in SCHEMAS:
-            conn.execute(sql.SQL("create schema if not exists {} authorization {}").format(
-                sql.Identifier(schema), owner_id))  # fmt: skip
-        _ensure_role(conn, BI_ROLE, bi_pw, read_only=True,
-                     extra=sql.SQL("NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT"))  # fmt: skip
+            conn.execute(
+                sql.SQL("create schema if not exists {} authorization {}").format(
+                    sql.Identifier(schema), owner_id
+                )
+            )
+        _ensure_role(
+            conn,
+            BI_ROLE,
+            bi_pw,
+            read_only=True,
+            extra=sql.SQL("NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT"),
+        )
         db_id = sql.Identifier(database)
         conn.execute(sql.SQL("revoke all on database {} from public").format(db_id))
         conn.execute(sql.SQL("grant connect on database {} to {}").format(db_id, bi_id))
@@ -592,8 +627,11 @@ def ensure_airflow_database(settings: Settings | None = None) -> None:
             OWNER_ROLE if settings.embedded else conn.execute("select current_user").fetchone()[0]
         )
         try:
-            conn.execute(sql.SQL("create database {} owner {}").format(
-                sql.Identifier(AIRFLOW_DATABASE), sql.Identifier(owner)))  # fmt: skip
+            conn.execute(
+                sql.SQL("create database {} owner {}").format(
+                    sql.Identifier(AIRFLOW_DATABASE), sql.Identifier(owner)
+                )
+            )
         except psycopg.errors.InsufficientPrivilege:
             raise DatabaseError(
                 f"cannot create Airflow's metadata database {AIRFLOW_DATABASE!r}",

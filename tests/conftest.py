@@ -61,9 +61,11 @@ def run_cli(
     """Run the installed `portrait` command as a user would."""
     result = subprocess.run(
         [str(PORTRAIT_BIN), *args],
-        capture_output=True, text=True, timeout=timeout,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
-    )  # fmt: skip
+    )
     if check and result.returncode != 0:
         raise AssertionError(
             f"portrait {' '.join(args)} failed ({result.returncode}):\n{result.stderr}"

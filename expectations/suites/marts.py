@@ -52,30 +52,65 @@ having sum((actual - expected) * ln(actual / expected)) > {PSI_THRESHOLD}
 
 def mart_suite(schema: str, table: str, expectations: list) -> SuiteSpec:
     """The suite of one mart: named after it, validating all its rows in ``schema``."""
-    return SuiteSpec(name=f"marts.{table}", table=f"{schema}.{table}",
-                     query=f"select * from {schema}.{table}", expectations=expectations)  # fmt: skip
+    return SuiteSpec(
+        name=f"marts.{table}",
+        table=f"{schema}.{table}",
+        query=f"select * from {schema}.{table}",
+        expectations=expectations,
+    )
 
 
 def suites(build_schema: str, published_schema: str | None) -> list[SuiteSpec]:
     e = gx.expectations
-    portrait = mart_suite(build_schema, "customer_portrait", [
-        e.ExpectTableRowCountToBeBetween(min_value=1, meta=severity(CRITICAL, rule="portrait not empty")),
-        e.UnexpectedRowsExpectation(
-            description="every onboarded customer has a portrait row",
-            unexpected_rows_query=(f"select customer_id from {build_schema}.dim_customer where onboarded_date <= as_of_date "
-                                   "and customer_id not in (select customer_id from {batch})"),
-            meta=severity(CRITICAL, rule="completeness"),
-        ),
-        e.ExpectColumnValuesToBeUnique(column="customer_id", meta=severity(CRITICAL, rule="key")),
-        e.ExpectColumnValuesToNotBeNull(column="value_tier", meta=severity(CRITICAL, rule="completeness")),
-        e.ExpectColumnValuesToBeInSet(column="value_tier", value_set=["key", "important", "standard", "low"],
-                                      meta=severity(CRITICAL, rule="allowed values")),
-        e.ExpectColumnValuesToBeBetween(column="age_years", min_value=0, max_value=120, meta=severity(CRITICAL, rule="range")),
-        e.ExpectColumnValuesToBeBetween(column="product_count", min_value=0, max_value=200, meta=severity(CRITICAL, rule="range")),
-        e.ExpectColumnValuesToBeBetween(column="rfm_recency_score", min_value=1, max_value=5, meta=severity(CRITICAL, rule="range")),
-        e.ExpectColumnProportionOfNonNullValuesToBeBetween(column="region", min_value=0.95,
-                                                           meta=severity(WARNING, rule="completeness")),
-    ])  # fmt: skip
+    portrait = mart_suite(
+        build_schema,
+        "customer_portrait",
+        [
+            e.ExpectTableRowCountToBeBetween(
+                min_value=1, meta=severity(CRITICAL, rule="portrait not empty")
+            ),
+            e.UnexpectedRowsExpectation(
+                description="every onboarded customer has a portrait row",
+                unexpected_rows_query=(
+                    f"select customer_id from {build_schema}.dim_customer where onboarded_date <= as_of_date "
+                    "and customer_id not in (select customer_id from {batch})"
+                ),
+                meta=severity(CRITICAL, rule="completeness"),
+            ),
+            e.ExpectColumnValuesToBeUnique(
+                column="customer_id", meta=severity(CRITICAL, rule="key")
+            ),
+            e.ExpectColumnValuesToNotBeNull(
+                column="value_tier", meta=severity(CRITICAL, rule="completeness")
+            ),
+            e.ExpectColumnValuesToBeInSet(
+                column="value_tier",
+                value_set=["key", "important", "standard", "low"],
+                meta=severity(CRITICAL, rule="allowed values"),
+            ),
+            e.ExpectColumnValuesToBeBetween(
+                column="age_years",
+                min_value=0,
+                max_value=120,
+                meta=severity(CRITICAL, rule="range"),
+            ),
+            e.ExpectColumnValuesToBeBetween(
+                column="product_count",
+                min_value=0,
+                max_value=200,
+                meta=severity(CRITICAL, rule="range"),
+            ),
+            e.ExpectColumnValuesToBeBetween(
+                column="rfm_recency_score",
+                min_value=1,
+                max_value=5,
+                meta=severity(CRITICAL, rule="range"),
+            ),
+            e.ExpectColumnProportionOfNonNullValuesToBeBetween(
+                column="region", min_value=0.95, meta=severity(WARNING, rule="completeness")
+            ),
+        ],
+    )
     portrait.expectations += [
         e.ExpectColumnValuesToBeBetween(
             column=c, min_value=0, max_value=1, meta=severity(CRITICAL, rule="ratio range")
@@ -133,32 +168,82 @@ def suites(build_schema: str, published_schema: str | None) -> list[SuiteSpec]:
 def score_suites(schema: str) -> list[SuiteSpec]:
     """Score ranges in the marts built from ml.customer_scores (empty before scoring)."""
     e = gx.expectations
-    offers = mart_suite(schema, "next_best_offer", [
-        e.ExpectColumnValuesToBeUnique(column="customer_id", meta=severity(CRITICAL, rule="key")),
-        e.ExpectColumnValuesToBeBetween(column="propensity", min_value=0, max_value=1, meta=severity(CRITICAL, rule="score range")),
-        e.ExpectColumnValuesToBeBetween(column="churn_risk_score", min_value=0, max_value=1, meta=severity(CRITICAL, rule="score range")),
-        e.ExpectColumnValuesToBeBetween(column="expected_value_amount", min_value=0, meta=severity(CRITICAL, rule="range")),
-    ])  # fmt: skip
-    targets = mart_suite(schema, "campaign_target_list", [
-        e.ExpectColumnValuesToBeInSet(column="contact_group", value_set=["treated", "control"],
-                                      meta=severity(CRITICAL, rule="allowed values")),
-        e.UnexpectedRowsExpectation(
-            description="the control group is between 2% and 30% of a target list of 200 or more",
-            unexpected_rows_query=("select count(*) from {batch} having count(*) >= 200 and "
-                                   "avg((contact_group = 'control')::int) not between 0.02 and 0.30"),
-            meta=severity(WARNING, rule="control group share")),
-    ])  # fmt: skip
-    scores = mart_suite(schema, "customer_scores", [
-        e.ExpectColumnValuesToNotBeNull(column="model_version", meta=severity(CRITICAL, rule="lineage")),
-        e.ExpectColumnValuesToNotBeNull(column="score_band", meta=severity(CRITICAL, rule="completeness")),
-        e.UnexpectedRowsExpectation(
-            description="a banded (classifier) score is a probability",
-            unexpected_rows_query="select * from {batch} where score_band in ('low', 'medium', 'high') and score not between 0 and 1",
-            meta=severity(CRITICAL, rule="score range")),
-    ])  # fmt: skip
-    prospects = mart_suite(schema, "contact_prospects", [
-        e.ExpectColumnValuesToBeUnique(column="contact_id", meta=severity(CRITICAL, rule="key")),
-        e.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=1, meta=severity(CRITICAL, rule="score range")),
-        e.ExpectColumnValuesToNotBeNull(column="model_version", meta=severity(CRITICAL, rule="lineage")),
-    ])  # fmt: skip
+    offers = mart_suite(
+        schema,
+        "next_best_offer",
+        [
+            e.ExpectColumnValuesToBeUnique(
+                column="customer_id", meta=severity(CRITICAL, rule="key")
+            ),
+            e.ExpectColumnValuesToBeBetween(
+                column="propensity",
+                min_value=0,
+                max_value=1,
+                meta=severity(CRITICAL, rule="score range"),
+            ),
+            e.ExpectColumnValuesToBeBetween(
+                column="churn_risk_score",
+                min_value=0,
+                max_value=1,
+                meta=severity(CRITICAL, rule="score range"),
+            ),
+            e.ExpectColumnValuesToBeBetween(
+                column="expected_value_amount", min_value=0, meta=severity(CRITICAL, rule="range")
+            ),
+        ],
+    )
+    targets = mart_suite(
+        schema,
+        "campaign_target_list",
+        [
+            e.ExpectColumnValuesToBeInSet(
+                column="contact_group",
+                value_set=["treated", "control"],
+                meta=severity(CRITICAL, rule="allowed values"),
+            ),
+            e.UnexpectedRowsExpectation(
+                description="the control group is between 2% and 30% of a target list of 200 or more",
+                unexpected_rows_query=(
+                    "select count(*) from {batch} having count(*) >= 200 and "
+                    "avg((contact_group = 'control')::int) not between 0.02 and 0.30"
+                ),
+                meta=severity(WARNING, rule="control group share"),
+            ),
+        ],
+    )
+    scores = mart_suite(
+        schema,
+        "customer_scores",
+        [
+            e.ExpectColumnValuesToNotBeNull(
+                column="model_version", meta=severity(CRITICAL, rule="lineage")
+            ),
+            e.ExpectColumnValuesToNotBeNull(
+                column="score_band", meta=severity(CRITICAL, rule="completeness")
+            ),
+            e.UnexpectedRowsExpectation(
+                description="a banded (classifier) score is a probability",
+                unexpected_rows_query="select * from {batch} where score_band in ('low', 'medium', 'high') and score not between 0 and 1",
+                meta=severity(CRITICAL, rule="score range"),
+            ),
+        ],
+    )
+    prospects = mart_suite(
+        schema,
+        "contact_prospects",
+        [
+            e.ExpectColumnValuesToBeUnique(
+                column="contact_id", meta=severity(CRITICAL, rule="key")
+            ),
+            e.ExpectColumnValuesToBeBetween(
+                column="score",
+                min_value=0,
+                max_value=1,
+                meta=severity(CRITICAL, rule="score range"),
+            ),
+            e.ExpectColumnValuesToNotBeNull(
+                column="model_version", meta=severity(CRITICAL, rule="lineage")
+            ),
+        ],
+    )
     return [offers, targets, scores, prospects]

@@ -106,8 +106,9 @@ def get(name: str) -> ModelSpec:
     if name not in specs:
         from portrait.errors import InputError
 
-        raise InputError(f"unknown model {name!r}", where="--model",
-                         rule=f"one of {', '.join(specs)}")  # fmt: skip
+        raise InputError(
+            f"unknown model {name!r}", where="--model", rule=f"one of {', '.join(specs)}"
+        )
     return specs[name]
 
 

@@ -14,8 +14,12 @@ ESTIMATORS = {"LGBMClassifier": "lightgbm", "LogisticRegression": "logistic"}
 TRUSTED_TYPES = sorted({t for module in FAMILIES.values() for t in module.TRUSTED_TYPES})
 
 
-def build(categorical: list[str], numeric: list[str], params: dict[str, object] | None = None,
-          family: str = "lightgbm"):  # fmt: skip
+def build(
+    categorical: list[str],
+    numeric: list[str],
+    params: dict[str, object] | None = None,
+    family: str = "lightgbm",
+):
     return FAMILIES[family].build(categorical, numeric, params)
 
 

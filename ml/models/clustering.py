@@ -23,8 +23,11 @@ CLUSTERS = 6
 TRUSTED_TYPES = ["numpy.log1p", "numpy.dtype"]
 
 
-def build(categorical: list[str] | None = None, numeric: list[str] | None = None,
-          params: dict[str, object] | None = None):  # fmt: skip
+def build(
+    categorical: list[str] | None = None,
+    numeric: list[str] | None = None,
+    params: dict[str, object] | None = None,
+):
     from sklearn.cluster import KMeans
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
@@ -33,11 +36,21 @@ def build(categorical: list[str] | None = None, numeric: list[str] | None = None
 
     plain = [c for c in INDICATORS if c not in SKEWED]
     prepare = ColumnTransformer(
-        [("skewed", Pipeline([("fill", SimpleImputer(strategy="constant", fill_value=0)),
-                              ("log", FunctionTransformer(np.log1p, feature_names_out="one-to-one"))]), SKEWED),
-         ("plain", SimpleImputer(strategy="median"), plain)],
+        [
+            (
+                "skewed",
+                Pipeline(
+                    [
+                        ("fill", SimpleImputer(strategy="constant", fill_value=0)),
+                        ("log", FunctionTransformer(np.log1p, feature_names_out="one-to-one")),
+                    ]
+                ),
+                SKEWED,
+            ),
+            ("plain", SimpleImputer(strategy="median"), plain),
+        ],
         verbose_feature_names_out=False,
-    )  # fmt: skip
+    )
     settings = {"n_clusters": CLUSTERS, "n_init": 10, "random_state": 0} | (params or {})
     return Pipeline(
         [("prepare", prepare), ("scale", StandardScaler()), ("model", KMeans(**settings))]
@@ -82,6 +95,13 @@ def profiles(frame: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
             f"{'high' if z[c] > 0 else 'low'} {c.removesuffix('_amount').replace('_', ' ')}"
             for c in top
         )
-        rows.append({"cluster": int(cluster), "cluster_name": name, "customers": len(part),
-                     "share": len(part) / len(data), **part.mean().round(2).to_dict()})  # fmt: skip
+        rows.append(
+            {
+                "cluster": int(cluster),
+                "cluster_name": name,
+                "customers": len(part),
+                "share": len(part) / len(data),
+                **part.mean().round(2).to_dict(),
+            }
+        )
     return pd.DataFrame(rows)

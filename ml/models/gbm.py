@@ -33,11 +33,18 @@ def build(categorical: list[str], numeric: list[str], params: dict[str, object] 
     from sklearn.preprocessing import OrdinalEncoder
 
     prepare = ColumnTransformer(
-        [("categorical", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
-                                        encoded_missing_value=-1), categorical),
-         ("numeric", "passthrough", numeric)],
+        [
+            (
+                "categorical",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1
+                ),
+                categorical,
+            ),
+            ("numeric", "passthrough", numeric),
+        ],
         verbose_feature_names_out=False,
-    ).set_output(transform="pandas")  # fmt: skip
+    ).set_output(transform="pandas")
     return Pipeline([("prepare", prepare), ("model", LGBMClassifier(**(PARAMS | (params or {}))))])
 
 

@@ -21,13 +21,23 @@ def build(categorical: list[str], numeric: list[str], params: dict[str, object] 
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    numbers = Pipeline([("fill", SimpleImputer(strategy="median", keep_empty_features=True)),
-                        ("scale", StandardScaler())])  # fmt: skip
+    numbers = Pipeline(
+        [
+            ("fill", SimpleImputer(strategy="median", keep_empty_features=True)),
+            ("scale", StandardScaler()),
+        ]
+    )
     prepare = ColumnTransformer(
-        [("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical),
-         ("numeric", numbers, numeric)],
+        [
+            (
+                "categorical",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                categorical,
+            ),
+            ("numeric", numbers, numeric),
+        ],
         verbose_feature_names_out=False,
-    )  # fmt: skip
+    )
     model = LogisticRegression(**(PARAMS | (params or {})))
     return Pipeline([("prepare", prepare), ("model", model)])
 

@@ -27,13 +27,20 @@ def list_(as_json: bool = JsonOption) -> None:
             console.print("No batches yet: `portrait ingest FOLDER` loads one.")
             return
         width = max(len("status"), *(len(b["status"]) for b in p["batches"]))
-        console.print(f"{'batch':<28} {'date':<10} {'source':<18} {'status':<{width}} {'loaded':>10} "
-                      f"{'quarantined':>11}  published", soft_wrap=True)  # fmt: skip
+        console.print(
+            f"{'batch':<28} {'date':<10} {'source':<18} {'status':<{width}} {'loaded':>10} "
+            f"{'quarantined':>11}  published",
+            soft_wrap=True,
+        )
         for b in p["batches"]:
             rows = "-" if b["rows_loaded"] is None else f"{b['rows_loaded']:,}"
             bad = "-" if b["rows_quarantined"] is None else f"{b['rows_quarantined']:,}"
-            console.print(f"{b['batch_id']:<28} {b['batch_date']:<10} {b['source']:<18} {b['status']:<{width}} "
-                          f"{rows:>10} {bad:>11}  {'yes' if b['published'] else 'no'}", markup=False, soft_wrap=True)  # fmt: skip
+            console.print(
+                f"{b['batch_id']:<28} {b['batch_date']:<10} {b['source']:<18} {b['status']:<{width}} "
+                f"{rows:>10} {bad:>11}  {'yes' if b['published'] else 'no'}",
+                markup=False,
+                soft_wrap=True,
+            )
 
     emit({"batches": rows}, as_json, human)
 
@@ -53,8 +60,11 @@ def drop(
     result = run(settings, batch_id, wait=wait)
 
     def human(p: dict) -> None:
-        console.print(f"Dropped {p['batch_id']}: {len(p['tables'])} tables, "
-                      f"{p['quarantined_rows_removed']:,} quarantined rows; the next build rebuilds "
-                      "what it touched.", markup=False)  # fmt: skip
+        console.print(
+            f"Dropped {p['batch_id']}: {len(p['tables'])} tables, "
+            f"{p['quarantined_rows_removed']:,} quarantined rows; the next build rebuilds "
+            "what it touched.",
+            markup=False,
+        )
 
     emit(result, as_json, human)

@@ -19,8 +19,11 @@ def catalogue(
     from portrait.catalogue import indicators, write
 
     count = write(out)
-    payload = {"written_to": str(out), "indicators": count,
-               "by_dimension": _count_by_dimension(indicators())}  # fmt: skip
+    payload = {
+        "written_to": str(out),
+        "indicators": count,
+        "by_dimension": _count_by_dimension(indicators()),
+    }
     emit(
         payload,
         as_json,

@@ -33,11 +33,24 @@ def contract(
     payload = {
         "version": CONTRACT_VERSION,
         "written_to": str(out) if out else None,
-        "tables": {t.name: {"required": t.required, "key": list(t.key),
-                            "columns": {c.name: {"type": c.type, "required": c.required, "pii": c.pii,
-                                                 "rules": c.rules(), "description": c.description}
-                                        for c in t.columns}} for t in TABLES},
-    }  # fmt: skip
+        "tables": {
+            t.name: {
+                "required": t.required,
+                "key": list(t.key),
+                "columns": {
+                    c.name: {
+                        "type": c.type,
+                        "required": c.required,
+                        "pii": c.pii,
+                        "rules": c.rules(),
+                        "description": c.description,
+                    }
+                    for c in t.columns
+                },
+            }
+            for t in TABLES
+        },
+    }
 
     def human(p: dict) -> None:
         if p["written_to"]:

@@ -100,8 +100,14 @@ def demo(
         from portrait.orchestration.runner import run_daily
 
         with output_to_log(log) as out:
-            report = run_daily(landing_dir=str(landing), settings=settings, log=str(log),
-                               on_dag=lambda d: as_json or out.print(f"  {d.dag_id:<18} {d.state:<8} {d.seconds:>6.1f}s"))  # fmt: skip
+            report = run_daily(
+                landing_dir=str(landing),
+                settings=settings,
+                log=str(log),
+                on_dag=lambda d: (
+                    as_json or out.print(f"  {d.dag_id:<18} {d.state:<8} {d.seconds:>6.1f}s")
+                ),
+            )
         unchanged["pipeline"] = report.nothing_new
         if report.nothing_new:
             return "unchanged (this delivery is already loaded)"
@@ -119,11 +125,18 @@ def demo(
         if unchanged["pipeline"] and scheduled <= champions:
             return "unchanged (champions already trained on this data)"
         with output_to_log(log) as out:
-            report = run_daily(settings=settings, log=str(log),
-                               dag_ids=("ml_training", "customer_scoring", "campaign_feedback"),
-                               on_dag=lambda d: as_json or out.print(f"  {d.dag_id:<18} {d.state:<8} {d.seconds:>6.1f}s"))  # fmt: skip
-        return (f"Airflow ran {len(report.tasks)} tasks ({report.mode}); "
-                "scores and marketing marts published")  # fmt: skip
+            report = run_daily(
+                settings=settings,
+                log=str(log),
+                dag_ids=("ml_training", "customer_scoring", "campaign_feedback"),
+                on_dag=lambda d: (
+                    as_json or out.print(f"  {d.dag_id:<18} {d.state:<8} {d.seconds:>6.1f}s")
+                ),
+            )
+        return (
+            f"Airflow ran {len(report.tasks)} tasks ({report.mode}); "
+            "scores and marketing marts published"
+        )
 
     def docs_step() -> str:
         from portrait.dbt_docs import docs_path, write_docs

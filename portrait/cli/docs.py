@@ -16,7 +16,10 @@ def docs(as_json: bool = JsonOption) -> None:
     result = write_docs(settings)
 
     def human(p: dict) -> None:
-        console.print(f"dbt docs: {p['path']} ({p['nodes'].get('model', 0)} models, "
-                      f"{len(p['exposures'])} exposures; {p['seconds']:.1f}s)", soft_wrap=True)  # fmt: skip
+        console.print(
+            f"dbt docs: {p['path']} ({p['nodes'].get('model', 0)} models, "
+            f"{len(p['exposures'])} exposures; {p['seconds']:.1f}s)",
+            soft_wrap=True,
+        )
 
     emit(result, as_json, human)

@@ -36,12 +36,18 @@ def report(as_json: bool = JsonOption) -> None:
         console.print(f"[{colour}]{p['status']}[/]: latest build {p['build_id'] or '(none)'}")
         for run in p["latest_runs"]:
             state = "[red]FAILED[/]" if run["critical_failures"] else "[green]passed[/]"
-            console.print(f"{run['stage']:<8} {state} {run['passed']}/{run['checks']} checks, "
-                          f"{run['warnings']} warnings  ({run['run_id']})")  # fmt: skip
+            console.print(
+                f"{run['stage']:<8} {state} {run['passed']}/{run['checks']} checks, "
+                f"{run['warnings']} warnings  ({run['run_id']})"
+            )
         for failure in p["failures"][:10]:
-            console.print(f"  {failure['severity']:<8} {failure['suite']} {failure['column'] or ''}: observed "
-                          f"{failure['observed'] or failure['unexpected_count']}, allowed {failure['threshold'] or '-'}; "
-                          f"{failure['next_step']}", markup=False, soft_wrap=True)  # fmt: skip
+            console.print(
+                f"  {failure['severity']:<8} {failure['suite']} {failure['column'] or ''}: observed "
+                f"{failure['observed'] or failure['unexpected_count']}, allowed {failure['threshold'] or '-'}; "
+                f"{failure['next_step']}",
+                markup=False,
+                soft_wrap=True,
+            )
         console.print(f"Report: {p['path']}")
         for docs in p["data_docs"]:
             console.print(f"GX Data Docs: {docs}")

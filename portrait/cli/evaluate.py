@@ -32,15 +32,23 @@ def evaluate(
 
     def human(p: dict) -> None:
         low, high = p["auc_95"]
-        console.print(f"{p['source']}: {p['model_name']} v{p['model_version']} ({p['family']}, chosen "
-                      f"by validation) trained on {p['events']:,} events")  # fmt: skip
-        console.print(f"  {p['protocol']}: scored the {p['evaluated_events']:,} events from "
-                      f"{p['evaluated_from'][:10]} ({p['evaluated_positive_rate']:.1%} positive) through ml.event_scores")  # fmt: skip
-        console.print(f"  AUC {p['auc']:.3f} (95% {low:.3f}-{high:.3f}), PR-AUC {p['pr_auc']:.3f}, "
-                      f"top-decile lift {p['lift_top_decile']:.2f}; baseline {p['goal_auc']:.3f}")  # fmt: skip
+        console.print(
+            f"{p['source']}: {p['model_name']} v{p['model_version']} ({p['family']}, chosen "
+            f"by validation) trained on {p['events']:,} events"
+        )
+        console.print(
+            f"  {p['protocol']}: scored the {p['evaluated_events']:,} events from "
+            f"{p['evaluated_from'][:10]} ({p['evaluated_positive_rate']:.1%} positive) through ml.event_scores"
+        )
+        console.print(
+            f"  AUC {p['auc']:.3f} (95% {low:.3f}-{high:.3f}), PR-AUC {p['pr_auc']:.3f}, "
+            f"top-decile lift {p['lift_top_decile']:.2f}; baseline {p['goal_auc']:.3f}"
+        )
         for family, f in p["families"].items():
-            console.print(f"  {family} v{f['version']}: validation AUC {f['validation_auc'] or float('nan'):.3f}, "
-                          f"holdout {f['holdout_auc'] or float('nan'):.3f}, evaluated {f['evaluated_auc']:.3f}")  # fmt: skip
+            console.print(
+                f"  {family} v{f['version']}: validation AUC {f['validation_auc'] or float('nan'):.3f}, "
+                f"holdout {f['holdout_auc'] or float('nan'):.3f}, evaluated {f['evaluated_auc']:.3f}"
+            )
         console.print(f"  random 5-fold split (ignores time): AUC {p['random_split_auc']:.3f}")
         console.print(f"  MLflow run {p['run_id']} in {p['home']}/mlflow; seconds {p['seconds']}")
 

@@ -28,15 +28,31 @@ def generate(
     start = parse_date(start_date, "--start-date")
     if fmt not in {"csv", "parquet"}:
         raise UsageError(f"unknown format {fmt!r}", where="--format", rule="csv or parquet")
-    with Progress(TextColumn("generating {task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console, disable=as_json, transient=True) as bar:  # fmt: skip
+    with Progress(
+        TextColumn("generating {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=as_json,
+        transient=True,
+    ) as bar:
         task = bar.add_task("months", total=months)
-        result = run(out, customers=customers, months=months, seed=seed, start_date=start, fmt=fmt,
-                     progress=lambda _what, done, _total: bar.update(task, completed=done))  # fmt: skip
+        result = run(
+            out,
+            customers=customers,
+            months=months,
+            seed=seed,
+            start_date=start,
+            fmt=fmt,
+            progress=lambda _what, done, _total: bar.update(task, completed=done),
+        )
 
     def human(p: dict) -> None:
-        console.print(f"Wrote {len(p['files'])} files to {p['out_dir']} ({p['start_date']} .. {p['end_date']}) "
-                      f"in {p['seconds']:.1f}s, peak memory {p['peak_memory_mb']:.0f} MB")  # fmt: skip
+        console.print(
+            f"Wrote {len(p['files'])} files to {p['out_dir']} ({p['start_date']} .. {p['end_date']}) "
+            f"in {p['seconds']:.1f}s, peak memory {p['peak_memory_mb']:.0f} MB"
+        )
         for table, rows in p["rows"].items():
             console.print(f"  {table:<22} {rows:>12,}")
         console.print(f"  transactions written per second: {p['transactions_per_second']:,}")

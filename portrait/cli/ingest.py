@@ -26,8 +26,15 @@ def ingest(
 
     when = parse_date(batch_date, "--batch-date") if batch_date else None
     warehouse.ensure_started()
-    with Progress(TextColumn("{task.description:<22}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
-                  console=console, disable=as_json, transient=True) as bar:  # fmt: skip
+    with Progress(
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=as_json,
+        transient=True,
+    ) as bar:
         tasks: dict[str, int] = {}
 
         def progress(table: str, done: int, total: int) -> None:
@@ -39,12 +46,16 @@ def ingest(
 
     def human(p: dict) -> None:
         verb = "replaced" if p["replaced"] else "loaded"
-        console.print(f"Batch {p['batch_id']} {verb}: {p['rows_loaded']:,} rows loaded, "
-                      f"{p['rows_quarantined']:,} quarantined, in {p['seconds']:.1f}s")  # fmt: skip
+        console.print(
+            f"Batch {p['batch_id']} {verb}: {p['rows_loaded']:,} rows loaded, "
+            f"{p['rows_quarantined']:,} quarantined, in {p['seconds']:.1f}s"
+        )
         for f in p["files"]:
             rules = ", ".join(f"{k}={v}" for k, v in sorted(f["quarantined_by_rule"].items()))
-            console.print(f"  {f['table']:<22} {f['rows_loaded']:>11,} loaded {f['rows_quarantined']:>8,} quarantined"
-                          f" {f['seconds']:>6.1f}s {rules}")  # fmt: skip
+            console.print(
+                f"  {f['table']:<22} {f['rows_loaded']:>11,} loaded {f['rows_quarantined']:>8,} quarantined"
+                f" {f['seconds']:>6.1f}s {rules}"
+            )
         for warning in p["warnings"]:
             console.print(f"  [yellow]warning:[/] {warning}")
         if p["rows_quarantined"]:

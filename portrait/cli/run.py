@@ -34,9 +34,14 @@ def run(
     batch_date = parse_date(when, "--date").isoformat() if when else None
     log = log_path(settings, "run")
     with output_to_log(log) as out:
-        report = run_daily(landing_dir=landing_dir, batch_date=batch_date, train=train,
-                           settings=settings, log=str(log),
-                           on_dag=(lambda _d: None) if as_json else (lambda d: print_dag(out, d)))  # fmt: skip
+        report = run_daily(
+            landing_dir=landing_dir,
+            batch_date=batch_date,
+            train=train,
+            settings=settings,
+            log=str(log),
+            on_dag=(lambda _d: None) if as_json else (lambda d: print_dag(out, d)),
+        )
 
     def human(p: dict) -> None:
         if p["nothing_new"]:

@@ -42,11 +42,17 @@ def start(as_json: bool = JsonOption) -> None:
     def human(p: dict) -> None:
         console.print(f"Airflow ready in {p['seconds']:.1f}s at {p['url']}")
         if p["password"]:
-            console.print(f"Airflow UI login: user {p['user']}, password {p['password']} "
-                          f"(kept in {p['password_file']}; shown once)", markup=False)  # fmt: skip
+            console.print(
+                f"Airflow UI login: user {p['user']}, password {p['password']} "
+                f"(kept in {p['password_file']}; shown once)",
+                markup=False,
+            )
         _print_status(p)
-        console.print(f"Move deliveries into {settings.inbox_dir}/<delivery>/: "
-                      f"landing_ingest looks at {settings.inbox_poll} (cron, UTC).", soft_wrap=True)  # fmt: skip
+        console.print(
+            f"Move deliveries into {settings.inbox_dir}/<delivery>/: "
+            f"landing_ingest looks at {settings.inbox_poll} (cron, UTC).",
+            soft_wrap=True,
+        )
 
     emit(state.as_dict(), as_json, human)
 
@@ -57,8 +63,13 @@ def stop(as_json: bool = JsonOption) -> None:
     from portrait.orchestration import scheduler
 
     stopped = scheduler.stop(get_settings())
-    emit({"stopped": stopped}, as_json,
-         lambda p: console.print(f"Stopped {', '.join(p['stopped'])}." if p["stopped"] else "Not running."))  # fmt: skip
+    emit(
+        {"stopped": stopped},
+        as_json,
+        lambda p: console.print(
+            f"Stopped {', '.join(p['stopped'])}." if p["stopped"] else "Not running."
+        ),
+    )
 
 
 @app.command()

@@ -36,8 +36,11 @@ def score(
     if model:
         names = [models.get(name).name for name in model]
     else:
-        names = [r["model"] for r in promote.listing() if r["champion"]
-                 and models.get(r["model"]).grain == "customer"]  # fmt: skip
+        names = [
+            r["model"]
+            for r in promote.listing()
+            if r["champion"] and models.get(r["model"]).grain == "customer"
+        ]
     day = parse_date(as_of, "--as-of") if as_of else None
     log = (lambda _line: None) if as_json else (lambda line: console.print(f"  {line}"))
     # event-level models (named with --model) score their events, as of each event
@@ -62,20 +65,28 @@ def score(
                 for k in ("auc", "lift_top_decile")
                 if k in r["metrics"]
             )
-            console.print(f"{r['model_name']} v{r['model_version']}: {r['events']:,} events scored "
-                          f"into ml.event_scores in {r['seconds']:.1f}s" + (f" ({shown} where the outcome is known)" if shown else ""))  # fmt: skip
+            console.print(
+                f"{r['model_name']} v{r['model_version']}: {r['events']:,} events scored "
+                f"into ml.event_scores in {r['seconds']:.1f}s"
+                + (f" ({shown} where the outcome is known)" if shown else "")
+            )
         if not p["models"] and not p["event_models"]:
             console.print("no model has a champion yet: run `portrait train` first")
         for r in p["models"]:
-            console.print(f"{r['model_name']} v{r['model_version']} as of {r['as_of_date']}: "
-                          f"{r['customers']:,} customers, {r['rows']:,} scores in {r['seconds']:.1f}s "
-                          f"({r['setup_seconds']:.1f}s loading the model and features)"
-                          + (f", {len(r['drift'])} drift warning(s)" if r["drift"] else ""))  # fmt: skip
+            console.print(
+                f"{r['model_name']} v{r['model_version']} as of {r['as_of_date']}: "
+                f"{r['customers']:,} customers, {r['rows']:,} scores in {r['seconds']:.1f}s "
+                f"({r['setup_seconds']:.1f}s loading the model and features)"
+                + (f", {len(r['drift'])} drift warning(s)" if r["drift"] else "")
+            )
 
         if p["marketing_marts_published"]:
             console.print(
                 "marts.next_best_offer, campaign_target_list and customer_segments rebuilt and published"
             )
 
-    emit({"models": results, "event_models": event_results, "marketing_marts_published": published},
-         as_json, human)  # fmt: skip
+    emit(
+        {"models": results, "event_models": event_results, "marketing_marts_published": published},
+        as_json,
+        human,
+    )

@@ -34,9 +34,20 @@ def train(
 
     def human(p: dict) -> None:
         for r in p["models"]:
-            shown = {k: v for k, v in r["metrics"].items() if k in
-                     ("auc", "random_split_auc", "pr_auc", "lift_top_decile", "brier", "silhouette",
-                      "smallest_cluster_share")}  # fmt: skip
+            shown = {
+                k: v
+                for k, v in r["metrics"].items()
+                if k
+                in (
+                    "auc",
+                    "random_split_auc",
+                    "pr_auc",
+                    "lift_top_decile",
+                    "brier",
+                    "silhouette",
+                    "smallest_cluster_share",
+                )
+            }
             metrics = ", ".join(f"{k} {v:.3f}" for k, v in shown.items())
             console.print(
                 f"{r['model_name']} v{r['version']} ({r['rows_train']:,} rows, {r['seconds']:.0f}s): {metrics}"

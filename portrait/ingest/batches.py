@@ -81,8 +81,15 @@ def _ensure_register(conn: psycopg.Connection) -> None:
 
 
 # -- an ingest attempt ------------------------------------------------------------------------
-def register(conn: psycopg.Connection, *, batch_id: str, batch_date: date, source: str,
-             contract_version: str, started_at: datetime) -> datetime:  # fmt: skip
+def register(
+    conn: psycopg.Connection,
+    *,
+    batch_id: str,
+    batch_date: date,
+    source: str,
+    contract_version: str,
+    started_at: datetime,
+) -> datetime:
     """The attempt as 'running'; returns its rows' load time. The caller holds the batch's lock,
     so an earlier 'running' attempt of the batch is dead: it is marked abandoned first."""
     with conn.transaction():
@@ -92,17 +99,26 @@ def register(conn: psycopg.Connection, *, batch_id: str, batch_date: date, sourc
             "insert into dq.ingest_batches (batch_id, batch_date, source, status, contract_version, started_at, ingested_at) "
             "values (%s, %s, %s, 'running', %s, %s, clock_timestamp()) returning ingested_at",
             (batch_id, batch_date, source, contract_version, started_at),
-        ).fetchone()[0]  # fmt: skip
+        ).fetchone()[0]
 
 
-def record(conn: psycopg.Connection, *, batch_id: str, started_at: datetime, status: str,
-           rows_loaded: int, rows_quarantined: int, files: list[dict], message: str | None) -> None:  # fmt: skip
+def record(
+    conn: psycopg.Connection,
+    *,
+    batch_id: str,
+    started_at: datetime,
+    status: str,
+    rows_loaded: int,
+    rows_quarantined: int,
+    files: list[dict],
+    message: str | None,
+) -> None:
     """The attempt's outcome, in the caller's transaction (a load's: the one that publishes it)."""
     conn.execute(
         "update dq.ingest_batches set status = %s, finished_at = clock_timestamp(), rows_loaded = %s, "
         "rows_quarantined = %s, files = %s, message = %s where batch_id = %s and started_at = %s",
         (status, rows_loaded, rows_quarantined, json.dumps(files), message, batch_id, started_at),
-    )  # fmt: skip
+    )
 
 
 def _abandon(conn: psycopg.Connection, batch_id: str) -> int:
@@ -162,24 +178,33 @@ def take_cut(settings: Settings) -> Cut:
             cut = conn.execute(
                 "select least(clock_timestamp(), (select min(ingested_at) - interval '1 microsecond' "
                 "from dq.ingest_batches where status = 'running'))"
-            ).fetchone()[0]  # fmt: skip
+            ).fetchone()[0]
             taken = conn.execute(
                 f"select batch_id, ingested_at from ({CURRENT}) c where status = 'loaded' and ingested_at <= %s "
-                "order by batch_id", (cut,)).fetchall()  # fmt: skip
+                "order by batch_id",
+                (cut,),
+            ).fetchall()
             batches = {b: t.isoformat() for b, t in taken}
             build_id = f"build-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
             conn.execute("delete from dq.load_cut")
-            conn.execute("insert into dq.load_cut (cut, batches, build_id) values (%s, %s, %s)",
-                         (cut, json.dumps(batches), build_id))  # fmt: skip
+            conn.execute(
+                "insert into dq.load_cut (cut, batches, build_id) values (%s, %s, %s)",
+                (cut, json.dumps(batches), build_id),
+            )
     return Cut(cut, batches, build_id)
 
 
 def changed_since(settings: Settings, cut: Cut) -> list[str]:
     """The batches of the set that were replaced or dropped after the cut."""
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
-        return [r[0] for r in conn.execute(
-            "select distinct batch_id from dq.ingest_batches where status in ('loaded', 'dropped') "
-            "and ingested_at > %s and batch_id = any(%s) order by 1", (cut.cut, list(cut.batches))).fetchall()]  # fmt: skip
+        return [
+            r[0]
+            for r in conn.execute(
+                "select distinct batch_id from dq.ingest_batches where status in ('loaded', 'dropped') "
+                "and ingested_at > %s and batch_id = any(%s) order by 1",
+                (cut.cut, list(cut.batches)),
+            ).fetchall()
+        ]
 
 
 def check_unchanged(settings: Settings, cut: Cut) -> None:
@@ -230,9 +255,13 @@ def listing(settings: Settings) -> list[BatchRow]:
                    coalesce(c.status = 'loaded' and c.ingested_at <= {WATERMARK}, false),
                    a.attempts, coalesce(c.message, l.message)
             from latest l join attempts a using (batch_id) left join current c using (batch_id)
-            order by 2, 1""").fetchall()  # fmt: skip
-    return [BatchRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6].isoformat() if r[6] else None, r[7], r[8], r[9])
-            for r in rows]  # fmt: skip
+            order by 2, 1""").fetchall()
+    return [
+        BatchRow(
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6].isoformat() if r[6] else None, r[7], r[8], r[9]
+        )
+        for r in rows
+    ]
 
 
 def drop(settings: Settings, batch_id: str, *, wait: float = 0.0) -> dict[str, object]:
@@ -250,14 +279,21 @@ def drop(settings: Settings, batch_id: str, *, wait: float = 0.0) -> dict[str, o
         conn.execute(
             "select pg_advisory_lock(hashtextextended(%s, 0))", (batch_lock_key(batch_id),)
         )
-        current = conn.execute(f"select status, batch_date, source from ({CURRENT}) c where batch_id = %s",
-                               (batch_id,)).fetchone()  # fmt: skip
+        current = conn.execute(
+            f"select status, batch_date, source from ({CURRENT}) c where batch_id = %s", (batch_id,)
+        ).fetchone()
         if current is None or current[0] != "loaded":
-            known = [r[0] for r in conn.execute(
-                f"select batch_id from ({CURRENT}) c where status = 'loaded' order by 1").fetchall()]  # fmt: skip
-            raise UnknownBatch(f"no loaded batch {batch_id!r}" + (" (it was dropped)" if current else ""),
-                               where="dq.ingest_batches",
-                               rule=f"`portrait batches list` shows the loaded ones ({', '.join(known[-3:]) or 'none'}…)")  # fmt: skip
+            known = [
+                r[0]
+                for r in conn.execute(
+                    f"select batch_id from ({CURRENT}) c where status = 'loaded' order by 1"
+                ).fetchall()
+            ]
+            raise UnknownBatch(
+                f"no loaded batch {batch_id!r}" + (" (it was dropped)" if current else ""),
+                where="dq.ingest_batches",
+                rule=f"`portrait batches list` shows the loaded ones ({', '.join(known[-3:]) or 'none'}…)",
+            )
         with conn.transaction():
             conn.execute(
                 "select pg_advisory_xact_lock_shared(hashtextextended(%s, 0))", (CUT_LOCK,)
@@ -271,6 +307,12 @@ def drop(settings: Settings, batch_id: str, *, wait: float = 0.0) -> dict[str, o
                 "finished_at, ingested_at, rows_loaded, rows_quarantined, files, message) "
                 "select %s, %s, %s, 'dropped', contract_version, clock_timestamp(), clock_timestamp(), clock_timestamp(), "
                 "0, 0, '[]', %s from dq.ingest_batches where batch_id = %s order by started_at desc limit 1",
-                (batch_id, current[1], current[2], f"dropped by {getpass.getuser()}@{socket.gethostname()}", batch_id),
-            )  # fmt: skip
+                (
+                    batch_id,
+                    current[1],
+                    current[2],
+                    f"dropped by {getpass.getuser()}@{socket.gethostname()}",
+                    batch_id,
+                ),
+            )
     return {"batch_id": batch_id, "tables": dropped, "quarantined_rows_removed": quarantined}

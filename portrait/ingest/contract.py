@@ -416,18 +416,30 @@ def render_dbt_sources() -> str:
     tables = []
     for table in TABLES:
         lineage = [{"name": n, "data_type": t, "description": d} for n, t, d in LINEAGE_COLUMNS]
-        entry: dict[str, object] = {"name": table.name, "description": table.description,
-                                    "columns": [column(c) for c in table.columns] + lineage}  # fmt: skip
+        entry: dict[str, object] = {
+            "name": table.name,
+            "description": table.description,
+            "columns": [column(c) for c in table.columns] + lineage,
+        }
         if not table.regular:
             entry["freshness"] = None
         tables.append(entry)
-    source = {"name": "landing", "schema": "raw", "loaded_at_field": "ingested_at",
-              "description": "Landing tables as loaded by `portrait ingest` (one partition per batch). "
-                             "See docs/landing-contract.md.",
-              "freshness": {"warn_after": {"count": 2, "period": "day"}, "error_after": {"count": 7, "period": "day"}},
-              "tables": tables}  # fmt: skip
-    header = (f"# Generated from portrait/ingest/contract.py by `portrait contract --dbt-sources "
-              f"{DBT_SOURCES_PATH}`; do not edit by hand.\n")  # fmt: skip
+    source = {
+        "name": "landing",
+        "schema": "raw",
+        "loaded_at_field": "ingested_at",
+        "description": "Landing tables as loaded by `portrait ingest` (one partition per batch). "
+        "See docs/landing-contract.md.",
+        "freshness": {
+            "warn_after": {"count": 2, "period": "day"},
+            "error_after": {"count": 7, "period": "day"},
+        },
+        "tables": tables,
+    }
+    header = (
+        f"# Generated from portrait/ingest/contract.py by `portrait contract --dbt-sources "
+        f"{DBT_SOURCES_PATH}`; do not edit by hand.\n"
+    )
     body = yaml.safe_dump(
         {"version": 2, "sources": [source]}, sort_keys=False, width=110, allow_unicode=True
     )
@@ -465,15 +477,27 @@ def render_markdown() -> str:
             f"{'yes' if table.required else 'no'} | {', '.join(table.key)} |"
         )
     for table in TABLES:
-        out += ["", f"## {table.name}", "", table.description, "",
-                "| column | type | PII | rules | description |", "| --- | --- | --- | --- | --- |"]  # fmt: skip
+        out += [
+            "",
+            f"## {table.name}",
+            "",
+            table.description,
+            "",
+            "| column | type | PII | rules | description |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for col in table.columns:
             key = " (key)" if col.name in table.key else ""
             out.append(
                 f"| `{col.name}`{key} | {col.type} | {col.pii if col.pii != 'none' else ''} | "
                 f"{'; '.join(col.rules())} | {col.description} |"
             )
-    out += ["", "## Lineage columns (added to every raw table)", "",
-            "| column | type | description |", "| --- | --- | --- |"]  # fmt: skip
+    out += [
+        "",
+        "## Lineage columns (added to every raw table)",
+        "",
+        "| column | type | description |",
+        "| --- | --- | --- |",
+    ]
     out += [f"| `{name}` | {type_} | {desc} |" for name, type_, desc in LINEAGE_COLUMNS]
     return "\n".join(out) + "\n"

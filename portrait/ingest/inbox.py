@@ -46,8 +46,11 @@ class InboxReport:
     refused: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
-        return {"loaded": self.loaded, "already_loaded": self.already_loaded,
-                "refused": self.refused}  # fmt: skip
+        return {
+            "loaded": self.loaded,
+            "already_loaded": self.already_loaded,
+            "refused": self.refused,
+        }
 
 
 def _manifest(folder: Path) -> dict:
@@ -57,11 +60,17 @@ def _manifest(folder: Path) -> dict:
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
-        raise InputError(f"unreadable delivery manifest: {err}", where=str(path),
-                         rule="delivery.json is a JSON object") from None  # fmt: skip
+        raise InputError(
+            f"unreadable delivery manifest: {err}",
+            where=str(path),
+            rule="delivery.json is a JSON object",
+        ) from None
     if not isinstance(data, dict):
-        raise InputError("delivery manifest is not a JSON object", where=str(path),
-                         rule="delivery.json is a JSON object")  # fmt: skip
+        raise InputError(
+            "delivery manifest is not a JSON object",
+            where=str(path),
+            rule="delivery.json is a JSON object",
+        )
     return data
 
 
@@ -83,19 +92,28 @@ def describe(folder: Path, settings: Settings | None = None) -> Delivery:
     manifest = _manifest(folder)
     source = str(manifest.get("source", "synthetic"))
     if source not in ADAPTERS:
-        raise InputError(f"unknown source {source!r}", where=str(folder / MANIFEST),
-                         rule="source: one of " + ", ".join(sorted(ADAPTERS)))  # fmt: skip
+        raise InputError(
+            f"unknown source {source!r}",
+            where=str(folder / MANIFEST),
+            rule="source: one of " + ", ".join(sorted(ADAPTERS)),
+        )
     when: date | None = None
     if "batch_date" in manifest:
         try:
             when = date.fromisoformat(str(manifest["batch_date"]))
         except ValueError:
-            raise InputError(f"batch_date {manifest['batch_date']!r} is not a date",
-                             where=str(folder / MANIFEST), rule="ISO 8601 date") from None  # fmt: skip
+            raise InputError(
+                f"batch_date {manifest['batch_date']!r} is not a date",
+                where=str(folder / MANIFEST),
+                rule="ISO 8601 date",
+            ) from None
     when = when or ADAPTERS[source][1](folder, settings) or _date_in_name(folder.name)
     if when is None:
-        raise InputError("the delivery carries no batch date", where=str(folder),
-                         rule="batch_date in delivery.json, the source's own manifest, or a date in the folder's name")  # fmt: skip
+        raise InputError(
+            "the delivery carries no batch date",
+            where=str(folder),
+            rule="batch_date in delivery.json, the source's own manifest, or a date in the folder's name",
+        )
     return Delivery(folder, source, when)
 
 
@@ -169,11 +187,18 @@ def _load(settings: Settings, delivery: Delivery, report: InboxReport) -> None:
     if previous:
         report.already_loaded.append(f"{delivery.folder.name}: already loaded as {previous}")
         return
-    batch = ingest(delivery.folder, source=delivery.source, batch_date=delivery.batch_date,
-                   settings=settings)  # fmt: skip
-    report.loaded.append({"delivery": delivery.folder.name, "batch_id": batch.batch_id,
-                          "batch_date": delivery.batch_date.isoformat(), "rows_loaded": batch.rows_loaded,
-                          "rows_quarantined": batch.rows_quarantined})  # fmt: skip
+    batch = ingest(
+        delivery.folder, source=delivery.source, batch_date=delivery.batch_date, settings=settings
+    )
+    report.loaded.append(
+        {
+            "delivery": delivery.folder.name,
+            "batch_id": batch.batch_id,
+            "batch_date": delivery.batch_date.isoformat(),
+            "rows_loaded": batch.rows_loaded,
+            "rows_quarantined": batch.rows_quarantined,
+        }
+    )
 
 
 def take(settings: Settings, *, batch_date: date | None = None) -> InboxReport:
@@ -195,8 +220,9 @@ def take(settings: Settings, *, batch_date: date | None = None) -> InboxReport:
     return report
 
 
-def take_folder(settings: Settings, folder: Path, *, source: str | None = None,
-                batch_date: date | None = None) -> InboxReport:  # fmt: skip
+def take_folder(
+    settings: Settings, folder: Path, *, source: str | None = None, batch_date: date | None = None
+) -> InboxReport:
     """One named delivery folder, outside the inbox: loaded unless its files already are; a
     refusal raises (the folder stays where it is)."""
     described = describe(folder, settings) if source is None or batch_date is None else None

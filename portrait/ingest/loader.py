@@ -99,6 +99,20 @@ class BatchReport:
     def rows_quarantined(self) -> int:
         return sum(f.rows_quarantined for f in self.files)
 
+    @classmethod
+    def new(cls, source: str, batch_date: date, status: str, warnings: list[str] | None = None):
+        """A batch's report before any file is loaded."""
+        return cls(
+            batch_id=batch_id_for(source, batch_date),
+            batch_date=str(batch_date),
+            source=source,
+            status=status,
+            contract_version=CONTRACT_VERSION,
+            files=[],
+            seconds=0.0,
+            warnings=list(warnings or []),
+        )
+
     def as_dict(self) -> dict[str, object]:
         out = asdict(self)
         out["rows_loaded"] = self.rows_loaded
@@ -138,8 +152,9 @@ def _stale_parents(conn: psycopg.Connection, report: BatchReport) -> list[str]:
     """
     stale = []
     for file in sorted(report.files, key=lambda f: -f.rows_loaded):
-        known = conn.execute("select reltuples from pg_class where oid = to_regclass(%s)",
-                             (f"raw.{file.table}",)).fetchone()  # fmt: skip
+        known = conn.execute(
+            "select reltuples from pg_class where oid = to_regclass(%s)", (f"raw.{file.table}",)
+        ).fetchone()
         if known is None or known[0] < 0 or file.rows_loaded > ANALYZE_SHARE * known[0]:
             stale.append(file.table)
     return stale
@@ -200,11 +215,17 @@ def ensure_landing_tables(conn: psycopg.Connection) -> None:
         cols += [
             sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t, _ in LINEAGE_COLUMNS
         ]
-        conn.execute(sql.SQL("create table if not exists {} ({}) partition by list (batch_id)").format(
-            ident, sql.SQL(", ").join(cols)))  # fmt: skip
+        conn.execute(
+            sql.SQL("create table if not exists {} ({}) partition by list (batch_id)").format(
+                ident, sql.SQL(", ").join(cols)
+            )
+        )
         for c in table.columns:  # contract evolution: new optional columns appear on old tables
-            conn.execute(sql.SQL("alter table {} add column if not exists {} {}").format(
-                ident, sql.Identifier(c.name), sql.SQL(c.sql_type)))  # fmt: skip
+            conn.execute(
+                sql.SQL("alter table {} add column if not exists {} {}").format(
+                    ident, sql.Identifier(c.name), sql.SQL(c.sql_type)
+                )
+            )
         conn.execute(
             sql.SQL("comment on table {} is {}").format(ident, sql.Literal(table.description))
         )
@@ -224,8 +245,10 @@ def ensure_landing_tables(conn: psycopg.Connection) -> None:
     conn.execute(
         "create index if not exists rejected_rows_batch on quarantine.rejected_rows (batch_id)"
     )
-    conn.execute("comment on table quarantine.rejected_rows is "
-                 "'Rows refused by the landing contract, with the rule they broke (contains raw PII)'")  # fmt: skip
+    conn.execute(
+        "comment on table quarantine.rejected_rows is "
+        "'Rows refused by the landing contract, with the rule they broke (contains raw PII)'"
+    )
     conn.execute("""
         create table if not exists dq.ingest_batches (
             batch_id text not null,
@@ -245,8 +268,10 @@ def ensure_landing_tables(conn: psycopg.Connection) -> None:
     # columns added after a table was first created (older PORTRAIT_HOMEs)
     conn.execute("alter table dq.ingest_batches add column if not exists ingested_at timestamptz")
     batches.ensure_tables(conn)
-    conn.execute("comment on table dq.ingest_batches is "
-                 "'Audit of every ingest attempt: files with sha256, row counts, status'")  # fmt: skip
+    conn.execute(
+        "comment on table dq.ingest_batches is "
+        "'Audit of every ingest attempt: files with sha256, row counts, status'"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,8 +293,12 @@ def _serialise(lf: LandingFile, checked: Checked) -> tuple[str, object]:
     checked_valid, lines = checked.valid.select(lf.header.present), checked.valid_lines
     encoded = pgcopy.encode(
         [("bigint", lines), *((types[n], checked_valid[n]) for n in lf.header.present)],
-        floats={i + 1: checked.numbers[n] for i, n in enumerate(lf.header.present) if n in checked.numbers},
-    )  # fmt: skip
+        floats={
+            i + 1: checked.numbers[n]
+            for i, n in enumerate(lf.header.present)
+            if n in checked.numbers
+        },
+    )
     if encoded is not None:
         return "binary", encoded
     data = checked_valid.add_column(0, "line_number", pa.array(lines, pa.int64()))
@@ -296,7 +325,8 @@ class _CopyStream:
         if fmt != self.format:
             self.close()
             statement = sql.SQL("copy {} ({}) from stdin with (format {}, freeze)").format(
-                self.target, self.columns, sql.SQL(fmt))  # fmt: skip
+                self.target, self.columns, sql.SQL(fmt)
+            )
             self._context = self.conn.cursor().copy(statement)
             self._copy = self._context.__enter__()
             self.format = fmt
@@ -326,8 +356,9 @@ class _Producer(threading.Thread):
     the server still loads the last chunks (0.13 s for the transactions at 10k x 6, which the
     main thread spent after the COPY, with the server idle)."""
 
-    def __init__(self, lf: LandingFile, batch_date: date, parents: dict[str, pa.Array],
-                 key: tuple[str, ...]) -> None:  # fmt: skip
+    def __init__(
+        self, lf: LandingFile, batch_date: date, parents: dict[str, pa.Array], key: tuple[str, ...]
+    ) -> None:
         super().__init__(daemon=True, name=f"ingest-{lf.table.name}")
         self.lf, self.batch_date, self.parents, self.key = lf, batch_date, parents, key
         self.out: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
@@ -347,8 +378,13 @@ class _Producer(threading.Thread):
     def run(self) -> None:
         try:
             for chunk in self.lf.chunks():
-                checked = check_chunk(self.lf.table, chunk.data, chunk.line_numbers,
-                                      batch_date=self.batch_date, parents=self.parents)  # fmt: skip
+                checked = check_chunk(
+                    self.lf.table,
+                    chunk.data,
+                    chunk.line_numbers,
+                    batch_date=self.batch_date,
+                    parents=self.parents,
+                )
                 payload = _serialise(self.lf, checked) if checked.valid.num_rows else None
                 self._put(("chunk", chunk, checked, payload))
                 if self.stop.is_set():
@@ -367,8 +403,14 @@ class BatchLoader:
     before it commit on the others (see the module doc). The first connection holds the batch's
     lock and publishes; close() closes them all."""
 
-    def __init__(self, connect: Callable[[], psycopg.Connection], *, source: str, batch_date: date,
-                 progress: ProgressFn | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        connect: Callable[[], psycopg.Connection],
+        *,
+        source: str,
+        batch_date: date,
+        progress: ProgressFn | None = None,
+    ) -> None:
         self._connect = connect
         self.conn = self._open()
         self.conns = [self.conn]
@@ -412,12 +454,19 @@ class BatchLoader:
         """Take the batch's lock (a second load of the same batch waits here for the first) and
         register the attempt (batches.register: it gives the rows their load time, and marks a
         load killed midway abandoned and drops the staging tables it left behind)."""
-        self.conn.execute("select pg_advisory_lock(hashtextextended(%s, 0))",
-                          (batches.batch_lock_key(self.batch_id),))  # fmt: skip
+        self.conn.execute(
+            "select pg_advisory_lock(hashtextextended(%s, 0))",
+            (batches.batch_lock_key(self.batch_id),),
+        )
         self.started_at = started_at
-        self.ingested_at = batches.register(self.conn, batch_id=self.batch_id, batch_date=self.batch_date,
-                                            source=self.source, contract_version=CONTRACT_VERSION,
-                                            started_at=started_at)  # fmt: skip
+        self.ingested_at = batches.register(
+            self.conn,
+            batch_id=self.batch_id,
+            batch_date=self.batch_date,
+            source=self.source,
+            contract_version=CONTRACT_VERSION,
+            started_at=started_at,
+        )
         self.conn.commit()
 
     def _drop_staging(self) -> None:
@@ -506,9 +555,10 @@ class BatchLoader:
         parent, column = ref.split(".")
         rows = self._reader_conn.execute(
             sql.SQL("select distinct {} from {} where batch_id <> %s").format(
-                sql.Identifier(column), sql.Identifier("raw", parent)),
+                sql.Identifier(column), sql.Identifier("raw", parent)
+            ),
             (self.batch_id,),
-        ).fetchall()  # fmt: skip
+        ).fetchall()
         return pa.array([r[0] for r in rows], pa.string())
 
     def _parent_keys(self, table: Table) -> dict[str, pa.Array]:
@@ -527,80 +577,31 @@ class BatchLoader:
 
     # -- one file ----------------------------------------------------------------------------
     def load_file(self, lf: LandingFile) -> FileReport:
+        """Stream one file's checked rows into a staging table of its own, drop repeated keys,
+        add the per-file lineage, and hand the table to the committer."""
         began = time.perf_counter()
         table = lf.table
         conn = self._connection()
         # the file's sha256 is computed in a thread while the rows stream (hashlib releases the
-        # GIL): before, it held up the start of each file (0.4-0.6 s per 10k x 6 delivery)
+        # GIL), so it does not hold up the start of each file (0.4-0.6 s per 10k x 6 delivery)
         digest = self._hasher.submit(sha256_of, lf.path)
-        report = FileReport(table=table.name, file=str(lf.path), sha256="",
-                            bytes=lf.path.stat().st_size, unknown_columns=lf.header.unknown)  # fmt: skip
-        staging = sql.Identifier("raw", _staging_name(table.name, self.batch_id))
-        conn.execute(sql.SQL("drop table if exists {}").format(staging))
-        # the lineage values that are one constant per file are no part of the rows: added after
-        # them (see _add_constants); batch_id, the partition key, is written with each row.
-        # Columns by alignment, widest first, so that no padding sits between them (a partition
-        # may order its columns as it likes; COPY and queries name them)
-        nothing = sql.SQL("")
-        columns = [(c.name, c.sql_type, nothing) for c in table.columns]
-        columns += [("batch_id", "text", sql.SQL(" default {}").format(sql.Literal(self.batch_id))),
-                    ("line_number", "bigint", nothing)]  # fmt: skip
-        columns.sort(key=lambda c: _ALIGNMENT.get(c[1], 0), reverse=True)
-        conn.execute(sql.SQL("create table {} ({})").format(staging, sql.SQL(", ").join(
-            sql.SQL("{} {}{}").format(sql.Identifier(n), sql.SQL(t), d) for n, t, d in columns)))  # fmt: skip
-        # the partition constraint (the batch's key, which a list partition never holds as null),
-        # declared before the rows arrive, so that ATTACH needs no scan: without `is not null` it
-        # scanned the table to prove it (0.22 s for 2.9 M transactions)
-        conn.execute(sql.SQL("alter table {} add constraint {} check (batch_id is not null and batch_id = {})").format(
-            staging, sql.Identifier(f"_load_{table.name}_batch"), sql.Literal(self.batch_id)))  # fmt: skip
-
+        report = FileReport(
+            table=table.name,
+            file=str(lf.path),
+            sha256="",
+            bytes=lf.path.stat().st_size,
+            unknown_columns=lf.header.unknown,
+        )
+        staging = self._create_staging(conn, table)
         key_cols = [c for c in table.key if c in lf.header.present]
-        parent_refs = {c.references for t in TABLES for c in t.columns
-                       if c.references and c.references.split(".")[0] == table.name}  # fmt: skip
+        parent_refs = {
+            c.references
+            for t in TABLES
+            for c in t.columns
+            if c.references and c.references.split(".")[0] == table.name
+        }
         keys_seen: dict[str, list[pa.Array]] = {ref: [] for ref in parent_refs}
-
-        producer = _Producer(lf, self.batch_date, self._parent_keys(table), tuple(key_cols))
-        producer.start()
-        done_bytes = 0
-        stream = _CopyStream(conn, staging, _copy_columns(lf))
-        try:
-            while True:
-                item = producer.out.get()
-                if item[0] == "error":
-                    raise item[1]
-                if item[0] == "end":
-                    break
-                _, chunk, checked, payload = item
-                if payload:
-                    stream.write(*payload)
-                report.rows_read += chunk.data.num_rows + len(chunk.rejects)
-                report.rows_loaded += checked.valid.num_rows
-                for r in chunk.rejects:
-                    self._reject(
-                        table, lf, r.line_number, {"_raw": r.text}, r.rule, r.detail, report
-                    )
-                rj = checked.rejects
-                for line, rule, detail, record in zip(
-                    rj.line_numbers.tolist(), rj.rules, rj.details, rj.records, strict=True
-                ):
-                    self._reject(table, lf, line, record, rule, detail, report)
-                if parent_refs:
-                    for ref in parent_refs:
-                        column = ref.split(".")[1]
-                        if column in checked.valid.column_names:
-                            keys_seen[ref].append(checked.valid[column].combine_chunks())
-                done_bytes += sum(col.nbytes for col in chunk.data.columns)
-                if self.progress:
-                    self.progress(table.name, min(done_bytes, report.bytes), report.bytes)
-        except BaseException as err:
-            stream.close(err)
-            raise
-        else:
-            stream.close()
-        finally:
-            producer.stop.set()
-            producer.join(timeout=5)
-
+        producer = self._stream(conn, lf, staging, key_cols, keys_seen, report)
         if producer.repeats:
             self._drop_duplicates(
                 conn,
@@ -618,12 +619,110 @@ class BatchLoader:
         for ref, arrays in keys_seen.items():
             self.batch_keys[ref] = arrays
         if table.required and report.rows_read == 0:
-            raise InputError(f"required table {table.name} has no rows (header only)", where=str(lf.path),
-                             rule="required table must not be empty")  # fmt: skip
+            raise InputError(
+                f"required table {table.name} has no rows (header only)",
+                where=str(lf.path),
+                rule="required table must not be empty",
+            )
         self._pending[conn] = self._committer.submit(self._commit_file, conn, staging)
         self.loaded.append(table.name)
         report.seconds = round(time.perf_counter() - began, 3)
         return report
+
+    def _create_staging(self, conn: psycopg.Connection, table: Table) -> sql.Identifier:
+        """An empty staging table shaped as the partition it becomes."""
+        staging = sql.Identifier("raw", _staging_name(table.name, self.batch_id))
+        conn.execute(sql.SQL("drop table if exists {}").format(staging))
+        # the lineage values that are one constant per file are no part of the rows: added after
+        # them (see _add_constants); batch_id, the partition key, is written with each row.
+        # Columns by alignment, widest first, so that no padding sits between them (a partition
+        # may order its columns as it likes; COPY and queries name them)
+        nothing = sql.SQL("")
+        columns = [(c.name, c.sql_type, nothing) for c in table.columns]
+        columns += [
+            ("batch_id", "text", sql.SQL(" default {}").format(sql.Literal(self.batch_id))),
+            ("line_number", "bigint", nothing),
+        ]
+        columns.sort(key=lambda c: _ALIGNMENT.get(c[1], 0), reverse=True)
+        conn.execute(
+            sql.SQL("create table {} ({})").format(
+                staging,
+                sql.SQL(", ").join(
+                    sql.SQL("{} {}{}").format(sql.Identifier(n), sql.SQL(t), d)
+                    for n, t, d in columns
+                ),
+            )
+        )
+        # the partition constraint (the batch's key, which a list partition never holds as null),
+        # declared before the rows arrive, so that ATTACH needs no scan: without `is not null` it
+        # scans the table to prove it (0.22 s for 2.9 M transactions)
+        conn.execute(
+            sql.SQL(
+                "alter table {} add constraint {} check (batch_id is not null and batch_id = {})"
+            ).format(
+                staging, sql.Identifier(f"_load_{table.name}_batch"), sql.Literal(self.batch_id)
+            )
+        )
+        return staging
+
+    def _stream(
+        self,
+        conn: psycopg.Connection,
+        lf: LandingFile,
+        staging: sql.Identifier,
+        key_cols: list[str],
+        keys_seen: dict[str, list[pa.Array]],
+        report: FileReport,
+    ) -> _Producer:
+        """COPY the rows a producer thread reads and checks; quarantine the rejected ones."""
+        producer = _Producer(lf, self.batch_date, self._parent_keys(lf.table), tuple(key_cols))
+        producer.start()
+        done_bytes = 0
+        stream = _CopyStream(conn, staging, _copy_columns(lf))
+        try:
+            while (item := producer.out.get())[0] != "end":
+                if item[0] == "error":
+                    raise item[1]
+                _, chunk, checked, payload = item
+                if payload:
+                    stream.write(*payload)
+                self._record_chunk(lf, chunk, checked, keys_seen, report)
+                done_bytes += sum(col.nbytes for col in chunk.data.columns)
+                if self.progress:
+                    self.progress(lf.table.name, min(done_bytes, report.bytes), report.bytes)
+        except BaseException as err:
+            stream.close(err)
+            raise
+        else:
+            stream.close()
+        finally:
+            producer.stop.set()
+            producer.join(timeout=5)
+        return producer
+
+    def _record_chunk(
+        self,
+        lf: LandingFile,
+        chunk,
+        checked: Checked,
+        keys_seen: dict[str, list[pa.Array]],
+        report: FileReport,
+    ) -> None:
+        """Count a chunk's rows, quarantine its rejects, keep its keys that children reference."""
+        table = lf.table
+        report.rows_read += chunk.data.num_rows + len(chunk.rejects)
+        report.rows_loaded += checked.valid.num_rows
+        for r in chunk.rejects:
+            self._reject(table, lf, r.line_number, {"_raw": r.text}, r.rule, r.detail, report)
+        rj = checked.rejects
+        for line, rule, detail, record in zip(
+            rj.line_numbers.tolist(), rj.rules, rj.details, rj.records, strict=True
+        ):
+            self._reject(table, lf, line, record, rule, detail, report)
+        for ref in keys_seen:
+            column = ref.split(".")[1]
+            if column in checked.valid.column_names:
+                keys_seen[ref].append(checked.valid[column].combine_chunks())
 
     def _add_constants(
         self, conn: psycopg.Connection, staging: sql.Identifier, lf: LandingFile
@@ -633,27 +732,61 @@ class BatchLoader:
         as for any column added with a constant default) and every row reads it from there. The
         rows are ~33 bytes shorter (batch_date, ingested_at, source_file and their alignment): at
         10k x 6 the transactions' partition shrank from 401 to 317 MB of pages to write."""
-        conn.execute(sql.SQL(
-            "alter table {} add column batch_date date default {}, add column ingested_at timestamptz default {}, "
-            "add column source_file text default {}").format(
-            staging, sql.Literal(self.batch_date), sql.Literal(self.ingested_at), sql.Literal(lf.path.name)))  # fmt: skip
+        conn.execute(
+            sql.SQL(
+                "alter table {} add column batch_date date default {}, add column ingested_at timestamptz default {}, "
+                "add column source_file text default {}"
+            ).format(
+                staging,
+                sql.Literal(self.batch_date),
+                sql.Literal(self.ingested_at),
+                sql.Literal(lf.path.name),
+            )
+        )
 
-    def _reject(self, table: Table, lf: LandingFile, line: int, record: dict, rule: str, detail: str,
-                report: FileReport) -> None:  # fmt: skip
+    def _reject(
+        self,
+        table: Table,
+        lf: LandingFile,
+        line: int,
+        record: dict,
+        rule: str,
+        detail: str,
+        report: FileReport,
+    ) -> None:
         # jsonb cannot hold a NUL character: a row quarantined for one (rule invalid_character)
         # keeps it as U+2400 SYMBOL FOR NULL instead of refusing the whole batch
         record = {
             k: v.replace("\x00", NUL_SYMBOL) if isinstance(v, str) else v for k, v in record.items()
         }
-        self.quarantine.append((self.batch_id, self.batch_date, self.source, table.name, lf.path.name,
-                                line, json.dumps(record, default=str), rule, detail))  # fmt: skip
+        self.quarantine.append(
+            (
+                self.batch_id,
+                self.batch_date,
+                self.source,
+                table.name,
+                lf.path.name,
+                line,
+                json.dumps(record, default=str),
+                rule,
+                detail,
+            )
+        )
         report.rows_quarantined += 1
         report.quarantined_by_rule[rule] = report.quarantined_by_rule.get(rule, 0) + 1
 
-    def _drop_duplicates(self, conn: psycopg.Connection, table: Table, lf: LandingFile,
-                         staging: sql.Identifier, key_cols: list[str],
-                         hashes: np.ndarray, lines: np.ndarray, report: FileReport,
-                         keys_seen: dict[str, list[pa.Array]]) -> None:  # fmt: skip
+    def _drop_duplicates(
+        self,
+        conn: psycopg.Connection,
+        table: Table,
+        lf: LandingFile,
+        staging: sql.Identifier,
+        key_cols: list[str],
+        hashes: np.ndarray,
+        lines: np.ndarray,
+        report: FileReport,
+        keys_seen: dict[str, list[pa.Array]],
+    ) -> None:
         """Keep the first row of each key; quarantine the later ones (checked exactly in SQL)."""
         candidates = lines[later_duplicates(hashes)]
         if candidates.size == 0:
@@ -662,11 +795,14 @@ class BatchLoader:
             sql.SQL("q.{c} is not distinct from p.{c}").format(c=sql.Identifier(c))
             for c in key_cols
         )
-        rows = conn.execute(sql.SQL(
-            "delete from {t} p where p.line_number = any(%s) and exists "
-            "(select 1 from {t} q where {m} and q.line_number < p.line_number) "
-            "returning p.line_number, (select min(q.line_number) from {t} q where {m}), to_jsonb(p)").format(
-            t=staging, m=match), (candidates.tolist(),)).fetchall()  # fmt: skip
+        rows = conn.execute(
+            sql.SQL(
+                "delete from {t} p where p.line_number = any(%s) and exists "
+                "(select 1 from {t} q where {m} and q.line_number < p.line_number) "
+                "returning p.line_number, (select min(q.line_number) from {t} q where {m}), to_jsonb(p)"
+            ).format(t=staging, m=match),
+            (candidates.tolist(),),
+        ).fetchall()
         for line, first, record in rows:
             for drop in ("batch_id", "batch_date", "ingested_at", "source_file", "line_number"):
                 record.pop(drop, None)
@@ -701,8 +837,11 @@ class BatchLoader:
                 sql.SQL("alter table {} rename to {}").format(staging, sql.Identifier(final))
             )
             target = sql.Identifier("raw", final)
-            self.conn.execute(sql.SQL("alter table {} attach partition {} for values in ({})").format(
-                sql.Identifier("raw", name), target, sql.Literal(self.batch_id)))  # fmt: skip
+            self.conn.execute(
+                sql.SQL("alter table {} attach partition {} for values in ({})").format(
+                    sql.Identifier("raw", name), target, sql.Literal(self.batch_id)
+                )
+            )
         # tables delivered by an earlier load of this batch but not by this one disappear too
         for table in TABLES:
             if table.name not in self.loaded:
@@ -721,8 +860,13 @@ class BatchLoader:
         return replaced
 
 
-def _audit(url: str, report: BatchReport, started_at: datetime, message: str | None,
-           ingested_at: datetime | None = None) -> None:  # fmt: skip
+def _audit(
+    url: str,
+    report: BatchReport,
+    started_at: datetime,
+    message: str | None,
+    ingested_at: datetime | None = None,
+) -> None:
     """One row per attempt; `ingested_at` equals the loaded rows' own, so incremental models can
     find the batches they have not seen by reading this small table instead of raw."""
     with warehouse.connect(url, autocommit=True) as conn:
@@ -730,10 +874,20 @@ def _audit(url: str, report: BatchReport, started_at: datetime, message: str | N
             "insert into dq.ingest_batches (batch_id, batch_date, source, status, contract_version, started_at, "
             "finished_at, ingested_at, rows_loaded, rows_quarantined, files, message) "
             "values (%s, %s, %s, %s, %s, %s, now(), %s, %s, %s, %s, %s)",
-            (report.batch_id, report.batch_date, report.source, report.status, report.contract_version,
-             started_at, ingested_at, report.rows_loaded, report.rows_quarantined,
-             json.dumps([asdict(f) for f in report.files]), message),
-        )  # fmt: skip
+            (
+                report.batch_id,
+                report.batch_date,
+                report.source,
+                report.status,
+                report.contract_version,
+                started_at,
+                ingested_at,
+                report.rows_loaded,
+                report.rows_quarantined,
+                json.dumps([asdict(f) for f in report.files]),
+                message,
+            ),
+        )
 
 
 def record_refusal(
@@ -743,8 +897,7 @@ def record_refusal(
     url = warehouse.owner_url(settings or get_settings())
     with warehouse.connect(url, autocommit=True) as conn:
         ensure_landing_tables(conn)
-    report = BatchReport(batch_id=batch_id_for(source, batch_date), batch_date=str(batch_date), source=source,
-                         status="refused", contract_version=CONTRACT_VERSION, files=[], seconds=0.0)  # fmt: skip
+    report = BatchReport.new(source, batch_date, "refused")
     _audit(url, report, datetime.now(UTC), err.line())
 
 
@@ -762,9 +915,7 @@ def ingest_files(
     url = warehouse.owner_url(settings)
     began = time.perf_counter()
     started_at = datetime.now(UTC)
-    report = BatchReport(batch_id=batch_id_for(source, batch_date), batch_date=str(batch_date), source=source,
-                         status="running", contract_version=CONTRACT_VERSION, files=[], seconds=0.0,
-                         warnings=list(warnings or []))  # fmt: skip
+    report = BatchReport.new(source, batch_date, "running", warnings)
     by_table = {lf.table.name: lf for lf in files}
     phase = time.perf_counter()
 
@@ -780,8 +931,9 @@ def ingest_files(
     lap("prepare")
     registered = False
     try:
-        loader = BatchLoader(lambda: warehouse.connect(url), source=source, batch_date=batch_date,
-                             progress=progress)  # fmt: skip
+        loader = BatchLoader(
+            lambda: warehouse.connect(url), source=source, batch_date=batch_date, progress=progress
+        )
         try:
             loader.begin(started_at)
             registered = True
@@ -817,20 +969,29 @@ def ingest_files(
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         _end(url, report, started_at, "failed", first, registered)
         report.seconds = round(time.perf_counter() - began, 3)
-        raise IngestFailed(f"the database refused the batch: {first}", where=report.batch_id,
-                           rule="nothing of this batch was loaded") from None  # fmt: skip
+        raise IngestFailed(
+            f"the database refused the batch: {first}",
+            where=report.batch_id,
+            rule="nothing of this batch was loaded",
+        ) from None
     report.status = "loaded"
     report.seconds = round(time.perf_counter() - began, 3)
     return report
 
 
 def _outcome(report: BatchReport, loader: BatchLoader) -> dict:
-    return {"batch_id": report.batch_id, "started_at": loader.started_at, "rows_loaded": report.rows_loaded,
-            "rows_quarantined": report.rows_quarantined, "files": [asdict(f) for f in report.files]}  # fmt: skip
+    return {
+        "batch_id": report.batch_id,
+        "started_at": loader.started_at,
+        "rows_loaded": report.rows_loaded,
+        "rows_quarantined": report.rows_quarantined,
+        "files": [asdict(f) for f in report.files],
+    }
 
 
-def _end(url: str, report: BatchReport, started_at: datetime, status: str, message: str,
-         registered: bool) -> None:  # fmt: skip
+def _end(
+    url: str, report: BatchReport, started_at: datetime, status: str, message: str, registered: bool
+) -> None:
     """A refused or failed attempt's record: its registered row updated, or (refused before the
     batch's lock was taken) a row of its own."""
     report.status = status
@@ -838,6 +999,13 @@ def _end(url: str, report: BatchReport, started_at: datetime, status: str, messa
         _audit(url, report, started_at, message)
         return
     with warehouse.connect(url, autocommit=True) as conn:
-        batches.record(conn, batch_id=report.batch_id, started_at=started_at, status=status,
-                       rows_loaded=report.rows_loaded, rows_quarantined=report.rows_quarantined,
-                       files=[asdict(f) for f in report.files], message=message)  # fmt: skip
+        batches.record(
+            conn,
+            batch_id=report.batch_id,
+            started_at=started_at,
+            status=status,
+            rows_loaded=report.rows_loaded,
+            rows_quarantined=report.rows_quarantined,
+            files=[asdict(f) for f in report.files],
+            message=message,
+        )

@@ -119,17 +119,20 @@ def iter_csv(path: Path, table: Table, header: HeaderCheck) -> Iterator[Chunk]:
     ragged: list[ParseReject] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        ragged.append(ParseReject(
-            line_number=int(row.number) if row.number is not None else -1,
-            text=row.text[:2000],
-            rule="column_count",
-            detail=f"expected {row.expected_columns} fields, found {row.actual_columns}",
-        ))  # fmt: skip
+        ragged.append(
+            ParseReject(
+                line_number=int(row.number) if row.number is not None else -1,
+                text=row.text[:2000],
+                rule="column_count",
+                detail=f"expected {row.expected_columns} fields, found {row.actual_columns}",
+            )
+        )
         return "skip"
 
     read_options = pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=False)
-    parse_options = pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False,
-                                       newlines_in_values=False)  # fmt: skip
+    parse_options = pacsv.ParseOptions(
+        invalid_row_handler=on_invalid, ignore_empty_lines=False, newlines_in_values=False
+    )
     convert_options = pacsv.ConvertOptions(
         column_types={name: pa.string() for name in header.present + header.unknown},
         include_columns=header.present,
@@ -139,8 +142,12 @@ def iter_csv(path: Path, table: Table, header: HeaderCheck) -> Iterator[Chunk]:
     )
     next_line = 2  # line 1 is the header
     try:
-        reader = pacsv.open_csv(path, read_options=read_options, parse_options=parse_options,
-                                convert_options=convert_options)  # fmt: skip
+        reader = pacsv.open_csv(
+            path,
+            read_options=read_options,
+            parse_options=parse_options,
+            convert_options=convert_options,
+        )
         for batch in reader:
             n = batch.num_rows
             skipped = np.array(sorted(r.line_number for r in ragged), dtype=np.int64)

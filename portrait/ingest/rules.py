@@ -120,8 +120,9 @@ def _coded(
 ) -> pa.ChunkedArray | pa.DictionaryArray:
     """Text as a dictionary array of the allowed values; null where the value is not one."""
     if isinstance(column, pa.ChunkedArray):
-        return pa.chunked_array([_coded(c, allowed) for c in column.chunks],
-                                pa.dictionary(pa.int32(), pa.string()))  # fmt: skip
+        return pa.chunked_array(
+            [_coded(c, allowed) for c in column.chunks], pa.dictionary(pa.int32(), pa.string())
+        )
     return pa.DictionaryArray.from_arrays(pc.index_in(column, value_set=allowed), allowed)
 
 
@@ -189,22 +190,135 @@ def _describe(column: Column, values: np.ndarray, mask: np.ndarray, what: str) -
     return out
 
 
-def check_chunk(
-    table: Table,
-    data: pa.Table,
-    line_numbers: np.ndarray,
-    *,
-    batch_date: date,
-    parents: dict[str, pa.Array] | None = None,
-) -> Checked:
-    """Apply every row rule of ``table`` to ``data`` (text columns)."""
-    n = data.num_rows
-    marker = _Marker(n)
-    present = [c for c in table.columns if c.name in data.column_names]
-    # Values are taken as delivered (no trimming): a padded number or code breaks its rule visibly.
-    text = {c.name: data[c.name] for c in present}
-    empty = {name: _empty(col) for name, col in text.items()}
+@dataclass
+class _Field:
+    """One column of a chunk under check: its contract, text, which values are filled, and where
+    its failures go."""
 
+    column: Column
+    text: pa.ChunkedArray | pa.Array
+    filled: np.ndarray
+    marker: _Marker
+    batch_date: date
+
+    def fail(self, failed: np.ndarray, rule: str, what: str) -> None:
+        # the values are only materialised when something failed
+        if failed.any():
+            values = self.text.to_numpy(zero_copy_only=False)
+            self.marker.mark(failed, rule, _describe(self.column, values, failed, what))
+
+
+def _check_number(f: _Field) -> tuple[pa.Array | pa.ChunkedArray, pa.Array | None]:
+    """Integers and decimals: the form, then the range. Short decimals are read as doubles once."""
+    column, col, filled, n = f.column, f.text, f.filled, len(f.filled)
+    numbers = _short_decimals(col, filled) if column.type == "decimal" else None
+    if numbers is not None:
+        ok = np.ones(n, dtype=bool)
+    else:
+        ok = _np(pc.match_substring_regex(col, INT_RE if column.type == "int" else DECIMAL_RE))
+    f.fail(
+        filled & ~ok, "type", f"not {'an integer' if column.type == 'int' else 'a decimal number'}"
+    )
+    if column.minimum is not None or column.maximum is not None:
+        values = numbers
+        if values is None:
+            values = pc.cast(pc.if_else(pa.array(filled & ok), col, pa.scalar("0")), pa.float64())
+        out = np.zeros(n, dtype=bool)
+        if column.minimum is not None:
+            out |= _np(pc.less(values, column.minimum))
+        if column.maximum is not None:
+            out |= _np(pc.greater(values, column.maximum))
+        bounds = "; ".join(r for r in column.rules() if r.startswith(("between", ">=", "<=")))
+        f.fail(out & filled & ok, "range", f"must be {bounds}")
+    return col, numbers
+
+
+def _typed_iso(f: _Field) -> pa.Array | None:
+    """The chunk typed in one vectorised step when every value has the canonical form of a real
+    day (and time), else None: anything else gets the full rule."""
+    form = ISO_DATE if f.column.type == "date" else ISO_TIMESTAMP
+    # empty values as nulls, which the reader skips
+    source = (
+        f.text
+        if f.filled.all()
+        else pc.if_else(pa.array(f.filled), f.text, pa.scalar(None, pa.string()))
+    )
+    try:
+        return iso_typed(source, form)
+    except NotEncodable:
+        return None
+
+
+def _check_temporal(f: _Field) -> tuple[pa.Array | pa.ChunkedArray, None]:
+    """Dates and times: the form and a real day, then not after the batch date."""
+    column, col, filled = f.column, f.text, f.filled
+    is_date = column.type == "date"
+    typed = _typed_iso(f)
+    if typed is not None:
+        ok = np.ones(len(filled), dtype=bool)
+        # passed on typed: the encoder sends these without reading the text again
+        ticks = pc.fill_null(typed.cast(pa.int32() if is_date else pa.int64()), 0)
+        days = ticks.to_numpy(zero_copy_only=False)
+        if not is_date:
+            days = days // 86_400_000_000  # microseconds (UTC) to days
+        late = days > (f.batch_date - date(1970, 1, 1)).days
+    else:
+        day_text = pc.utf8_slice_codeunits(col, 0, 10)
+        ok = _np(pc.match_substring_regex(col, DATE_RE if is_date else TIMESTAMP_RE))
+        ok &= _valid_date(pc.if_else(pa.array(ok), day_text, pa.scalar("2000-01-01")))
+        # ISO dates compare as text; offsets near midnight are within a day of the batch date
+        late = _np(pc.greater(day_text, pa.scalar(f.batch_date.isoformat())))
+    f.fail(
+        filled & ~ok, "type", "not a date YYYY-MM-DD" if is_date else "not an ISO 8601 date-time"
+    )
+    if column.not_after_batch:
+        f.fail(late & filled & ok, "future_date", f"after the batch date {f.batch_date}")
+    return (typed if typed is not None else col), None
+
+
+def _check_bool(f: _Field) -> tuple[pa.Array, None]:
+    """Booleans: one of the true or false spellings, sent as t or f."""
+    lowered = pc.utf8_lower(f.text)
+    is_true = _np(pc.is_in(lowered, value_set=pa.array(TRUE_VALUES)))
+    is_false = _np(pc.is_in(lowered, value_set=pa.array(FALSE_VALUES)))
+    f.fail(f.filled & ~(is_true | is_false), "type", "not a boolean (true/false)")
+    return pc.if_else(pa.array(is_true), pa.scalar("t"), pa.scalar("f")), None
+
+
+def _check_text(f: _Field) -> tuple[pa.Array | pa.ChunkedArray, None]:
+    return f.text, None
+
+
+# the rule of each column type: marks the failures, returns the normalised values and, for short
+# decimals, their doubles (the shape of pgcopy's table of encoders)
+TYPE_CHECKS = {
+    "int": _check_number,
+    "decimal": _check_number,
+    "date": _check_temporal,
+    "timestamp": _check_temporal,
+    "bool": _check_bool,
+    "text": _check_text,
+}
+
+
+def _check_allowed(f: _Field, normalised):
+    """A coded column's values must be allowed; text ones are coded as their place among them (an
+    empty value has none), so the encoder sends each distinct value's bytes once (pgcopy._coded)."""
+    allowed = pa.array(f.column.allowed, pa.string())
+    if f.column.type == "text":
+        normalised = _coded(f.text, allowed)
+        known = _np(pc.is_valid(normalised))
+    else:
+        known = _np(pc.is_in(f.text, value_set=allowed))
+    f.fail(f.filled & ~known, "allowed_values", f"not one of {', '.join(f.column.allowed)}")
+    return normalised
+
+
+def _check_rows(
+    table: Table, data: pa.Table, present: list[Column], empty: dict, marker: _Marker
+) -> None:
+    """Rules over whole rows, before any column's: empty rows, NUL characters, required values."""
+    n = data.num_rows
     if present:
         marker.mark(
             np.logical_and.reduce([empty[c.name] for c in present]),
@@ -220,110 +334,43 @@ def check_chunk(
         if column.required:
             marker.mark(empty[column.name], "required", f"{column.name} is required")
     for column in table.columns:
-        if column.required and column.name not in text:
+        if column.required and column.name not in data.column_names:
             marker.mark(np.ones(n, dtype=bool), "required", f"{column.name} is required")
 
+
+def check_chunk(
+    table: Table,
+    data: pa.Table,
+    line_numbers: np.ndarray,
+    *,
+    batch_date: date,
+    parents: dict[str, pa.Array] | None = None,
+) -> Checked:
+    """Apply every row rule of ``table`` to ``data`` (text columns): the row rules, then per
+    column its type's rule, its allowed values and its reference; a row keeps the first it broke."""
+    marker = _Marker(data.num_rows)
+    present = [c for c in table.columns if c.name in data.column_names]
+    # Values are taken as delivered (no trimming): a padded number or code breaks its rule visibly.
+    empty = {c.name: _empty(data[c.name]) for c in present}
+    _check_rows(table, data, present, empty, marker)
     normalised: dict[str, pa.Array | pa.ChunkedArray] = {}
     doubles: dict[str, pa.Array] = {}
-    batch_day_text = batch_date.isoformat()
-    batch_days = (batch_date - date(1970, 1, 1)).days
     for column in present:
-        col = text[column.name]
-        filled = ~empty[column.name]
-        kind = column.type
-
-        def fail(
-            failed: np.ndarray, rule: str, what: str, column: Column = column, col=col
-        ) -> None:
-            # the values are only materialised when something failed
-            if failed.any():
-                values = col.to_numpy(zero_copy_only=False)
-                marker.mark(failed, rule, _describe(column, values, failed, what))
-
-        if kind in ("int", "decimal"):
-            numbers = _short_decimals(col, filled) if kind == "decimal" else None
-            if numbers is not None:
-                ok = np.ones(n, dtype=bool)
-                doubles[column.name] = numbers
-            else:
-                ok = _np(pc.match_substring_regex(col, INT_RE if kind == "int" else DECIMAL_RE))
-            fail(
-                filled & ~ok, "type", f"not {'an integer' if kind == 'int' else 'a decimal number'}"
-            )
-            if column.minimum is not None or column.maximum is not None:
-                if numbers is None:
-                    numbers = pc.cast(
-                        pc.if_else(pa.array(filled & ok), col, pa.scalar("0")), pa.float64()
-                    )
-                out = np.zeros(n, dtype=bool)
-                if column.minimum is not None:
-                    out |= _np(pc.less(numbers, column.minimum))
-                if column.maximum is not None:
-                    out |= _np(pc.greater(numbers, column.maximum))
-                bounds = "; ".join(
-                    r for r in column.rules() if r.startswith(("between", ">=", "<="))
-                )
-                fail(out & filled & ok, "range", f"must be {bounds}")
-            normalised[column.name] = col
-        elif kind in ("date", "timestamp"):
-            # fast path: a chunk whose values all have the canonical form of a real day (and
-            # time) is typed in one vectorised step; anything else gets the full rule below
-            form = ISO_DATE if kind == "date" else ISO_TIMESTAMP
-            try:
-                # empty values as nulls, which the reader skips
-                source = (
-                    col
-                    if filled.all()
-                    else pc.if_else(pa.array(filled), col, pa.scalar(None, pa.string()))
-                )
-                typed = iso_typed(source, form)
-            except NotEncodable:
-                typed = None
-            if typed is not None:
-                ok = np.ones(n, dtype=bool)
-                # passed on typed: the encoder sends these without reading the text again
-                ticks = pc.fill_null(typed.cast(pa.int32() if kind == "date" else pa.int64()), 0)
-                days = ticks.to_numpy(zero_copy_only=False)
-                if kind != "date":
-                    days = days // 86_400_000_000  # microseconds (UTC) to days
-                late = days > batch_days
-            else:
-                day_text = pc.utf8_slice_codeunits(col, 0, 10)
-                ok = _np(pc.match_substring_regex(col, DATE_RE if kind == "date" else TIMESTAMP_RE))
-                ok &= _valid_date(pc.if_else(pa.array(ok), day_text, pa.scalar("2000-01-01")))
-                # ISO dates compare as text; offsets near midnight are within a day of the batch date
-                late = _np(pc.greater(day_text, pa.scalar(batch_day_text)))
-            fail(
-                filled & ~ok,
-                "type",
-                "not a date YYYY-MM-DD" if kind == "date" else "not an ISO 8601 date-time",
-            )
-            if column.not_after_batch:
-                fail(late & filled & ok, "future_date", f"after the batch date {batch_date}")
-            normalised[column.name] = typed if typed is not None else col
-        elif kind == "bool":
-            lowered = pc.utf8_lower(col)
-            is_true = _np(pc.is_in(lowered, value_set=pa.array(TRUE_VALUES)))
-            is_false = _np(pc.is_in(lowered, value_set=pa.array(FALSE_VALUES)))
-            fail(filled & ~(is_true | is_false), "type", "not a boolean (true/false)")
-            normalised[column.name] = pc.if_else(pa.array(is_true), pa.scalar("t"), pa.scalar("f"))
-        else:
-            normalised[column.name] = col
+        f = _Field(column, data[column.name], ~empty[column.name], marker, batch_date)
+        values, numbers = TYPE_CHECKS[column.type](f)
+        if numbers is not None:
+            doubles[column.name] = numbers
         if column.allowed:
-            allowed = pa.array(column.allowed, pa.string())
-            if kind == "text":
-                # coded as their place among the allowed values (an empty value has none): the
-                # encoder sends each distinct value's bytes once (pgcopy._coded)
-                coded = _coded(col, allowed)
-                known = _np(pc.is_valid(coded))
-                normalised[column.name] = coded
-            else:
-                known = _np(pc.is_in(col, value_set=allowed))
-            fail(filled & ~known, "allowed_values", f"not one of {', '.join(column.allowed)}")
+            values = _check_allowed(f, values)
         if column.references and parents is not None and column.references in parents:
-            fail(filled & ~_np(pc.is_in(col, value_set=parents[column.references])), "orphan_reference",
-                 f"unknown {column.references}")  # fmt: skip
+            known = _np(pc.is_in(f.text, value_set=parents[column.references]))
+            f.fail(f.filled & ~known, "orphan_reference", f"unknown {column.references}")
+        normalised[column.name] = values
+    return _split(data, line_numbers, present, empty, normalised, doubles, marker)
 
+
+def _split(data, line_numbers, present, empty, normalised, doubles, marker: _Marker) -> Checked:
+    """The valid rows (missing values as nulls) and the rejected ones with their first rule."""
     good = ~marker.bad
     any_bad = bool(marker.bad.any())
     keep = pa.array(good)

@@ -121,8 +121,12 @@ def function(step: Step) -> Callable[[StepContext], dict]:
     return getattr(import_module("portrait.orchestration.steps"), step.call)
 
 
-def run_local(dag_id: str, params: dict[str, Any] | None = None,
-              say: Callable[[str], None] = lambda _line: None, settings: Any = None) -> dict[str, Any]:  # fmt: skip
+def run_local(
+    dag_id: str,
+    params: dict[str, Any] | None = None,
+    say: Callable[[str], None] = lambda _line: None,
+    settings: Any = None,
+) -> dict[str, Any]:
     """The pipeline's steps in this process, in their declared order (the CLI's path): each
     step's result by task id; a mapped step's is the list of its items' results. A step skipped
     (skip_when_empty) ends the pipeline, as it skips its downstream tasks in Airflow."""
@@ -132,8 +136,10 @@ def run_local(dag_id: str, params: dict[str, Any] | None = None,
         inputs = {name: results[name] for name in step.after if name != step.mapped_over}
         run = function(step)
         if step.mapped_over:
-            results[step.task_id] = [run(StepContext(inputs, dict(params or {}), item, say, settings))
-                                     for item in results[step.mapped_over]]  # fmt: skip
+            results[step.task_id] = [
+                run(StepContext(inputs, dict(params or {}), item, say, settings))
+                for item in results[step.mapped_over]
+            ]
         else:
             results[step.task_id] = run(
                 StepContext(inputs, dict(params or {}), None, say, settings)

@@ -36,17 +36,27 @@ class AirflowClient:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as err:
             detail = err.read().decode(errors="replace")[:300]
-            raise SchedulerUnavailable(f"Airflow answered {err.code} to {method} {path}: {detail}",
-                                       where=self.base, rule="Airflow REST API v2") from None  # fmt: skip
+            raise SchedulerUnavailable(
+                f"Airflow answered {err.code} to {method} {path}: {detail}",
+                where=self.base,
+                rule="Airflow REST API v2",
+            ) from None
         except (urllib.error.URLError, OSError) as err:
             reason = getattr(err, "reason", err)
-            raise SchedulerUnavailable(f"the Airflow API server does not answer: {reason}",
-                                       where=self.base, rule="start it with `portrait scheduler start`") from None  # fmt: skip
+            raise SchedulerUnavailable(
+                f"the Airflow API server does not answer: {reason}",
+                where=self.base,
+                rule="start it with `portrait scheduler start`",
+            ) from None
 
     def token(self) -> str:
         if self._token is None:
-            answer = self._request("POST", "/auth/token", {"username": ADMIN_USER,
-                                   "password": admin_password(self.settings)}, auth=False)  # fmt: skip
+            answer = self._request(
+                "POST",
+                "/auth/token",
+                {"username": ADMIN_USER, "password": admin_password(self.settings)},
+                auth=False,
+            )
             self._token = answer["access_token"]
         return self._token
 
@@ -62,8 +72,9 @@ class AirflowClient:
 
     def trigger(self, dag_id: str, conf: dict | None = None) -> dict:
         """A manual run with no logical date (Airflow 3's default trigger)."""
-        return self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns",
-                             {"logical_date": None, "conf": conf or {}})  # fmt: skip
+        return self._request(
+            "POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}}
+        )
 
     def runs(self, dag_id: str, limit: int = 20) -> list[dict]:
         answer = self._request(

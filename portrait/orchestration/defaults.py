@@ -17,8 +17,13 @@ def log_failure(context: dict) -> None:
     reason = (
         reason() if callable(reason) else str(error).strip().splitlines()[0] if error else "unknown"
     )
-    log.error("portrait task failed: dag=%s task=%s run=%s reason=%s",
-              getattr(ti, "dag_id", "?"), getattr(ti, "task_id", "?"), context.get("run_id"), reason)  # fmt: skip
+    log.error(
+        "portrait task failed: dag=%s task=%s run=%s reason=%s",
+        getattr(ti, "dag_id", "?"),
+        getattr(ti, "task_id", "?"),
+        context.get("run_id"),
+        reason,
+    )
 
 
 DEFAULT_ARGS = {

@@ -73,7 +73,9 @@ def airflow_env(
         "AIRFLOW__API__EXPOSE_CONFIG": "False",
         "AIRFLOW__API_AUTH__JWT_SECRET": warehouse.secret_file(settings, "airflow-jwt.key"),
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(airflow_logs(settings)),
-        "AIRFLOW__LOGGING__DAG_PROCESSOR_CHILD_PROCESS_LOG_DIRECTORY": str(airflow_logs(settings) / "dag_processor"),
+        "AIRFLOW__LOGGING__DAG_PROCESSOR_CHILD_PROCESS_LOG_DIRECTORY": str(
+            airflow_logs(settings) / "dag_processor"
+        ),
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
         # the worker's log server: a port of its own beside the API server's
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(settings.scheduler_port + 1),
@@ -82,7 +84,7 @@ def airflow_env(
         "PORTRAIT_HOME": str(settings.home),
         "PORTRAIT_PROJECT_DIR": str(settings.project_dir),
         "MLFLOW_TRACKING_URI": settings.tracking_uri(),
-    }  # fmt: skip
+    }
     for key, value in defaults.items():
         env.setdefault(key, value)
     if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in env:

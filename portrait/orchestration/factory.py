@@ -26,8 +26,9 @@ def _schedule(pipeline: Pipeline):
         return functools.reduce(operator.or_, (getattr(assets, n) for n in pipeline.schedule))
     from airflow.sdk import CronTriggerTimetable
 
-    return CronTriggerTimetable(pipeline.schedule, timezone="UTC",
-                                run_immediately=pipeline.run_immediately)  # fmt: skip
+    return CronTriggerTimetable(
+        pipeline.schedule, timezone="UTC", run_immediately=pipeline.run_immediately
+    )
 
 
 def _materialised(value: Any) -> Any:
@@ -55,8 +56,10 @@ def _call(step: Step, inputs: dict, params: dict, item: Any, outlet_events: Any)
 
 
 def _task(step: Step):
-    options: dict[str, Any] = {"task_id": step.task_id,
-                               "outlets": [getattr(assets, n) for n in step.outlets]}  # fmt: skip
+    options: dict[str, Any] = {
+        "task_id": step.task_id,
+        "outlets": [getattr(assets, n) for n in step.outlets],
+    }
     if step.trigger_rule != "all_success":
         options["trigger_rule"] = step.trigger_rule
     if step.max_active_tis_per_dagrun:
@@ -71,17 +74,28 @@ def _task(step: Step):
 
 
 def _params(pipeline: Pipeline) -> dict[str, Param]:
-    return {name: Param(default, type="boolean" if isinstance(default, bool) else "string",
-                        description=help_) for name, (default, help_) in pipeline.params.items()}  # fmt: skip
+    return {
+        name: Param(
+            default, type="boolean" if isinstance(default, bool) else "string", description=help_
+        )
+        for name, (default, help_) in pipeline.params.items()
+    }
 
 
 def make_dag(dag_id: str, doc: str | None) -> DAG:
     """The DAG of this pipeline: its schedule, its steps as tasks, in their declared order."""
     pipeline = PIPELINES[dag_id]
     # no start date: nothing to catch up, and a run's dates never refuse an old extract
-    with DAG(dag_id, schedule=_schedule(pipeline), catchup=False,
-             max_active_runs=1, default_args=DEFAULT_ARGS, tags=list(pipeline.tags), doc_md=doc,
-             params=_params(pipeline)) as dag:  # fmt: skip
+    with DAG(
+        dag_id,
+        schedule=_schedule(pipeline),
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=list(pipeline.tags),
+        doc_md=doc,
+        params=_params(pipeline),
+    ) as dag:
         outputs: dict[str, Any] = {}
         for step in pipeline.steps:
             inputs = {name: outputs[name] for name in step.after if name != step.mapped_over}

@@ -80,9 +80,16 @@ def prepare_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def run_daily(*, landing_dir: str | None = None, batch_date: str | None = None, train: bool = False,
-              settings: Settings | None = None, on_dag: OnDag = lambda _d: None,
-              dag_ids: tuple[str, ...] | None = None, log: str | None = None) -> RunReport:  # fmt: skip
+def run_daily(
+    *,
+    landing_dir: str | None = None,
+    batch_date: str | None = None,
+    train: bool = False,
+    settings: Settings | None = None,
+    on_dag: OnDag = lambda _d: None,
+    dag_ids: tuple[str, ...] | None = None,
+    log: str | None = None,
+) -> RunReport:
     """The chain (``dag_ids``, default the daily one, with training if ``train``) through the
     scheduler when it runs, else in this process."""
     from portrait.orchestration import scheduler
@@ -115,8 +122,11 @@ def _nothing_to_build(settings: Settings) -> bool:
     no rebuild is requested and the latest publication's snapshots were taken."""
     from portrait.publication import increments_to_rebuild, snapshots_pending, unpublished_batches
 
-    return (not unpublished_batches(settings) and increments_to_rebuild(settings) is None
-            and not snapshots_pending(settings))  # fmt: skip
+    return (
+        not unpublished_batches(settings)
+        and increments_to_rebuild(settings) is None
+        and not snapshots_pending(settings)
+    )
 
 
 def _check(report: RunReport, outcome: DagOutcome) -> None:
@@ -125,10 +135,12 @@ def _check(report: RunReport, outcome: DagOutcome) -> None:
         report.success = False
         failed = [t.task_id for t in outcome.tasks if t.state in {"failed", "upstream_failed"}]
         reason = _failure_reason(report.log, outcome.dag_id)
-        raise RunFailed(f"DAG {outcome.dag_id} failed at task {failed[0] if failed else '?'}"
-                        + (f": {reason}" if reason else ""),
-                        where=f"run {outcome.run_id}" + (f"; log {report.log}" if report.log else ""),
-                        rule="see the task's log (`portrait airflow -- tasks states-for-dag-run`)")  # fmt: skip
+        raise RunFailed(
+            f"DAG {outcome.dag_id} failed at task {failed[0] if failed else '?'}"
+            + (f": {reason}" if reason else ""),
+            where=f"run {outcome.run_id}" + (f"; log {report.log}" if report.log else ""),
+            rule="see the task's log (`portrait airflow -- tasks states-for-dag-run`)",
+        )
 
 
 def _failure_reason(log: str | None, dag_id: str) -> str | None:
@@ -146,16 +158,20 @@ def _failure_reason(log: str | None, dag_id: str) -> str | None:
     return reason.split(" [portrait.orchestration]", 1)[0].strip()[:300]
 
 
-def _run_in_process(settings: Settings, chain: tuple[str, ...], conf: dict, on_dag: OnDag,
-                    log: str | None) -> RunReport:  # fmt: skip
+def _run_in_process(
+    settings: Settings, chain: tuple[str, ...], conf: dict, on_dag: OnDag, log: str | None
+) -> RunReport:
     prepare_environment(settings)
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(settings.dags_dir))
     if bag.import_errors:
         path, error = next(iter(bag.import_errors.items()))
-        raise RunFailed(f"a DAG does not import: {str(error).strip().splitlines()[-1]}",
-                        where=path, rule="DAG integrity")  # fmt: skip
+        raise RunFailed(
+            f"a DAG does not import: {str(error).strip().splitlines()[-1]}",
+            where=path,
+            rule="DAG integrity",
+        )
     report = RunReport(mode="in-process", log=log)
     for dag_id in chain:
         dag = bag.get_dag(dag_id)
@@ -231,8 +247,11 @@ def _appeared(client, dag_id: str, since: str | None) -> str:
         if later:
             return min(later, key=lambda r: r["queued_at"])["dag_run_id"]
         time.sleep(1.0)
-    raise RunFailed(f"DAG {dag_id} was not triggered by its assets within {APPEAR_TIMEOUT:.0f} s",
-                    where=dag_id, rule="is it paused? (`portrait scheduler status`)")  # fmt: skip
+    raise RunFailed(
+        f"DAG {dag_id} was not triggered by its assets within {APPEAR_TIMEOUT:.0f} s",
+        where=dag_id,
+        rule="is it paused? (`portrait scheduler status`)",
+    )
 
 
 def _finished(client, dag_id: str, run_id: str) -> dict:
@@ -242,5 +261,8 @@ def _finished(client, dag_id: str, run_id: str) -> dict:
         if run["state"] in {"success", "failed"}:
             return run
         time.sleep(1.0)
-    raise RunFailed(f"DAG {dag_id} run {run_id} did not finish within {RUN_TIMEOUT:.0f} s",
-                    where=run_id, rule="see the Airflow UI")  # fmt: skip
+    raise RunFailed(
+        f"DAG {dag_id} run {run_id} did not finish within {RUN_TIMEOUT:.0f} s",
+        where=run_id,
+        rule="see the Airflow UI",
+    )

@@ -82,8 +82,14 @@ def _spawn(settings: Settings, name: str, env: dict[str, str]) -> int:
     # Airflow's CLI through portrait's shim: the scheduler preloads what the tasks import
     command = [sys.executable, "-m", "portrait.orchestration.airflow_cli", name]
     with log.open("ab") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            command,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     (_pid_dir(settings) / f"{name}.pid").write_text(f"{process.pid}\n")
     return process.pid
 
@@ -103,8 +109,11 @@ def start(settings: Settings) -> SchedulerStatus:
     if "api-server" in missing:
         for port in (settings.scheduler_port, *(settings.scheduler_port + i for i in (1, 2, 3))):
             if not port_is_free(port):
-                raise SchedulerError(f"port {port} is in use", where=f"127.0.0.1:{port}",
-                                     rule="set PORTRAIT_SCHEDULER_PORT to a free port (it uses that port and the three after it)")  # fmt: skip
+                raise SchedulerError(
+                    f"port {port} is in use",
+                    where=f"127.0.0.1:{port}",
+                    rule="set PORTRAIT_SCHEDULER_PORT to a free port (it uses that port and the three after it)",
+                )
     for name in missing:
         _spawn(settings, name, env)
     _wait_ready(settings)
@@ -128,8 +137,11 @@ def _wait_ready(settings: Settings) -> None:
     while time.monotonic() < deadline:
         dead = [name for name in COMPONENTS if _pid(settings, name) is None]
         if dead:
-            raise SchedulerError(f"airflow {dead[0]} exited while starting",
-                                 where=str(_log_dir(settings) / f"{dead[0]}.log"), rule="see its log")  # fmt: skip
+            raise SchedulerError(
+                f"airflow {dead[0]} exited while starting",
+                where=str(_log_dir(settings) / f"{dead[0]}.log"),
+                rule="see its log",
+            )
         try:
             health = client.health()
             unhealthy = [
@@ -141,8 +153,11 @@ def _wait_ready(settings: Settings) -> None:
         except SchedulerUnavailable as err:
             last = err.what
         time.sleep(0.5)
-    raise SchedulerError(f"Airflow was not ready within {READY_TIMEOUT:.0f} s: {last}",
-                         where=str(_log_dir(settings)), rule="see the components' logs")  # fmt: skip
+    raise SchedulerError(
+        f"Airflow was not ready within {READY_TIMEOUT:.0f} s: {last}",
+        where=str(_log_dir(settings)),
+        rule="see the components' logs",
+    )
 
 
 def _activate_dags(settings: Settings) -> dict[str, str]:
@@ -165,8 +180,15 @@ def status(settings: Settings) -> SchedulerStatus:
     with contextlib.suppress(SchedulerUnavailable):
         health = client.health()
     with contextlib.suppress(SchedulerUnavailable):
-        dags = {} if not health else {d: "paused" if v["is_paused"] else "active"
-                for d, v in sorted(client.dags().items()) if d in PIPELINES}  # fmt: skip
+        dags = (
+            {}
+            if not health
+            else {
+                d: "paused" if v["is_paused"] else "active"
+                for d, v in sorted(client.dags().items())
+                if d in PIPELINES
+            }
+        )
     components = []
     for name, pid in pids.items():
         if name == "api-server":
@@ -180,8 +202,16 @@ def status(settings: Settings) -> SchedulerStatus:
             ComponentStatus(name, pid, pid is not None, healthy and pid is not None, detail)
         )
     running = any(c.running for c in components)
-    return SchedulerStatus(api_url(settings), running, all(c.healthy for c in components), components,
-                           dags, str(_log_dir(settings)), ADMIN_USER, str(passwords_file(settings)))  # fmt: skip
+    return SchedulerStatus(
+        api_url(settings),
+        running,
+        all(c.healthy for c in components),
+        components,
+        dags,
+        str(_log_dir(settings)),
+        ADMIN_USER,
+        str(passwords_file(settings)),
+    )
 
 
 def stop(settings: Settings, timeout: float = 30.0) -> list[str]:

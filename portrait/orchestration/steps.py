@@ -26,8 +26,9 @@ def ingest(ctx: StepContext) -> dict:
     if not folder:
         ctx.say(f"inbox {settings.inbox_dir}")
         return inbox.take(settings, batch_date=when).as_dict()
-    return inbox.take_folder(settings, Path(folder), source=ctx.params.get("source") or None,
-                             batch_date=when).as_dict()  # fmt: skip
+    return inbox.take_folder(
+        settings, Path(folder), source=ctx.params.get("source") or None, batch_date=when
+    ).as_dict()
 
 
 # a scheduled build waits this long for one that holds the build lock (a CLI build, say)
@@ -41,10 +42,14 @@ def build(ctx: StepContext) -> dict:
 
     settings = ctx.config
     with held(settings, LOCK_WAIT):
-        report = publish_build(settings=settings, as_of=_date(ctx.params.get("as_of")),
-                               select=ctx.params.get("select") or None,
-                               full_refresh=bool(ctx.params.get("full_refresh")),
-                               gates=ctx.params.get("gates", True), progress=ctx.say)  # fmt: skip
+        report = publish_build(
+            settings=settings,
+            as_of=_date(ctx.params.get("as_of")),
+            select=ctx.params.get("select") or None,
+            full_refresh=bool(ctx.params.get("full_refresh")),
+            gates=ctx.params.get("gates", True),
+            progress=ctx.say,
+        )
     result = report.as_dict()
     result["asset_uris"] = published_table_uris(settings) if report.published else []
     return result
@@ -65,9 +70,12 @@ def published_table_uris(settings) -> list[str]:
 
     url = warehouse.owner_url(settings)
     with warehouse.connect(url) as conn:
-        names = [r[0] for r in conn.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
-        ).fetchall()]  # fmt: skip
+        names = [
+            r[0]
+            for r in conn.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
     return [table_uri(url, "marts", name) for name in names]
 
 
@@ -95,8 +103,13 @@ def train(ctx: StepContext) -> dict:
     from portrait.ml.train import train as run
 
     result = run(ctx.item, settings=ctx.config)
-    return {"model": ctx.item, "version": result.version, "promoted": result.promoted,
-            "decision": result.decision, "metrics": result.metrics}  # fmt: skip
+    return {
+        "model": ctx.item,
+        "version": result.version,
+        "promoted": result.promoted,
+        "decision": result.decision,
+        "metrics": result.metrics,
+    }
 
 
 def features(ctx: StepContext) -> dict:
@@ -114,18 +127,30 @@ def slices(ctx: StepContext) -> list[dict]:
     as_of = ctx.inputs["features"]["as_of"]
     count = ctx.config.scoring_slices
     champions = [row["model"] for row in listing(ctx.config) if row["champion"]]
-    return [{"model": m, "as_of": as_of, "slice_index": i, "slices": count}
-            for m in champions for i in range(count)]  # fmt: skip
+    return [
+        {"model": m, "as_of": as_of, "slice_index": i, "slices": count}
+        for m in champions
+        for i in range(count)
+    ]
 
 
 def score(ctx: StepContext) -> dict:
     from portrait.ml.score import score as run
 
     work = ctx.item
-    result = run(work["model"], as_of=date.fromisoformat(work["as_of"]),
-                 slice_index=work["slice_index"], slices=work["slices"], settings=ctx.config)  # fmt: skip
-    return {"model": work["model"], "slice": result.slice, "rows": result.rows,
-            "seconds": result.seconds}  # fmt: skip
+    result = run(
+        work["model"],
+        as_of=date.fromisoformat(work["as_of"]),
+        slice_index=work["slice_index"],
+        slices=work["slices"],
+        settings=ctx.config,
+    )
+    return {
+        "model": work["model"],
+        "slice": result.slice,
+        "rows": result.rows,
+        "seconds": result.seconds,
+    }
 
 
 def drift(ctx: StepContext) -> dict:
@@ -134,8 +159,9 @@ def drift(ctx: StepContext) -> dict:
 
     as_of = date.fromisoformat(ctx.inputs["features"]["as_of"])
     models = sorted({s["model"] for s in ctx.inputs.get("score") or []})  # none: no champion
-    return {"drift_warnings": {m: len(measure_drift(m, as_of, settings=ctx.config))
-                               for m in models}}  # fmt: skip
+    return {
+        "drift_warnings": {m: len(measure_drift(m, as_of, settings=ctx.config)) for m in models}
+    }
 
 
 def marketing_marts(ctx: StepContext) -> dict:

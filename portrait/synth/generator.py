@@ -234,14 +234,32 @@ class _ContactHistory:
             "attempt_number": pa.array(np.ones(len(target), dtype=np.int64), mask=control),
             "days_since_previous_campaign": pa.array(days, mask=~seen),
             "previous_contacts": pa.array(self.count[target]),
-            "previous_outcome": pa.array(np.where(won, "success", "failure").tolist(), mask=~seen, type=pa.string()),
-            "contact_device": pa.array(device.tolist(), mask=control | (channel != "phone"), type=pa.string()),
-        }  # fmt: skip
+            "previous_outcome": pa.array(
+                np.where(won, "success", "failure").tolist(), mask=~seen, type=pa.string()
+            ),
+            "contact_device": pa.array(
+                device.tolist(), mask=control | (channel != "phone"), type=pa.string()
+            ),
+        }
 
     def record(self, target: np.ndarray, at: np.ndarray, converted_at: np.ndarray) -> None:
         self.count[target] += 1
         self.last_at[target] = at
         self.converted_at[target] = converted_at
+
+
+@dataclass(frozen=True)
+class _Month:
+    """What every table of one month is drawn from."""
+
+    index: int
+    start: np.datetime64
+    month_end: np.datetime64
+    days: int
+    epoch: int  # the month's first second, in seconds since 1970
+    drain: np.ndarray  # per customer: share of deposits left (churners drain)
+    alive: np.ndarray  # per customer
+    acc_alive: np.ndarray  # per account
 
 
 class SyntheticBank:
@@ -285,8 +303,11 @@ class SyntheticBank:
         tenure_days = (rng.exponential(2200, n)).astype(int)
         newcomer = rng.random(n) < 0.08
         window_days = int((self.end - self.start) / DAY)
-        onboard = np.where(newcomer, self.start + rng.integers(0, max(window_days, 1), n) * DAY,
-                           self.start - tenure_days * DAY)  # fmt: skip
+        onboard = np.where(
+            newcomer,
+            self.start + rng.integers(0, max(window_days, 1), n) * DAY,
+            self.start - tenure_days * DAY,
+        )
         onboard = np.maximum(onboard, self.start - 365 * 30 * DAY)
         self.onboard = onboard.astype("datetime64[D]")
         # attrition: churn month within the window, drain for the three months before
@@ -296,9 +317,11 @@ class SyntheticBank:
         self.churn_month = np.where(newcomer, 10_000, self.churn_month)
         closed = self.churn_month < self.months
         self.closed_day = np.where(
-            closed, self.month_starts[np.minimum(self.churn_month, self.months)] - DAY * rng.integers(1, 20, n),
+            closed,
+            self.month_starts[np.minimum(self.churn_month, self.months)]
+            - DAY * rng.integers(1, 20, n),
             np.datetime64("NaT"),
-        ).astype("datetime64[D]")  # fmt: skip
+        ).astype("datetime64[D]")
         self.closed = closed
         self.n_branches = max(5, n // 2500)
         self.home_branch = rng.integers(0, self.n_branches, n)
@@ -309,8 +332,12 @@ class SyntheticBank:
         last = rng.choice(LAST, n)
         corp_name = np.char.add(np.char.add(rng.choice(CORP, n), " "), rng.choice(CORP_SUFFIX, n))
         names = np.where(self.is_corp, corp_name, np.char.add(np.char.add(first, " "), last))
-        email = np.char.lower(np.char.add(np.char.add(np.char.add(first, "."), last),
-                                          np.char.add(np.char.mod("%d", np.arange(n)), "@example.com")))  # fmt: skip
+        email = np.char.lower(
+            np.char.add(
+                np.char.add(np.char.add(first, "."), last),
+                np.char.add(np.char.mod("%d", np.arange(n)), "@example.com"),
+            )
+        )
         birth = (self.start - (age * 365.25 + rng.integers(0, 365, n)).astype(int) * DAY).astype(
             "datetime64[D]"
         )
@@ -382,8 +409,18 @@ class SyntheticBank:
     @staticmethod
     def products() -> dict[str, pa.Array]:
         cols = list(zip(*PRODUCTS, strict=True))
-        names = ["product_id", "product_name", "family", "is_asset", "customer_rate", "ftp_rate",
-                 "fee_rate", "monthly_fee_amount", "margin_rate", "term_months"]  # fmt: skip
+        names = [
+            "product_id",
+            "product_name",
+            "family",
+            "is_asset",
+            "customer_rate",
+            "ftp_rate",
+            "fee_rate",
+            "monthly_fee_amount",
+            "margin_rate",
+            "term_months",
+        ]
         return {name: pa.array(list(values)) for name, values in zip(names, cols, strict=True)}
 
     # -- accounts ----------------------------------------------------------------------------
@@ -421,8 +458,10 @@ class SyntheticBank:
         self.acc_cust, self.acc_prod = cust_a[order], prod_a[order]
         m = self.acc_cust.size
         lag = rng.integers(0, 900, m)
-        self.acc_open = np.maximum(self.onboard[self.acc_cust] + lag * DAY * (self.acc_prod != 0),
-                                   self.onboard[self.acc_cust]).astype("datetime64[D]")  # fmt: skip
+        self.acc_open = np.maximum(
+            self.onboard[self.acc_cust] + lag * DAY * (self.acc_prod != 0),
+            self.onboard[self.acc_cust],
+        ).astype("datetime64[D]")
         self.acc_open = np.minimum(self.acc_open, self.end).astype("datetime64[D]")
         scale = {
             0: 0.08,
@@ -457,8 +496,11 @@ class SyntheticBank:
         closed = self.closed[self.acc_cust]
         term = np.array([p[9] or 0 for p in PRODUCTS])[self.acc_prod]
         maturity = (self.acc_open + (term * 30.44).astype(int) * DAY).astype("datetime64[D]")
-        status = np.where(closed, "closed",
-                          np.where((rng.random(m) < 0.03) & ~self.acc_is_loan, "dormant", "active"))  # fmt: skip
+        status = np.where(
+            closed,
+            "closed",
+            np.where((rng.random(m) < 0.03) & ~self.acc_is_loan, "dormant", "active"),
+        )
         self.acc_status = status
         cust_ids = _ids("C", 1, self.n, 7)
         return {
@@ -486,16 +528,29 @@ class SyntheticBank:
     def month(
         self, mi: int, txn_seq: int, evt_seq: int, int_seq: int
     ) -> dict[str, dict[str, pa.Array]]:
-        rng = self.rng
+        """One month's activity tables, each from its own step (in this order: they share the
+        random stream)."""
+        m = self._month_frame(mi)
+        return {
+            "balances": self._balances(m),
+            "transactions": self._transactions(m, txn_seq),
+            "digital_events": self._digital_events(m, evt_seq),
+            "service_interactions": self._service_interactions(m, int_seq),
+        }
+
+    def _month_frame(self, mi: int) -> _Month:
         m0, m1 = self.month_starts[mi], self.month_starts[mi + 1]
         month_end = m1 - DAY
-        days = int((m1 - m0) / DAY)
         drain = self._drain(mi)
         alive = (self.onboard <= month_end) & (drain > 0)
         acc_alive = alive[self.acc_cust] & (self.acc_open <= month_end)
-        out: dict[str, dict[str, pa.Array]] = {}
+        epoch = (m0 - np.datetime64("1970-01-01")).astype("timedelta64[s]").astype(np.int64)
+        return _Month(mi, m0, month_end, int((m1 - m0) / DAY), epoch, drain, alive, acc_alive)
 
-        # balances
+    def _balances(self, m: _Month) -> dict[str, pa.Array]:
+        """Month-end balances: deposits grow (churners drain), loans amortise, cards revolve."""
+        rng, mi, drain = self.rng, m.index, m.drain
+        acc_alive, month_end = m.acc_alive, m.month_end
         idx = np.flatnonzero(acc_alive)
         cust = self.acc_cust[idx]
         growth = 1 + 0.004 * mi
@@ -512,14 +567,17 @@ class SyntheticBank:
             bal,
         )
         bal = np.where(self.acc_prod[idx] == P["P08"], 0.0, bal)
-        out["balances"] = {
+        return {
             "account_id": self.acc_ids.take(pa.array(idx)),
             "month_end_date": _dates(np.full(idx.size, month_end)),
             "balance_amount": _money(bal),
             "average_balance_amount": _money(bal * rng.lognormal(0, 0.05, idx.size)),
         }
 
-        # transactions on current accounts: salary + spending mix
+    def _transactions(self, m: _Month, txn_seq: int) -> dict[str, pa.Array]:
+        """Current accounts: a spending mix by life stage, salaries, and loan repayments."""
+        rng, mi, drain = self.rng, m.index, m.drain
+        acc_alive, days = m.acc_alive, m.days
         cur = np.flatnonzero(acc_alive & np.isin(self.acc_prod, [P["P01"], P["P09"], P["P06"]]))
         c_cust = self.acc_cust[cur]
         lam = (
@@ -546,24 +604,42 @@ class SyntheticBank:
         channel_p = self.digital[r_cust]
         ch_u = rng.random(k)
         shop = (cat <= 2) | (cat == 4)  # groceries, dining, travel, shopping
-        channel = np.where(cat == CAT["cash"], CH["atm"],
-                  np.where(shop | on_card, np.where(ch_u < 0.75, CH["pos"], CH["online"]),
-                           np.where(ch_u < channel_p, CH["mobile"],
-                                    np.where(ch_u < channel_p + 0.25, CH["online"], CH["branch"]))))  # fmt: skip
-        epoch = (m0 - np.datetime64("1970-01-01")).astype("timedelta64[s]").astype(np.int64)
+        channel = np.where(
+            cat == CAT["cash"],
+            CH["atm"],
+            np.where(
+                shop | on_card,
+                np.where(ch_u < 0.75, CH["pos"], CH["online"]),
+                np.where(
+                    ch_u < channel_p,
+                    CH["mobile"],
+                    np.where(ch_u < channel_p + 0.25, CH["online"], CH["branch"]),
+                ),
+            ),
+        )
+        epoch = m.epoch
         secs = epoch + rng.integers(0, days * 86400, k)
         # salary inflows: employed retail, stops two months before churn
         is_cur = np.zeros(self.acc_cust.size, dtype=bool)
         is_cur[cur] = True
-        sal = np.flatnonzero(is_cur & (self.acc_prod == P["P01"])
-                             & self.employed[self.acc_cust] & (self.churn_month[self.acc_cust] - mi > 2))  # fmt: skip
+        sal = np.flatnonzero(
+            is_cur
+            & (self.acc_prod == P["P01"])
+            & self.employed[self.acc_cust]
+            & (self.churn_month[self.acc_cust] - mi > 2)
+        )
         sal_secs = epoch + 24 * 86400 + rng.integers(0, 3 * 86400, sal.size)
         # loans: monthly repayments
         rep = np.flatnonzero(acc_alive & self.acc_is_loan)
         rep_secs = epoch + 4 * 86400 + rng.integers(0, 86400, rep.size)
         all_acc = np.concatenate([row_acc, sal, rep])
-        all_amount = np.concatenate([amount, self.income[self.acc_cust[sal]] / 12 * rng.lognormal(0, 0.03, sal.size),
-                                     self.acc_base[rep] / 60])  # fmt: skip
+        all_amount = np.concatenate(
+            [
+                amount,
+                self.income[self.acc_cust[sal]] / 12 * rng.lognormal(0, 0.03, sal.size),
+                self.acc_base[rep] / 60,
+            ]
+        )
         all_secs = np.concatenate([secs, sal_secs, rep_secs])
         all_cat = np.concatenate(
             [cat, np.full(sal.size, CAT["salary"]), np.full(rep.size, CAT["loan_payment"])]
@@ -577,7 +653,7 @@ class SyntheticBank:
         merchants = pc.binary_join_element_wise(
             pa.scalar("MERCHANT "), pc.cast(pa.array(rng.integers(0, 3000, total)), pa.string()), ""
         )
-        out["transactions"] = {
+        return {
             "txn_id": _ids("T", txn_seq, total, 10),
             "account_id": self.acc_ids.take(pa.array(all_acc[order])),
             "booked_at": _times(all_secs[order]),
@@ -588,8 +664,10 @@ class SyntheticBank:
             "counterparty": pc.if_else(merchant, merchants, pa.scalar(None, pa.string())),
         }
 
-        # digital events: logins and product views (views of products not held signal interest)
-        live = np.flatnonzero(alive)
+    def _digital_events(self, m: _Month, evt_seq: int) -> dict[str, pa.Array]:
+        """Logins and product views (views of products not held signal interest)."""
+        rng, drain, days = self.rng, m.drain, m.days
+        live = np.flatnonzero(m.alive)
         logins = rng.poisson(self.digital[live] * 14 * np.where(drain[live] < 1, 0.4, 1.0))
         views = rng.poisson(0.15 + 0.6 * self.digital[live] * self.interest[live])
         e_cust = np.concatenate([np.repeat(live, logins), np.repeat(live, views)])
@@ -600,22 +678,26 @@ class SyntheticBank:
             [np.full(logins.sum(), -1), np.repeat(self.interest_product[live], views)]
         )
         e_n = e_cust.size
-        e_secs = (m0 - np.datetime64("1970-01-01")).astype("timedelta64[s]").astype(
-            np.int64
-        ) + rng.integers(0, days * 86400, e_n)
+        e_secs = m.epoch + rng.integers(0, days * 86400, e_n)
         product_ids = pa.array([p[0] for p in PRODUCTS])
-        out["digital_events"] = {
+        self.views_by_month.append(np.bincount(np.repeat(live, views), minlength=self.n))
+        return {
             "event_id": _ids("E", evt_seq, e_n, 10),
             "customer_id": self.cust_ids.take(pa.array(e_cust)),
             "event_at": _times(e_secs),
             "channel": pa.array(np.where(rng.random(e_n) < 0.7, "app", "web")),
             "event_type": pa.array(e_type),
-            "product_id": pc.if_else(pa.array(view_prod >= 0), product_ids.take(pa.array(np.maximum(view_prod, 0))),
-                                     pa.scalar(None, pa.string())),
-        }  # fmt: skip
-        self.views_by_month.append(np.bincount(np.repeat(live, views), minlength=self.n))
+            "product_id": pc.if_else(
+                pa.array(view_prod >= 0),
+                product_ids.take(pa.array(np.maximum(view_prod, 0))),
+                pa.scalar(None, pa.string()),
+            ),
+        }
 
-        # service interactions: churners complain more
+    def _service_interactions(self, m: _Month, int_seq: int) -> dict[str, pa.Array]:
+        """Service contacts: churners complain more."""
+        rng, mi, days = self.rng, m.index, m.days
+        live = np.flatnonzero(m.alive)
         near_churn = (self.churn_month[live] - mi <= 3).astype(float)
         s_n = rng.poisson(0.06 + 0.25 * near_churn)
         s_cust = np.repeat(live, s_n)
@@ -627,10 +709,8 @@ class SyntheticBank:
             rng.choice(np.array(["inquiry", "request", "compliment"]), sn, p=[0.6, 0.35, 0.05]),
         )
         score = np.clip(np.round(rng.normal(np.where(complaint, 2.2, 4.1), 0.8)), 1, 5).astype(int)
-        s_secs = (m0 - np.datetime64("1970-01-01")).astype("timedelta64[s]").astype(
-            np.int64
-        ) + rng.integers(0, days * 86400, sn)
-        out["service_interactions"] = {
+        s_secs = m.epoch + rng.integers(0, days * 86400, sn)
+        return {
             "interaction_id": _ids("S", int_seq, sn, 9),
             "customer_id": self.cust_ids.take(pa.array(s_cust)),
             "interaction_at": _times(s_secs),
@@ -641,7 +721,6 @@ class SyntheticBank:
             "satisfaction_score": pa.array(score, mask=rng.random(sn) < 0.4),
             "is_resolved": pa.array(rng.random(sn) < np.where(complaint, 0.6, 0.9)),
         }
-        return out
 
     # -- campaigns ---------------------------------------------------------------------------
     def campaigns(self) -> tuple[dict[str, pa.Array], dict[str, pa.Array]]:
@@ -659,8 +738,9 @@ class SyntheticBank:
             pid = CAMPAIGN_PRODUCTS[c % len(CAMPAIGN_PRODUCTS)]
             channel = CAMPAIGN_CHANNELS[(c + c // len(CAMPAIGN_PRODUCTS)) % len(CAMPAIGN_CHANNELS)]
             start = self.month_starts[mi] + DAY * 3
-            eligible = np.flatnonzero(~self.is_corp & ~self.holds[pid] & (self.onboard < start)
-                                      & (self.churn_month > mi))  # fmt: skip
+            eligible = np.flatnonzero(
+                ~self.is_corp & ~self.holds[pid] & (self.onboard < start) & (self.churn_month > mi)
+            )
             size = min(eligible.size, max(20, int(self.n * 0.15)))
             target = rng.choice(eligible, size, replace=False)
             control = rng.random(size) < 0.2
@@ -693,28 +773,57 @@ class SyntheticBank:
             known = contacted + 30 * 86400 <= as_of
             converted_known = converted & (conv_at < as_of)
             cid = f"K{c + 1:03d}"
-            camp_rows.append((cid, f"{PRODUCTS[P[pid]][1]} push #{c + 1}", pid, channel, str(start),
-                              str(start + DAY * 40), {"email": 0.05, "sms": 0.08, "app": 0.02, "phone": 2.5}[channel], 0.2))  # fmt: skip
+            camp_rows.append(
+                (
+                    cid,
+                    f"{PRODUCTS[P[pid]][1]} push #{c + 1}",
+                    pid,
+                    channel,
+                    str(start),
+                    str(start + DAY * 40),
+                    {"email": 0.05, "sms": 0.08, "app": 0.02, "phone": 2.5}[channel],
+                    0.2,
+                )
+            )
             outcome_known = known | converted_known
-            contact_cols.append({
-                "contact_id": _ids("X", seq, size, 9),
-                "campaign_id": pa.array([cid] * size),
-                "customer_id": self.cust_ids.take(pa.array(target)),
-                "contact_group": pa.array(np.where(control, "control", "treated")),
-                "contacted_at": _times(contacted),
-                "channel": pa.array(np.where(control, None, channel).tolist(), type=pa.string()),
-                "has_responded": pa.array(responded & ~control, mask=~outcome_known),
-                "has_converted": pa.array(converted_known, mask=~outcome_known),
-                "converted_at": pc.if_else(pa.array(converted_known), _times(np.minimum(conv_at, as_of - 1)), pa.scalar(None, pa.string())),
-                "conversion_amount": _money(self.wealth[target] * 0.3 * rng.lognormal(0, 0.4, size), mask=converted_known),
-                **history.columns(target, contacted, control, channel),
-            })  # fmt: skip
+            contact_cols.append(
+                {
+                    "contact_id": _ids("X", seq, size, 9),
+                    "campaign_id": pa.array([cid] * size),
+                    "customer_id": self.cust_ids.take(pa.array(target)),
+                    "contact_group": pa.array(np.where(control, "control", "treated")),
+                    "contacted_at": _times(contacted),
+                    "channel": pa.array(
+                        np.where(control, None, channel).tolist(), type=pa.string()
+                    ),
+                    "has_responded": pa.array(responded & ~control, mask=~outcome_known),
+                    "has_converted": pa.array(converted_known, mask=~outcome_known),
+                    "converted_at": pc.if_else(
+                        pa.array(converted_known),
+                        _times(np.minimum(conv_at, as_of - 1)),
+                        pa.scalar(None, pa.string()),
+                    ),
+                    "conversion_amount": _money(
+                        self.wealth[target] * 0.3 * rng.lognormal(0, 0.4, size),
+                        mask=converted_known,
+                    ),
+                    **history.columns(target, contacted, control, channel),
+                }
+            )
             history.record(
                 target[~control], contacted[~control], np.where(converted, conv_at, -1)[~control]
             )
             seq += size
-        names = ["campaign_id", "campaign_name", "product_id", "channel", "start_date", "end_date",
-                 "cost_per_contact_amount", "control_share"]  # fmt: skip
+        names = [
+            "campaign_id",
+            "campaign_name",
+            "product_id",
+            "channel",
+            "start_date",
+            "end_date",
+            "cost_per_contact_amount",
+            "control_share",
+        ]
         campaigns = {
             name: pa.array([str(v) for v in values])
             for name, values in zip(names, zip(*camp_rows, strict=True), strict=True)
@@ -761,8 +870,11 @@ class SyntheticBank:
         u = rng.random(idx.size)
         status = np.where(u < pd_ * 0.35, "default", np.where(u < pd_, "delinquent", "current"))
         status = np.where(self.closed[cust] & (status == "current"), "closed", status)
-        dpd = np.where(status == "default", rng.integers(90, 400, idx.size),
-                       np.where(status == "delinquent", rng.integers(1, 89, idx.size), 0))  # fmt: skip
+        dpd = np.where(
+            status == "default",
+            rng.integers(90, 400, idx.size),
+            np.where(status == "delinquent", rng.integers(1, 89, idx.size), 0),
+        )
         rate = np.array([p[4] for p in PRODUCTS])[self.acc_prod[idx]] + rng.normal(
             0, 0.005, idx.size
         ).clip(-0.01, 0.02)
@@ -857,15 +969,30 @@ def generate(
         raise ValueError("format must be csv or parquet")
     began = time.perf_counter()
     with staged_folder(out_dir) as staging:  # a full disk leaves no half-written bank
-        result = _write_bank(staging, customers=customers, months=months, seed=seed,
-                             start_date=start_date, fmt=fmt, progress=progress)  # fmt: skip
+        result = _write_bank(
+            staging,
+            customers=customers,
+            months=months,
+            seed=seed,
+            start_date=start_date,
+            fmt=fmt,
+            progress=progress,
+        )
     result.out_dir = out_dir
     result.seconds = time.perf_counter() - began
     return result
 
 
-def _write_bank(out_dir: Path, *, customers: int, months: int, seed: int, start_date: date, fmt: str,
-                progress: Callable[[str, int, int], None] | None) -> GenerationResult:  # fmt: skip
+def _write_bank(
+    out_dir: Path,
+    *,
+    customers: int,
+    months: int,
+    seed: int,
+    start_date: date,
+    fmt: str,
+    progress: Callable[[str, int, int], None] | None,
+) -> GenerationResult:
     began = time.perf_counter()
     bank = SyntheticBank(customers, months, seed, start_date)
     writer = _Writer(out_dir, fmt)
@@ -907,8 +1034,16 @@ def _write_bank(out_dir: Path, *, customers: int, months: int, seed: int, start_
         transactions_per_second=writer.rows.get("transactions", 0) / max(txn_seconds, 1e-9),
         files=files,
     )
-    manifest = {"generator": "portrait.synth", "contract_version": CONTRACT_VERSION, "seed": seed,
-                "customers": customers, "months": months, "format": fmt,
-                "start_date": result.start_date, "end_date": result.end_date, "rows": result.rows}  # fmt: skip
+    manifest = {
+        "generator": "portrait.synth",
+        "contract_version": CONTRACT_VERSION,
+        "seed": seed,
+        "customers": customers,
+        "months": months,
+        "format": fmt,
+        "start_date": result.start_date,
+        "end_date": result.end_date,
+        "rows": result.rows,
+    }
     (out_dir / "_manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return result

@@ -52,8 +52,13 @@ def dagbag(tmp_path_factory) -> dict:
 
 def test_every_dag_imports(dagbag):
     assert dagbag["errors"] == {}
-    assert {"landing_ingest", "warehouse_build", "ml_training", "customer_scoring",
-            "campaign_feedback"} <= set(dagbag["dags"])  # fmt: skip
+    assert {
+        "landing_ingest",
+        "warehouse_build",
+        "ml_training",
+        "customer_scoring",
+        "campaign_feedback",
+    } <= set(dagbag["dags"])
 
 
 def test_file_name_is_the_dag_id(dagbag):

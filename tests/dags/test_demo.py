@@ -18,8 +18,13 @@ PORTRAIT = Path(sys.executable).with_name("portrait")
 
 
 def _demo(env: dict[str, str]) -> dict:
-    result = subprocess.run([str(PORTRAIT), "demo", "--customers", "1500", "--months", "8", "--json"],
-                            env=env, capture_output=True, text=True, timeout=1200)  # fmt: skip
+    result = subprocess.run(
+        [str(PORTRAIT), "demo", "--customers", "1500", "--months", "8", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr == ""  # Airflow's, dbt's and GX's lines are in the demo's log file
     return json.loads(result.stdout)
@@ -32,7 +37,10 @@ def test_a_second_demo_finds_the_delivery_loaded_and_trains_nothing(tmp_path: Pa
     try:
         first = _demo(env)
         assert {m["model"] for m in first["models"] if m["champion"]} >= {
-            "response_propensity", "churn_risk", "customer_segmentation"}  # fmt: skip
+            "response_propensity",
+            "churn_risk",
+            "customer_segmentation",
+        }
         assert first["tables"]["marts.campaign_target_list"] > 0
         assert Path(first["dbt_docs"]).is_file() and first["data_quality"].split(":")[0] in {
             "OK",

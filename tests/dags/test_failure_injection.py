@@ -41,8 +41,12 @@ def test_a_failing_dbt_task_stops_downstream_keeps_the_marts_and_a_clean_rerun_s
             project / part,
             ignore=shutil.ignore_patterns("target", "logs", "__pycache__"),
         )
-    env = {**os.environ, "PORTRAIT_HOME": str(home), "PORTRAIT_PROJECT_DIR": str(project),
-           "PORTRAIT_RETRY_DELAY_SECONDS": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PORTRAIT_HOME": str(home),
+        "PORTRAIT_PROJECT_DIR": str(project),
+        "PORTRAIT_RETRY_DELAY_SECONDS": "1",
+    }
     env.pop("PORTRAIT_DATABASE_URL", None)
     settings = Settings(home=home, project_dir=project, database_url=None)
     first_delivery, second_delivery = tmp_path / "first", tmp_path / "second"
@@ -71,8 +75,23 @@ def test_a_failing_dbt_task_stops_downstream_keeps_the_marts_and_a_clean_rerun_s
             assert (
                 conn.execute("select count(*) from dq.publications").fetchone()[0] == publications
             )
-        states = subprocess.run([str(PORTRAIT), "airflow", "--", "tasks", "states-for-dag-run", "warehouse_build",
-                                 _latest_run(env), "-o", "json"], env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+        states = subprocess.run(
+            [
+                str(PORTRAIT),
+                "airflow",
+                "--",
+                "tasks",
+                "states-for-dag-run",
+                "warehouse_build",
+                _latest_run(env),
+                "-o",
+                "json",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert states.returncode == 0, states.stderr[-2000:]
         by_task = {row["task_id"]: row["state"] for row in json.loads(states.stdout)}
         assert by_task == {"build": "failed", "snapshots": "upstream_failed"}
@@ -109,7 +128,13 @@ def test_a_failing_dbt_task_stops_downstream_keeps_the_marts_and_a_clean_rerun_s
 
 
 def _latest_run(env: dict[str, str]) -> str:
-    runs = subprocess.run([str(PORTRAIT), "airflow", "--", "dags", "list-runs", "warehouse_build", "-o", "json"],
-                          env=env, capture_output=True, text=True, timeout=300, check=True)  # fmt: skip
+    runs = subprocess.run(
+        [str(PORTRAIT), "airflow", "--", "dags", "list-runs", "warehouse_build", "-o", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     rows = json.loads(runs.stdout)
     return max(rows, key=lambda r: r.get("start_date") or r.get("logical_date") or "")["run_id"]

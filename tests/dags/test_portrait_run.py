@@ -79,8 +79,13 @@ def test_portrait_run_publishes_marts_and_records_the_runs_in_airflow(tmp_path: 
                 "select as_of_date, build_seconds from dq.publications order by published_at desc limit 1"
             ).fetchone()
         assert as_of is not None and seconds > 0  # the build's as-of date and time recorded
-        runs = subprocess.run([str(PORTRAIT), "airflow", "--", "dags", "list-runs", "warehouse_build", "-o", "json"],
-                              env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+        runs = subprocess.run(
+            [str(PORTRAIT), "airflow", "--", "dags", "list-runs", "warehouse_build", "-o", "json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert runs.returncode == 0, runs.stderr[-2000:]
         (run,) = json.loads(runs.stdout)  # JSON alone on stdout
         assert run["state"] == "success"
@@ -90,16 +95,26 @@ def test_portrait_run_publishes_marts_and_records_the_runs_in_airflow(tmp_path: 
         # asset events on the warehouse at 127.0.0.1: one per published table (publish), one per
         # snapshot table (Cosmos, through OpenLineage's dbt processor)
         port = urlsplit(warehouse.owner_url(settings)).port
-        listed = subprocess.run([str(PORTRAIT), "airflow", "--", "assets", "list", "-o", "json"],
-                                env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+        listed = subprocess.run(
+            [str(PORTRAIT), "airflow", "--", "assets", "list", "-o", "json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert listed.returncode == 0, listed.stderr[-2000:]
         uris = {a["uri"] for a in json.loads(listed.stdout)}
         base = f"postgres://127.0.0.1:{port}/portrait"
         assert f"{base}/marts/customer_portrait" in uris, sorted(uris)
 
         # the same delivery again: nothing new, nothing after the ingest runs
-        again = subprocess.run([str(PORTRAIT), "run", "--landing", str(delivery), "--json"],
-                               env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+        again = subprocess.run(
+            [str(PORTRAIT), "run", "--landing", str(delivery), "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert again.returncode == 0, again.stderr[-3000:]
         second = json.loads(again.stdout)
         assert second["nothing_new"] and [d["dag_id"] for d in second["dags"]] == ["landing_ingest"]

@@ -35,8 +35,9 @@ def _free_port_block() -> int:
 
 
 def _cli(env: dict, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(PORTRAIT), *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [str(PORTRAIT), *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _digest(settings: Settings) -> str:
@@ -53,8 +54,12 @@ def test_the_scheduler_runs_a_dropped_delivery_through_every_dag_and_stops_clean
 
     home = tmp_path / "home"
     port = _free_port_block()
-    env = {**os.environ, "PORTRAIT_HOME": str(home), "PORTRAIT_SCHEDULER_PORT": str(port),
-           "PORTRAIT_RETRY_DELAY_SECONDS": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PORTRAIT_HOME": str(home),
+        "PORTRAIT_SCHEDULER_PORT": str(port),
+        "PORTRAIT_RETRY_DELAY_SECONDS": "1",
+    }
     env.pop("PORTRAIT_DATABASE_URL", None)
     settings = Settings(home=home, database_url=None, scheduler_port=port)
     delivery = tmp_path / "bank"
@@ -90,7 +95,8 @@ def test_the_scheduler_runs_a_dropped_delivery_through_every_dag_and_stops_clean
         with warehouse.connect(warehouse.owner_url(settings)) as conn:
             as_of, seconds, batch = conn.execute(
                 "select p.as_of_date, p.build_seconds, (select max(batch_date) from dq.ingest_batches) "
-                "from dq.publications p order by published_at desc limit 1").fetchone()  # fmt: skip
+                "from dq.publications p order by published_at desc limit 1"
+            ).fetchone()
         assert as_of == batch and seconds > 0
         scheduled = _digest(settings)
 

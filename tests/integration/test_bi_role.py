@@ -73,9 +73,11 @@ def test_a_pii_value_failing_a_check_is_stored_withheld_and_bi_cannot_read_it(
     from portrait.expectations.gates import run_gate
     from portrait.expectations.suites import CRITICAL, SuiteSpec, severity
 
-    owner_conn.execute(f"create table quarantine.{table_name} as select * from (values "
-                       "('jane@bank.example', 'ID-123456', 'spaceship'), ('ok@bank.example', 'ID-1', 'deposit')) "
-                       "as v(email, national_id, family)")  # fmt: skip
+    owner_conn.execute(
+        f"create table quarantine.{table_name} as select * from (values "
+        "('jane@bank.example', 'ID-123456', 'spaceship'), ('ok@bank.example', 'ID-1', 'deposit')) "
+        "as v(email, national_id, family)"
+    )
     spec = SuiteSpec(
         name="test.pii",
         table=f"quarantine.{table_name}",
@@ -91,9 +93,12 @@ def test_a_pii_value_failing_a_check_is_stored_withheld_and_bi_cannot_read_it(
         ),
     ]
     result = run_gate("landing", [spec], settings=database, docs=False)
-    samples = dict(bi_conn.execute(
-        "select \"column\", sample::text from dq.validation_results where run_id = %s and not success",
-        (result.run_id,)).fetchall())  # fmt: skip
+    samples = dict(
+        bi_conn.execute(
+            'select "column", sample::text from dq.validation_results where run_id = %s and not success',
+            (result.run_id,),
+        ).fetchall()
+    )
     assert set(samples) == {"email", "national_id", "family"}, samples
     assert "jane@" not in samples["email"] and "withheld: contact PII" in samples["email"]
     assert (

@@ -60,10 +60,25 @@ def _project_copy(tmp_path: Path) -> Path:
 
 
 def test_every_published_mart_has_rows(built):
-    for table in ("dim_customer", "dim_account", "dim_product", "fct_transactions", "fct_balances_monthly", "fct_loans",
-                  "fct_digital_events", "fct_campaign_contacts", "customer_portrait", "customer_indicators",
-                  "customer_tags", "customer_contribution", "contribution_pareto", "customer_segments",
-                  "segment_migration", "marketing_triggers", "campaign_performance"):  # fmt: skip
+    for table in (
+        "dim_customer",
+        "dim_account",
+        "dim_product",
+        "fct_transactions",
+        "fct_balances_monthly",
+        "fct_loans",
+        "fct_digital_events",
+        "fct_campaign_contacts",
+        "customer_portrait",
+        "customer_indicators",
+        "customer_tags",
+        "customer_contribution",
+        "contribution_pareto",
+        "customer_segments",
+        "segment_migration",
+        "marketing_triggers",
+        "campaign_performance",
+    ):
         assert _rows(built, f"select count(*) from marts.{table}")[0][0] > 0, table
 
 
@@ -77,8 +92,15 @@ def test_every_model_and_every_mart_column_is_described(built):
     marts = [n for n in nodes if n.resource_type == "model" and "/marts/" in n.original_file_path]
     undescribed = {}
     for node in marts:
-        columns = [r[0] for r in _rows(built, "select column_name from information_schema.columns "
-                                              "where table_schema = 'marts' and table_name = %s", node.alias)]  # fmt: skip
+        columns = [
+            r[0]
+            for r in _rows(
+                built,
+                "select column_name from information_schema.columns "
+                "where table_schema = 'marts' and table_name = %s",
+                node.alias,
+            )
+        ]
         assert columns, f"{node.name} is not published"
         missing = [
             c for c in columns if not (node.columns.get(c) and node.columns[c].description.strip())
@@ -99,8 +121,11 @@ def test_portrait_has_one_row_per_customer_and_sixty_plus_indicators(built):
             built, "select count(*) from marts.dim_customer where onboarded_date <= as_of_date"
         )[0][0]
     )
-    columns = _rows(built, "select count(*) from information_schema.columns where table_schema = 'marts' "
-                           "and table_name = 'customer_portrait'")[0][0]  # fmt: skip
+    columns = _rows(
+        built,
+        "select count(*) from information_schema.columns where table_schema = 'marts' "
+        "and table_name = 'customer_portrait'",
+    )[0][0]
     assert columns >= 62
 
 
@@ -121,8 +146,11 @@ def test_marts_hold_no_raw_personal_data(built):
 
 
 def test_key_customers_make_most_of_the_contribution(built):
-    share = _rows(built, "select top_decile_contribution_share from marts.contribution_pareto "
-                         "where customer_type = 'retail' order by month_start desc limit 1")[0][0]  # fmt: skip
+    share = _rows(
+        built,
+        "select top_decile_contribution_share from marts.contribution_pareto "
+        "where customer_type = 'retail' order by month_start desc limit 1",
+    )[0][0]
     assert share > 0.5
 
 
@@ -134,9 +162,14 @@ def test_bi_role_reads_the_portrait(built):
 def test_autovacuum_is_off_only_for_the_tables_rebuilt_whole(built):
     """Marts and table models are written once per build (autovacuum off); incremental tables
     change with every build and keep it."""
-    options = dict(_rows(built, "select c.relname, coalesce(array_to_string(c.reloptions, ','), '') from pg_class c "
-                                "join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'r' "
-                                "and n.nspname in ('marts', 'intermediate')"))  # fmt: skip
+    options = dict(
+        _rows(
+            built,
+            "select c.relname, coalesce(array_to_string(c.reloptions, ','), '') from pg_class c "
+            "join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'r' "
+            "and n.nspname in ('marts', 'intermediate')",
+        )
+    )
     assert "autovacuum_enabled=false" in options["customer_portrait"]
     assert "autovacuum_enabled=false" in options["int_transactions_summarised_90d"]
     assert "autovacuum_enabled" not in options["int_transactions_deduplicated"]
@@ -171,16 +204,24 @@ def test_a_failed_landing_gate_can_cancel_the_builds_queries(built):
         invoke,
     )
 
-    shown = invoke(["show", "--inline", "select application_name from pg_stat_activity where pid = pg_backend_pid()"],
-                    built, build_variables())  # fmt: skip
+    shown = invoke(
+        [
+            "show",
+            "--inline",
+            "select application_name from pg_stat_activity where pid = pg_backend_pid()",
+        ],
+        built,
+        build_variables(),
+    )
     assert shown.success
     assert shown.result.results[0].agate_table.rows[0][0] == build_application_name()
 
     canceled: list[Exception] = []
 
     def query() -> None:
-        with psycopg.connect(warehouse.owner_url(built), application_name=build_application_name(),
-                             autocommit=True) as conn:  # fmt: skip
+        with psycopg.connect(
+            warehouse.owner_url(built), application_name=build_application_name(), autocommit=True
+        ) as conn:
             try:
                 conn.execute("select pg_sleep(60)")
             except psycopg.errors.QueryCanceled as err:
@@ -221,8 +262,17 @@ def test_a_build_of_an_unchanged_project_keeps_the_staging_views_and_seeds(built
 
 def test_rebuilding_the_same_day_gives_identical_marts(built):
     def digest() -> dict[str, str]:
-        return {t: _rows(built, f"select md5(string_agg(t::text, '|' order by t::text)) from marts.{t} t")[0][0]
-                for t in ("customer_portrait", "customer_contribution", "customer_tags", "marketing_triggers")}  # fmt: skip
+        return {
+            t: _rows(
+                built, f"select md5(string_agg(t::text, '|' order by t::text)) from marts.{t} t"
+            )[0][0]
+            for t in (
+                "customer_portrait",
+                "customer_contribution",
+                "customer_tags",
+                "marketing_triggers",
+            )
+        }
 
     before = digest()
     build(settings=built)
@@ -250,8 +300,11 @@ def test_the_90_day_summary_from_monthly_aggregates_equals_a_scan_of_the_window(
     cover whole and reads transactions only at the edges: the same rows as summing the window."""
     from portrait.dbt_runner import build_variables, run_dbt
 
-    report = run_dbt(["compile", "--select", "int_transactions_summarised_90d"], settings=built,
-                     variables={**build_variables(), "as_of_date": as_of})  # fmt: skip
+    report = run_dbt(
+        ["compile", "--select", "int_transactions_summarised_90d"],
+        settings=built,
+        variables={**build_variables(), "as_of_date": as_of},
+    )
     assert report.success
     compiled = next(
         (built.home / "dbt" / "target" / "compiled").rglob("int_transactions_summarised_90d.sql")
@@ -259,15 +312,27 @@ def test_the_90_day_summary_from_monthly_aggregates_equals_a_scan_of_the_window(
     day = f"date '{as_of}'"
     categories = ["groceries", "dining", "travel", "shopping", "utilities", "cash"]
     scan = ", ".join(
-        [f"count(*) filter (where booked_date > {day} - 30)", "count(*)",
-         "coalesce(sum(amount) filter (where direction = 'credit'), 0)",
-         "coalesce(sum(amount) filter (where direction = 'debit'), 0)",
-         f"coalesce(sum(amount) filter (where direction = 'debit' and category in ({', '.join(repr(c) for c in categories)}, 'other')), 0)"]
-        + [f"coalesce(sum(amount) filter (where direction = 'debit' and category = '{c}'), 0)" for c in categories]
-        + [f"count(*) filter (where channel = '{c}')" for c in ["branch", "atm", "pos", "online", "mobile"]]
-        + ["max(booked_date)"])  # fmt: skip
-    expected = (f"select customer_id, {scan} from intermediate.int_transactions_deduplicated "
-                f"where booked_date > {day} - 90 and booked_date <= {day} group by 1")  # fmt: skip
+        [
+            f"count(*) filter (where booked_date > {day} - 30)",
+            "count(*)",
+            "coalesce(sum(amount) filter (where direction = 'credit'), 0)",
+            "coalesce(sum(amount) filter (where direction = 'debit'), 0)",
+            f"coalesce(sum(amount) filter (where direction = 'debit' and category in ({', '.join(repr(c) for c in categories)}, 'other')), 0)",
+        ]
+        + [
+            f"coalesce(sum(amount) filter (where direction = 'debit' and category = '{c}'), 0)"
+            for c in categories
+        ]
+        + [
+            f"count(*) filter (where channel = '{c}')"
+            for c in ["branch", "atm", "pos", "online", "mobile"]
+        ]
+        + ["max(booked_date)"]
+    )
+    expected = (
+        f"select customer_id, {scan} from intermediate.int_transactions_deduplicated "
+        f"where booked_date > {day} - 90 and booked_date <= {day} group by 1"
+    )
     model = compiled.read_text()
     assert _rows(built, f"select count(*) from ({expected}) e")[0][0] > 0
     assert _rows(built, f"select count(*) from (({model}) except all ({expected})) d")[0][0] == 0
@@ -291,10 +356,16 @@ def test_a_new_batch_is_added_incrementally(built, tmp_path):
         ("int_transactions_deduplicated", "txn_id"),
         ("int_digital_events_deduplicated", "event_id"),
     ):
-        total, keys, from_new, new_delivered = _rows(built, (
-            f"select count(*), count(distinct {key}), count(*) filter (where batch_id = %s), "
-            f"(select count(distinct {key}) from raw.{table.removeprefix('int_').removesuffix('_deduplicated')} "
-            f" where batch_id = %s) from intermediate.{table}"), report.batch_id, report.batch_id)[0]  # fmt: skip
+        total, keys, from_new, new_delivered = _rows(
+            built,
+            (
+                f"select count(*), count(distinct {key}), count(*) filter (where batch_id = %s), "
+                f"(select count(distinct {key}) from raw.{table.removeprefix('int_').removesuffix('_deduplicated')} "
+                f" where batch_id = %s) from intermediate.{table}"
+            ),
+            report.batch_id,
+            report.batch_id,
+        )[0]
         assert total == keys, f"{table}: one row per {key}"
         assert from_new == new_delivered > 0, (
             f"{table}: every key of the new batch carries its latest delivery"
@@ -313,11 +384,17 @@ def test_the_dbt_unit_tests_pass(built):
     """The unit tests (hand-computed expected rows) run here, in CI, not in each daily build;
     dbt reads their inputs' column types from the built warehouse."""
     report = unit_tests(built)
-    assert sorted(n.name for n in report.nodes) == sorted([
-        "contribution_formula_by_hand", "uplift_with_confidence_interval_by_hand",
-        "campaign_in_flight_shows_no_figures_until_outcomes_close",
-        "triggers_fire_on_the_documented_events", "tag_rules_apply_to_the_indicators_they_name",
-        "rfm_scores_are_quintiles_among_recent_transactors", "ftp_is_base_rate_plus_curve_premium_at_tenor"])  # fmt: skip
+    assert sorted(n.name for n in report.nodes) == sorted(
+        [
+            "contribution_formula_by_hand",
+            "uplift_with_confidence_interval_by_hand",
+            "campaign_in_flight_shows_no_figures_until_outcomes_close",
+            "triggers_fire_on_the_documented_events",
+            "tag_rules_apply_to_the_indicators_they_name",
+            "rfm_scores_are_quintiles_among_recent_transactors",
+            "ftp_is_base_rate_plus_curve_premium_at_tenor",
+        ]
+    )
     assert {n.status for n in report.nodes} == {"pass"}
     assert not any(n.resource_type == "unit_test" for n in build(settings=built).nodes), (
         "the daily build leaves them out"
@@ -519,22 +596,32 @@ def test_a_full_refresh_moves_the_published_fact_views_to_the_rebuilt_tables(bui
     over it (the published facts, a user's own view) are moved to the new table before that, so
     BI never finds them missing, even before the rebuilt marts are published."""
     facts = ("fct_transactions", "fct_digital_events")
-    tables = {"fct_transactions": "int_transactions_deduplicated",
-              "fct_digital_events": "int_digital_events_deduplicated"}  # fmt: skip
+    tables = {
+        "fct_transactions": "int_transactions_deduplicated",
+        "fct_digital_events": "int_digital_events_deduplicated",
+    }
 
     def state() -> dict[str, tuple]:
-        return {view: _rows(built, (
-            f"select 'marts.{view}'::regclass::oid, "
-            f"'intermediate.{tables[view]}'::regclass::oid, "
-            f"(select count(*) from marts.{view}), "
-            "(select array_agg(distinct d.refobjid::regclass::text) from pg_depend d "
-            "join pg_rewrite r on r.oid = d.objid "
-            f"where r.ev_class = 'marts.{view}'::regclass and d.refobjid::regclass::text like 'intermediate.%%')"))[0]
-            for view in facts}  # fmt: skip
+        return {
+            view: _rows(
+                built,
+                (
+                    f"select 'marts.{view}'::regclass::oid, "
+                    f"'intermediate.{tables[view]}'::regclass::oid, "
+                    f"(select count(*) from marts.{view}), "
+                    "(select array_agg(distinct d.refobjid::regclass::text) from pg_depend d "
+                    "join pg_rewrite r on r.oid = d.objid "
+                    f"where r.ev_class = 'marts.{view}'::regclass and d.refobjid::regclass::text like 'intermediate.%%')"
+                ),
+            )[0]
+            for view in facts
+        }
 
     with warehouse.connect(warehouse.owner_url(built), autocommit=True) as conn:
-        conn.execute("create or replace view public.recent_transactions as select txn_id, booked_date "
-                     "from intermediate.int_transactions_deduplicated where booked_date > '2000-01-01'")  # fmt: skip
+        conn.execute(
+            "create or replace view public.recent_transactions as select txn_id, booked_date "
+            "from intermediate.int_transactions_deduplicated where booked_date > '2000-01-01'"
+        )
     before = state()
     # the incremental tables rebuilt from raw, nothing published (a build stopped after dbt)
     build(settings=built, select=" ".join(tables.values()), full_refresh=True)
@@ -550,8 +637,11 @@ def test_a_full_refresh_moves_the_published_fact_views_to_the_rebuilt_tables(bui
             conn.execute("select count(*) from marts.fct_transactions").fetchone()[0]
             == before["fct_transactions"][2]
         )
-    mine = _rows(built, "select to_regclass('public.recent_transactions') is not null, "
-                        "(select count(*) > 0 from public.recent_transactions)")[0]  # fmt: skip
+    mine = _rows(
+        built,
+        "select to_regclass('public.recent_transactions') is not null, "
+        "(select count(*) > 0 from public.recent_transactions)",
+    )[0]
     assert tuple(mine) == (True, True), "a user's view over an intermediate table stays too"
     with warehouse.connect(warehouse.owner_url(built), autocommit=True) as conn:
         conn.execute("drop view public.recent_transactions")
@@ -563,12 +653,18 @@ def test_a_full_refresh_keeps_the_incremental_tables_indexed(built):
 
     def indexes() -> list[tuple[str, str, str, bool]]:
         # a sorted list, not a set: an index created twice must show up twice
-        return sorted(_rows(built, (
-            "select c.relname, a.attname, am.amname, i.indisunique from pg_index i "
-            "join pg_class c on c.oid = i.indrelid join pg_namespace n on n.oid = c.relnamespace "
-            "join pg_class ic on ic.oid = i.indexrelid join pg_am am on am.oid = ic.relam "
-            "join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0] "
-            "where n.nspname = 'intermediate' and c.relname like 'int\\_%%\\_deduplicated'")))  # fmt: skip
+        return sorted(
+            _rows(
+                built,
+                (
+                    "select c.relname, a.attname, am.amname, i.indisunique from pg_index i "
+                    "join pg_class c on c.oid = i.indrelid join pg_namespace n on n.oid = c.relnamespace "
+                    "join pg_class ic on ic.oid = i.indexrelid join pg_am am on am.oid = ic.relam "
+                    "join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0] "
+                    "where n.nspname = 'intermediate' and c.relname like 'int\\_%%\\_deduplicated'"
+                ),
+            )
+        )
 
     expected = sorted(
         [
@@ -593,8 +689,11 @@ def test_snapshots_that_fail_after_publishing_say_so_and_the_next_build_takes_th
     from portrait.dbt_runner import SnapshotsFailed
     from portrait.publication import snapshots_pending
 
-    schema = _rows(built, "select table_schema from information_schema.tables "
-                          "where table_name = 'customer_portrait_history'")[0][0]  # fmt: skip
+    schema = _rows(
+        built,
+        "select table_schema from information_schema.tables "
+        "where table_name = 'customer_portrait_history'",
+    )[0][0]
     published = _rows(built, "select count(*) from dq.publications")[0][0]
     with warehouse.connect(warehouse.owner_url(built), autocommit=True) as conn:  # a broken history
         conn.execute(
@@ -635,9 +734,15 @@ def test_dbt_docs_document_the_warehouse_and_what_bi_and_ml_read(built):
     depends = {
         e.name: {n.split(".")[-1] for n in e.depends_on.nodes} for e in manifest.exposures.values()
     }
-    marts = {n.name for n in manifest.nodes.values()
-             if n.resource_type == "model" and "/marts/" in n.original_file_path}  # fmt: skip
+    marts = {
+        n.name
+        for n in manifest.nodes.values()
+        if n.resource_type == "model" and "/marts/" in n.original_file_path
+    }
     assert depends["bi_and_marketing"] == marts
-    read_by_ml = {m.group(1) for f in (REPO / "ml").glob("*.py")
-                  for m in re.finditer(r"\b(?:marts|intermediate|staging)\.([a-z_]+)", f.read_text())}  # fmt: skip
+    read_by_ml = {
+        m.group(1)
+        for f in (REPO / "ml").glob("*.py")
+        for m in re.finditer(r"\b(?:marts|intermediate|staging)\.([a-z_]+)", f.read_text())
+    }
     assert read_by_ml and read_by_ml <= depends["ml_features"], read_by_ml - depends["ml_features"]

@@ -70,8 +70,9 @@ class Bank:
 @pytest.fixture(scope="module")
 def bank(tmp_path_factory) -> Iterator[Bank]:
     with own_warehouse(tmp_path_factory, "consistency") as settings:
-        deliveries = two_deliveries(tmp_path_factory.mktemp("consistency_landing"), customers=300,
-                                    months=4, seed=17)  # fmt: skip
+        deliveries = two_deliveries(
+            tmp_path_factory.mktemp("consistency_landing"), customers=300, months=4, seed=17
+        )
         yield Bank(settings, *deliveries)
 
 
@@ -169,21 +170,25 @@ def test_a_batch_replaced_during_a_build_publishes_nothing_and_the_next_build_is
 
 def _leftovers(settings: Settings) -> int:
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
-        return conn.execute("select count(*) from pg_tables where schemaname = 'raw' "
-                            "and tablename like '\\_load\\_%'").fetchone()[0]  # fmt: skip
+        return conn.execute(
+            "select count(*) from pg_tables where schemaname = 'raw' "
+            "and tablename like '\\_load\\_%'"
+        ).fetchone()[0]
 
 
 def test_a_killed_ingest_is_recorded_as_abandoned_and_its_leftovers_removed(bank: Bank, clean):
     # killed as its fourth file loads: the first files' staging tables are committed by then
-    code = ("import os, signal; from datetime import date; from pathlib import Path\n"
-            "from portrait.config import Settings; from portrait.ingest.api import ingest\n"
-            "seen = set()\n"
-            "def stop(table, *_a):\n"
-            "    seen.add(table)\n"
-            "    if len(seen) >= 4:\n"
-            "        os.kill(os.getpid(), signal.SIGKILL)\n"
-            f"ingest(Path({str(bank.b)!r}), batch_date=date.fromisoformat({bank.b_date.isoformat()!r}), "
-            f"settings=Settings(home=Path({str(bank.settings.home)!r}), database_url=None), progress=stop)")  # fmt: skip
+    code = (
+        "import os, signal; from datetime import date; from pathlib import Path\n"
+        "from portrait.config import Settings; from portrait.ingest.api import ingest\n"
+        "seen = set()\n"
+        "def stop(table, *_a):\n"
+        "    seen.add(table)\n"
+        "    if len(seen) >= 4:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"ingest(Path({str(bank.b)!r}), batch_date=date.fromisoformat({bank.b_date.isoformat()!r}), "
+        f"settings=Settings(home=Path({str(bank.settings.home)!r}), database_url=None), progress=stop)"
+    )
     killed = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
     )
@@ -219,9 +224,13 @@ def test_bi_sees_only_marts_and_dq_at_every_moment_of_a_build(bank: Bank, clean)
 
     def look(line: str) -> None:
         with warehouse.connect(warehouse.bi_url(bank.settings)) as conn:
-            seen[line] = {r[0] for r in conn.execute(
-                "select distinct table_schema from information_schema.tables "
-                "where table_schema not in ('pg_catalog', 'information_schema')").fetchall()}  # fmt: skip
+            seen[line] = {
+                r[0]
+                for r in conn.execute(
+                    "select distinct table_schema from information_schema.tables "
+                    "where table_schema not in ('pg_catalog', 'information_schema')"
+                ).fetchall()
+            }
 
     build(settings=bank.settings, progress=look)
     assert len(seen) > 20 and any(line.startswith("marts gate") for line in seen)

@@ -58,8 +58,9 @@ def delivered_twice(tmp_path_factory) -> tuple[Settings, dict[str, dict[date, se
         yield from _deliver_twice(settings, first, first_date, second, end, landing)
 
 
-def _deliver_twice(settings: Settings, first: Path, first_date: date, second: Path, end: date,
-                   landing: Path) -> Iterator[tuple[Settings, dict[str, dict[date, set]], Path]]:  # fmt: skip
+def _deliver_twice(
+    settings: Settings, first: Path, first_date: date, second: Path, end: date, landing: Path
+) -> Iterator[tuple[Settings, dict[str, dict[date, set]], Path]]:
     ingest(first, batch_date=first_date, settings=settings)
     build(settings=settings)
     after_first = {
@@ -88,10 +89,14 @@ def test_the_next_month_recomputes_only_that_month(delivered_twice):
             f"{table}: months {sorted(first)} then {sorted(second)}"
         )
         assert {m: second[m] for m in first} == first, f"{table}: the earlier months were rebuilt"
-        indexed = _rows(settings, (
-            "select count(*) from pg_index i join pg_attribute a on a.attrelid = i.indrelid "
-            "and a.attnum = i.indkey[0] where i.indrelid = %s::regclass and a.attname = 'month_start'"),
-            f"intermediate.{table}")[0][0]  # fmt: skip
+        indexed = _rows(
+            settings,
+            (
+                "select count(*) from pg_index i join pg_attribute a on a.attrelid = i.indrelid "
+                "and a.attnum = i.indkey[0] where i.indrelid = %s::regclass and a.attname = 'month_start'"
+            ),
+            f"intermediate.{table}",
+        )[0][0]
         assert indexed == 1, f"{table}: one index on month_start"
         new = max(second)
         assert new not in first and second[new] != first[max(first)], f"{table}: the new month"
@@ -139,22 +144,43 @@ def test_redelivered_transactions_take_the_latest_delivery_one_batch_or_several(
 
     end = _rows(settings, "select max(batch_date) from dq.ingest_batches")[0][0]
     # two batches before one build: the later batch date wins for the key both carry
-    ingest(_redelivery(landing, tmp_path / "a", [corrected(r, "101.01") for r in original[:2]]),
-           batch_date=end + timedelta(days=1), settings=settings)  # fmt: skip
-    ingest(_redelivery(landing, tmp_path / "b", [corrected(original[1], "202.02")]),
-           batch_date=end + timedelta(days=2), settings=settings)  # fmt: skip
+    ingest(
+        _redelivery(landing, tmp_path / "a", [corrected(r, "101.01") for r in original[:2]]),
+        batch_date=end + timedelta(days=1),
+        settings=settings,
+    )
+    ingest(
+        _redelivery(landing, tmp_path / "b", [corrected(original[1], "202.02")]),
+        batch_date=end + timedelta(days=2),
+        settings=settings,
+    )
     ids = [r[header.index("txn_id")] for r in original]
 
     def stored() -> dict[str, str]:
-        return dict(_rows(settings, "select txn_id, amount::text from intermediate.int_transactions_deduplicated "
-                                    "where txn_id = any(%s)", ids))  # fmt: skip
+        return dict(
+            _rows(
+                settings,
+                "select txn_id, amount::text from intermediate.int_transactions_deduplicated "
+                "where txn_id = any(%s)",
+                ids,
+            )
+        )
 
     build(settings=settings)
     assert stored() == {ids[0]: "101.01", ids[1]: "202.02", ids[2]: original[2][amount]}
     # then one batch on its own
-    ingest(_redelivery(landing, tmp_path / "c", [corrected(original[2], "303.03")]),
-           batch_date=end + timedelta(days=3), settings=settings)  # fmt: skip
+    ingest(
+        _redelivery(landing, tmp_path / "c", [corrected(original[2], "303.03")]),
+        batch_date=end + timedelta(days=3),
+        settings=settings,
+    )
     build(settings=settings)
     assert stored() == {ids[0]: "101.01", ids[1]: "202.02", ids[2]: "303.03"}
-    assert _rows(settings, "select count(*) from intermediate.int_transactions_deduplicated where txn_id = any(%s)",
-                 ids)[0][0] == 3  # fmt: skip
+    assert (
+        _rows(
+            settings,
+            "select count(*) from intermediate.int_transactions_deduplicated where txn_id = any(%s)",
+            ids,
+        )[0][0]
+        == 3
+    )

@@ -61,7 +61,9 @@ def _quarantine(database: Settings, batch_id: str) -> list[tuple]:
     with warehouse.connect(warehouse.owner_url(database)) as conn:
         return conn.execute(
             "select source_table, line_number, rule, detail, record from quarantine.rejected_rows "
-            "where batch_id = %s order by source_table, line_number", (batch_id,)).fetchall()  # fmt: skip
+            "where batch_id = %s order by source_table, line_number",
+            (batch_id,),
+        ).fetchall()
 
 
 def _lines(path: Path) -> int:
@@ -77,11 +79,19 @@ def test_clean_folder_loads_every_row_with_lineage(database, folder, batch_date)
     assert _count(
         database, "select count(*) from raw.transactions where batch_id = %s", bid
     ) == _lines(folder / "transactions.csv")
-    line, source_file = _one(database, "select line_number, source_file from raw.customers where batch_id = %s "
-                                       "and customer_id = 'C0000005'", bid)  # fmt: skip
+    line, source_file = _one(
+        database,
+        "select line_number, source_file from raw.customers where batch_id = %s "
+        "and customer_id = 'C0000005'",
+        bid,
+    )
     assert (line, source_file) == (6, "customers.csv")
-    audit = _one(database, "select status, rows_loaded, jsonb_array_length(files) from dq.ingest_batches "
-                           "where batch_id = %s", bid)  # fmt: skip
+    audit = _one(
+        database,
+        "select status, rows_loaded, jsonb_array_length(files) from dq.ingest_batches "
+        "where batch_id = %s",
+        bid,
+    )
     assert audit == ("loaded", report.rows_loaded, 13)
 
 
@@ -95,8 +105,12 @@ def test_values_arrive_typed_and_exact(database, folder, batch_date):
     header = rows[0]
     first = dict(zip(header, rows[1], strict=True))
     report = ingest(folder, batch_date=batch_date, settings=database)
-    amount, booked = _one(database, "select amount, booked_at from raw.transactions where batch_id = %s and txn_id = %s",
-                          report.batch_id, first["txn_id"])  # fmt: skip
+    amount, booked = _one(
+        database,
+        "select amount, booked_at from raw.transactions where batch_id = %s and txn_id = %s",
+        report.batch_id,
+        first["txn_id"],
+    )
     assert str(amount) == first["amount"]
     assert booked.isoformat().replace("+00:00", "Z") == first["booked_at"]
 
@@ -189,8 +203,14 @@ def test_a_bad_row_is_quarantined_with_rule_and_line_and_the_rest_loads(
     bad = [q for q in _quarantine(database, report.batch_id) if q[0] == table]
     assert [(q[1], q[2]) for q in bad][:1] == [(5, rule)]
     assert by_table[table].rows_loaded >= expected_rows - (len(bad) - 1)
-    assert _count(database, f"select count(*) from raw.{table} where batch_id = %s and line_number = 5",
-                  report.batch_id) == 0  # fmt: skip
+    assert (
+        _count(
+            database,
+            f"select count(*) from raw.{table} where batch_id = %s and line_number = 5",
+            report.batch_id,
+        )
+        == 0
+    )
     column, value = next(iter(changes.items()))
     # as delivered (a NUL character, which jsonb cannot hold, as U+2400 SYMBOL FOR NULL)
     assert bad[0][4][column] == value.replace("\x00", "\u2400"), (
@@ -215,8 +235,15 @@ def test_references_resolve_against_this_batch_or_earlier_ones(database, folder,
     orphans = [q for q in _quarantine(database, later.batch_id) if q[2] == "orphan_reference"]
     assert [(q[0], q[1]) for q in orphans if q[0] == "accounts"] == [("accounts", 3)]
     assert "C7777777" in orphans[0][3]
-    assert _count(database, "select count(*) from raw.accounts where batch_id = %s and customer_id = %s",
-                  later.batch_id, known) > 0  # fmt: skip
+    assert (
+        _count(
+            database,
+            "select count(*) from raw.accounts where batch_id = %s and customer_id = %s",
+            later.batch_id,
+            known,
+        )
+        > 0
+    )
 
 
 def test_duplicate_keys_keep_the_first_row(database, folder, batch_date):
@@ -230,8 +257,12 @@ def test_duplicate_keys_keep_the_first_row(database, folder, batch_date):
     bad = [q for q in _quarantine(database, report.batch_id) if q[0] == "transactions"]
     assert [(q[1], q[2]) for q in bad] == [(len(rows), "duplicate_key")]
     assert "line 4" in bad[0][3]
-    amount = _one(database, "select amount from raw.transactions where batch_id = %s and txn_id = %s",
-                  report.batch_id, duplicate[0])[0]  # fmt: skip
+    amount = _one(
+        database,
+        "select amount from raw.transactions where batch_id = %s and txn_id = %s",
+        report.batch_id,
+        duplicate[0],
+    )[0]
     assert str(amount) == rows[3][3]
 
 
@@ -250,8 +281,14 @@ def test_ragged_rows_are_quarantined_with_their_physical_line(database, folder, 
         )
         == len(lines) - 3
     )
-    assert _count(database, "select count(*) from raw.transactions where batch_id = %s and line_number = 11",
-                  report.batch_id) == 1  # fmt: skip
+    assert (
+        _count(
+            database,
+            "select count(*) from raw.transactions where batch_id = %s and line_number = 11",
+            report.batch_id,
+        )
+        == 1
+    )
 
 
 def test_sql_looking_text_loads_as_plain_data(database, folder, batch_date):
@@ -296,8 +333,10 @@ def _refused(database, folder, batch_date, match: str) -> InputError:
 
 def _staging_tables(database) -> list[str]:
     with warehouse.connect(warehouse.owner_url(database)) as conn:
-        rows = conn.execute("select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-                            "where n.nspname = 'raw' and relname like '\\_load\\_%' order by 1").fetchall()  # fmt: skip
+        rows = conn.execute(
+            "select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = 'raw' and relname like '\\_load\\_%' order by 1"
+        ).fetchall()
     return [r[0] for r in rows]
 
 
@@ -454,7 +493,9 @@ def test_lineage_constants_live_in_the_catalogue_not_in_each_row(database, folde
         ).fetchall()
         values = conn.execute(
             "select batch_date, source_file, count(*), count(distinct ingested_at) from raw.transactions "
-            "where batch_id = %s group by 1, 2", (report.batch_id,)).fetchall()  # fmt: skip
+            "where batch_id = %s group by 1, 2",
+            (report.batch_id,),
+        ).fetchall()
     assert [m[0] for m in missing] == ["batch_date", "ingested_at", "source_file"]
     rows = next(f.rows_loaded for f in report.files if f.table == "transactions")
     assert values == [(batch_date, "transactions.csv", rows, 1)]

@@ -56,10 +56,12 @@ def _add_published_login(
 ) -> None:
     """A login in the digital events BI sees: fct_digital_events is a view over the incremental table up
     to the publication watermark, so the row goes there with an ingestion time the last publication covers."""
-    conn.execute("insert into intermediate.int_digital_events_deduplicated (event_id, customer_id, event_at, event_date, channel, "
-                 "event_type, product_id, batch_id, ingested_at) select %s, %s, %s, %s, 'app', 'login', null, batch_id, ingested_at "
-                 "from intermediate.int_digital_events_deduplicated order by ingested_at limit 1",
-                 (event_id, customer, event_at, event_date))  # fmt: skip
+    conn.execute(
+        "insert into intermediate.int_digital_events_deduplicated (event_id, customer_id, event_at, event_date, channel, "
+        "event_type, product_id, batch_id, ingested_at) select %s, %s, %s, %s, 'app', 'login', null, batch_id, ingested_at "
+        "from intermediate.int_digital_events_deduplicated order by ingested_at limit 1",
+        (event_id, customer, event_at, event_date),
+    )
     assert (
         conn.execute(
             "select count(*) from marts.fct_digital_events where event_id = %s", (event_id,)
@@ -76,22 +78,29 @@ def test_features_for_a_date_ignore_everything_that_happened_after_it(trained):
         # history written after T: a login, a complaint-free month of transactions, balances, a contact
         _add_published_login(conn, "late-1", customer, "2025-07-01T00:00:00Z", AS_OF)
         # fct_balances_monthly is a view over the incremental table up to the publication watermark
-        conn.execute("insert into intermediate.int_balances_classified (account_id, customer_id, product_family, is_asset, month_start, "
-                     "month_end_date, balance_amount, average_balance_amount, ingested_at) select 'late-acc', %s, 'savings', false, %s, %s, "
-                     "1e9, 1e9, min(ingested_at) from intermediate.int_balances_classified",
-                     (customer, AS_OF, date(2025, 7, 31)))  # fmt: skip
+        conn.execute(
+            "insert into intermediate.int_balances_classified (account_id, customer_id, product_family, is_asset, month_start, "
+            "month_end_date, balance_amount, average_balance_amount, ingested_at) select 'late-acc', %s, 'savings', false, %s, %s, "
+            "1e9, 1e9, min(ingested_at) from intermediate.int_balances_classified",
+            (customer, AS_OF, date(2025, 7, 31)),
+        )
         assert (
             conn.execute(
                 "select count(*) from marts.fct_balances_monthly where account_id = 'late-acc'"
             ).fetchone()[0]
             == 1
         )
-        conn.execute("update intermediate.int_transactions_aggregated_monthly set txn_count = txn_count + 1000 "
-                     "where month_start >= %s", (AS_OF,))  # fmt: skip
-        conn.execute("insert into marts.fct_campaign_contacts (contact_id, campaign_id, customer_id, product_id, contact_group, contacted_at, "
-                     "channel, has_responded, has_converted, converted_at, conversion_amount, is_outcome_known) "
-                     "values ('late-c', 'K999', %s, 'P02', 'treated', %s, 'email', true, true, %s, 10, true)",
-                     (customer, "2025-07-02T10:00:00Z", "2025-07-03T10:00:00Z"))  # fmt: skip
+        conn.execute(
+            "update intermediate.int_transactions_aggregated_monthly set txn_count = txn_count + 1000 "
+            "where month_start >= %s",
+            (AS_OF,),
+        )
+        conn.execute(
+            "insert into marts.fct_campaign_contacts (contact_id, campaign_id, customer_id, product_id, contact_group, contacted_at, "
+            "channel, has_responded, has_converted, converted_at, conversion_amount, is_outcome_known) "
+            "values ('late-c', 'K999', %s, 'P02', 'treated', %s, 'email', true, true, %s, 10, true)",
+            (customer, "2025-07-02T10:00:00Z", "2025-07-03T10:00:00Z"),
+        )
         after = features.compute(conn, AS_OF)
         conn.rollback()
         assert before.equals(after)
@@ -110,22 +119,28 @@ def test_event_features_ignore_what_happened_after_each_event(trained):
         early = before[before["event_at"] < cut].reset_index(drop=True)
         customer = early["customer_id"].iloc[-1]
         # after the cut: a converted contact of that customer, an account opened the next day
-        conn.execute("insert into marts.fct_campaign_contacts (contact_id, campaign_id, customer_id, product_id, contact_group, contacted_at, "
-                     "channel, has_responded, has_converted, converted_at, conversion_amount, is_outcome_known) "
-                     "values ('late-c', 'K999', %s, 'P02', 'treated', %s, 'email', true, true, %s, 10, true)",
-                     (customer, cut, cut))  # fmt: skip
-        conn.execute("insert into marts.dim_account (account_id, customer_id, product_id, product_family, is_asset, currency, "
-                     "opened_date, account_status) values ('late-acc', %s, 'P02', 'savings', false, 'EUR', %s, 'active')",
-                     (customer, cut.date() + timedelta(days=1)))  # accounts are dated by day  # fmt: skip
+        conn.execute(
+            "insert into marts.fct_campaign_contacts (contact_id, campaign_id, customer_id, product_id, contact_group, contacted_at, "
+            "channel, has_responded, has_converted, converted_at, conversion_amount, is_outcome_known) "
+            "values ('late-c', 'K999', %s, 'P02', 'treated', %s, 'email', true, true, %s, 10, true)",
+            (customer, cut, cut),
+        )
+        conn.execute(
+            "insert into marts.dim_account (account_id, customer_id, product_id, product_family, is_asset, currency, "
+            "opened_date, account_status) values ('late-acc', %s, 'P02', 'savings', false, 'EUR', %s, 'active')",
+            (customer, cut.date() + timedelta(days=1)),
+        )  # accounts are dated by day
         after = events.contact_response_set(conn).frame
         conn.rollback()
         assert "late-c" in set(after["event_id"])
         assert early.equals(after[after["event_at"] < cut].reset_index(drop=True))
         # ... while the same contact dated before the customer's last early contact changes them
-        conn.execute("insert into marts.fct_campaign_contacts (contact_id, campaign_id, customer_id, product_id, contact_group, contacted_at, "
-                     "channel, has_responded, has_converted, converted_at, conversion_amount, is_outcome_known) "
-                     "values ('early-c', 'K999', %s, 'P02', 'treated', %s, 'email', true, true, %s, 10, true)",
-                     (customer, early["event_at"].iloc[0], early["event_at"].iloc[0]))  # fmt: skip
+        conn.execute(
+            "insert into marts.fct_campaign_contacts (contact_id, campaign_id, customer_id, product_id, contact_group, contacted_at, "
+            "channel, has_responded, has_converted, converted_at, conversion_amount, is_outcome_known) "
+            "values ('early-c', 'K999', %s, 'P02', 'treated', %s, 'email', true, true, %s, 10, true)",
+            (customer, early["event_at"].iloc[0], early["event_at"].iloc[0]),
+        )
         changed = events.contact_response_set(conn).frame
         conn.rollback()
         row = changed[changed["event_id"] == early["event_id"].iloc[-1]]
@@ -140,16 +155,28 @@ def test_an_event_model_scores_its_holdout_through_the_registry_as_trained(train
     run = mlflow.get_run(result.run_id)
     assert 0.5 < run.data.metrics["random_split_auc"] <= 1
     since = datetime.fromisoformat(run.data.tags["holdout_from"])
-    scored = score_events("contact_response", version=result.version, since=since, settings=settings,
-                          log=lambda _: None)  # fmt: skip
+    scored = score_events(
+        "contact_response",
+        version=result.version,
+        since=since,
+        settings=settings,
+        log=lambda _: None,
+    )
     # the stored scores of the held-out events are the holdout the training evaluated; the open
     # contacts (outcome unknown: the prospects) are scored beside them, never as labels
-    open_since = _rows(settings, "select count(*) from marts.fct_campaign_contacts where contact_group = 'treated' "
-                                 "and not is_outcome_known and contacted_at >= %s", since)[0][0]  # fmt: skip
+    open_since = _rows(
+        settings,
+        "select count(*) from marts.fct_campaign_contacts where contact_group = 'treated' "
+        "and not is_outcome_known and contacted_at >= %s",
+        since,
+    )[0][0]
     assert open_since > 0, "the synthetic bank has a campaign in flight"
     assert scored.events == result.rows_holdout + open_since
-    labelled = _rows(settings, "select count(*) filter (where label is null), count(label) from ml.event_scores "
-                               "where model_name = 'contact_response'")[0]  # fmt: skip
+    labelled = _rows(
+        settings,
+        "select count(*) filter (where label is null), count(label) from ml.event_scores "
+        "where model_name = 'contact_response'",
+    )[0]
     assert labelled == (open_since, result.rows_holdout)
     # families compete on validation inside the training rows; the chosen one is refitted on every
     # known event and registered, so the stored scores are that pipeline's, not the holdout fit's
@@ -173,19 +200,29 @@ def test_an_event_model_scores_its_holdout_through_the_registry_as_trained(train
     expected = classifier.predict(pipeline, frame[pipeline.feature_names_in_])
     assert np.allclose([stored[e] for e in frame["event_id"]], expected, rtol=0, atol=1e-12)
     publish_scored_marts(settings)
-    prospects = _rows(settings, "select count(*), min(priority_rank), max(model_version), bool_and(score between 0 and 1) "
-                                "from marts.contact_prospects")[0]  # fmt: skip
+    prospects = _rows(
+        settings,
+        "select count(*), min(priority_rank), max(model_version), bool_and(score between 0 and 1) "
+        "from marts.contact_prospects",
+    )[0]
     assert (
         0 < prospects[0] <= open_since
         and prospects[1] == 1
         and prospects[2] == result.version
         and prospects[3]
     )
-    again = score_events("contact_response", version=result.version, since=since, settings=settings,
-                         log=lambda _: None)  # fmt: skip
-    assert _rows(settings, "select count(*), count(distinct event_id), min(model_version), max(model_version) "
-                 "from ml.event_scores where model_name = 'contact_response'")[0] == (
-        again.events, again.events, result.version, result.version)  # fmt: skip
+    again = score_events(
+        "contact_response",
+        version=result.version,
+        since=since,
+        settings=settings,
+        log=lambda _: None,
+    )
+    assert _rows(
+        settings,
+        "select count(*), count(distinct event_id), min(model_version), max(model_version) "
+        "from ml.event_scores where model_name = 'contact_response'",
+    )[0] == (again.events, again.events, result.version, result.version)
     with pytest.raises(InputError, match="scores customers, not events"):
         score_events("churn_risk", settings=settings)
     # one family on its own; a refitted champion is judged by the figure it was promoted on
@@ -211,9 +248,15 @@ def test_training_is_tracked_registered_and_promoted_by_the_rules(trained):
         and run.data.tags["code_version"]
     )
     artifacts = {a.path for a in client.list_artifacts(response.run_id)} | {
-        a.path for a in client.list_artifacts(response.run_id, "plots")}  # fmt: skip
-    assert {"plots/roc.png", "plots/lift.png", "plots/calibration.png", "feature_importance.csv",
-            "reference.json"} <= artifacts  # fmt: skip
+        a.path for a in client.list_artifacts(response.run_id, "plots")
+    }
+    assert {
+        "plots/roc.png",
+        "plots/lift.png",
+        "plots/calibration.png",
+        "feature_importance.csv",
+        "reference.json",
+    } <= artifacts
     model_info = mlflow.models.get_model_info(f"models:/response_propensity/{response.version}")
     assert (
         model_info.signature is not None
@@ -250,11 +293,21 @@ def test_a_challenger_below_the_floor_stays_challenger(trained):
 def test_a_human_can_promote_a_version_and_it_is_audited(trained):
     settings, results = trained
     version = results["churn_risk"].version
-    result = run_cli("promote", "churn_risk", version, "--reason", "signed off by risk", "--json",
-                     env={"PORTRAIT_HOME": str(settings.home)})  # fmt: skip
+    result = run_cli(
+        "promote",
+        "churn_risk",
+        version,
+        "--reason",
+        "signed off by risk",
+        "--json",
+        env={"PORTRAIT_HOME": str(settings.home)},
+    )
     assert result.returncode == 0, result.stderr
-    audit = _rows(settings, "select decided_by, reason from ml.promotions where model_name = 'churn_risk' "
-                            "order by decided_at desc limit 1")[0]  # fmt: skip
+    audit = _rows(
+        settings,
+        "select decided_by, reason from ml.promotions where model_name = 'churn_risk' "
+        "order by decided_at desc limit 1",
+    )[0]
     assert "portrait promote" in audit[0] and audit[1] == "signed off by risk"
     listing = json.loads(
         run_cli("models", "--json", env={"PORTRAIT_HOME": str(settings.home)}).stdout
@@ -431,7 +484,8 @@ def test_bi_answers_churn_risk_by_segment_with_one_join(trained):
     with warehouse.connect(warehouse.bi_url(settings)) as conn:
         rows = conn.execute(
             "select g.segment_code, s.score_band, count(*), min(s.model_version) from marts.customer_scores s "
-            "join marts.customer_segments g using (customer_id) where s.model_name = 'churn_risk' group by 1, 2").fetchall()  # fmt: skip
+            "join marts.customer_segments g using (customer_id) where s.model_name = 'churn_risk' group by 1, 2"
+        ).fetchall()
         active = conn.execute(
             "select count(*) from marts.customer_portrait where is_active"
         ).fetchone()[0]
@@ -454,18 +508,30 @@ def test_scores_become_next_best_offers_and_a_target_list_that_respects_consent(
     publish_scored_marts(settings)
     offers = _rows(settings, "select count(*), count(reason_codes) from marts.next_best_offer")[0]
     assert offers[0] > 0 and offers[1] >= 0.95 * offers[0]
-    scored_held = _rows(settings, "select count(*) from ml.customer_scores s join marts.dim_account a using (customer_id, product_id) "
-                                  "where s.model_name = 'response_propensity' and a.closed_date is null")  # fmt: skip
+    scored_held = _rows(
+        settings,
+        "select count(*) from ml.customer_scores s join marts.dim_account a using (customer_id, product_id) "
+        "where s.model_name = 'response_propensity' and a.closed_date is null",
+    )
     assert scored_held[0][0] == 0, "products a customer holds are not scored as offers"
-    held = _rows(settings, "select count(*) from marts.next_best_offer o join marts.dim_account a "
-                           "on a.customer_id = o.customer_id and a.product_id = o.product_id and a.closed_date is null")  # fmt: skip
+    held = _rows(
+        settings,
+        "select count(*) from marts.next_best_offer o join marts.dim_account a "
+        "on a.customer_id = o.customer_id and a.product_id = o.product_id and a.closed_date is null",
+    )
     assert held[0][0] == 0
-    risky = _rows(settings, "select count(*) from marts.next_best_offer o join intermediate.offer_catalogue c using (product_id) "
-                            "join marts.customer_portrait p using (customer_id) where c.is_credit and (p.has_delinquent_loan or p.has_defaulted_loan)")  # fmt: skip
+    risky = _rows(
+        settings,
+        "select count(*) from marts.next_best_offer o join intermediate.offer_catalogue c using (product_id) "
+        "join marts.customer_portrait p using (customer_id) where c.is_credit and (p.has_delinquent_loan or p.has_defaulted_loan)",
+    )
     assert risky[0][0] == 0
-    unconsented = _rows(settings, "select count(*) from marts.campaign_target_list t join marts.customer_portrait p using (customer_id) "
-                                  "where not case t.channel when 'app' then p.consent_app when 'email' then p.consent_email "
-                                  "when 'sms' then p.consent_sms else p.consent_phone end")  # fmt: skip
+    unconsented = _rows(
+        settings,
+        "select count(*) from marts.campaign_target_list t join marts.customer_portrait p using (customer_id) "
+        "where not case t.channel when 'app' then p.consent_app when 'email' then p.consent_email "
+        "when 'sms' then p.consent_sms else p.consent_phone end",
+    )
     assert unconsented[0][0] == 0
     groups = dict(
         _rows(settings, "select contact_group, count(*) from marts.campaign_target_list group by 1")

@@ -142,8 +142,16 @@ def test_coded_text_reads_back_as_its_text(owner_conn):
         ("text", ["a", None, "bb", "ccc", "a"]),  # variable width, between two coded columns
         ("text", ["t", "f", "t", "t", "f"]),
     ]
-    dictionaries = [["credit", "debit"], ["atm", "branch", "pos"], None, many, many,
-                    ["", "x", "y", "z", "ünï"], None, ["f", "t"]]  # fmt: skip
+    dictionaries = [
+        ["credit", "debit"],
+        ["atm", "branch", "pos"],
+        None,
+        many,
+        many,
+        ["", "x", "y", "z", "ünï"],
+        None,
+        ["f", "t"],
+    ]
     coded = [
         (sql_type, values if dictionary is None else _coded(values, dictionary))
         for (sql_type, values), dictionary in zip(plain, dictionaries, strict=True)

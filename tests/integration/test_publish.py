@@ -60,18 +60,25 @@ def test_a_published_build_records_both_gates_and_a_watermark(published):
     assert stages == ["landing", "marts"]
     watermark = _one(settings, "select max(transactions_through) from dq.publications")[0]
     assert watermark is not None
-    visible, total = _one(settings, "select (select count(*) from marts.fct_transactions), "
-                                    "(select count(*) from intermediate.int_transactions_deduplicated)")  # fmt: skip
+    visible, total = _one(
+        settings,
+        "select (select count(*) from marts.fct_transactions), "
+        "(select count(*) from intermediate.int_transactions_deduplicated)",
+    )
     assert visible == total > 0
 
 
 def test_the_gate_records_what_its_table_checks_observed(published):
     """Governance reads the observed row count and columns of passing table-level checks."""
     settings, _ = published
-    count, columns = _one(settings, (
-        "select max(observed) filter (where expectation = 'expect_table_row_count_to_be_between'), "
-        "max(observed) filter (where expectation = 'expect_table_columns_to_match_set') "
-        "from dq.validation_results where stage = 'landing' and suite = 'landing.customers' and success"))  # fmt: skip
+    count, columns = _one(
+        settings,
+        (
+            "select max(observed) filter (where expectation = 'expect_table_row_count_to_be_between'), "
+            "max(observed) filter (where expectation = 'expect_table_columns_to_match_set') "
+            "from dq.validation_results where stage = 'landing' and suite = 'landing.customers' and success"
+        ),
+    )
     loaded = _one(settings, "select count(*) from raw.customers")[0]
     assert count == str(loaded)
     assert "customer_id" in columns and "batch_id" in columns
@@ -85,10 +92,19 @@ def test_a_failed_row_count_check_records_the_count_it_observed(published):
     from portrait.expectations.suites import WARNING, SuiteSpec, severity
 
     settings, _ = published
-    spec = SuiteSpec(name="probe.customers", table="raw.customers", query="select * from raw.customers",
-                     expectations=[gx.expectations.ExpectTableRowCountToBeBetween(min_value=10**9, meta=severity(WARNING, rule="volume")),
-                                   gx.expectations.ExpectTableColumnsToMatchSet(column_set=["customer_id"], exact_match=True,
-                                                                               meta=severity(WARNING, rule="schema"))])  # fmt: skip
+    spec = SuiteSpec(
+        name="probe.customers",
+        table="raw.customers",
+        query="select * from raw.customers",
+        expectations=[
+            gx.expectations.ExpectTableRowCountToBeBetween(
+                min_value=10**9, meta=severity(WARNING, rule="volume")
+            ),
+            gx.expectations.ExpectTableColumnsToMatchSet(
+                column_set=["customer_id"], exact_match=True, meta=severity(WARNING, rule="schema")
+            ),
+        ],
+    )
     result = run_gate("landing", [spec], settings=settings, docs=False)
     count, columns = result.checks
     assert not count.success and count.observed == str(
@@ -110,8 +126,16 @@ def test_a_gate_run_leaves_no_connection_open_nor_thread(published, monkeypatch)
     settings, _ = published
     name = f"portrait-test-gate-{time.monotonic_ns()}"
     monkeypatch.setenv("PGAPPNAME", name)  # libpq names GX's sessions after it
-    spec = SuiteSpec(name="probe.branches", table="raw.branches", query="select * from raw.branches",
-                     expectations=[gx.expectations.ExpectTableRowCountToBeBetween(min_value=1, meta=severity(CRITICAL, rule="volume"))])  # fmt: skip
+    spec = SuiteSpec(
+        name="probe.branches",
+        table="raw.branches",
+        query="select * from raw.branches",
+        expectations=[
+            gx.expectations.ExpectTableRowCountToBeBetween(
+                min_value=1, meta=severity(CRITICAL, rule="volume")
+            )
+        ],
+    )
     gc.disable()  # the context's cycles stay uncollected, as they may in a busy process
     try:
         result = run_gate("landing", [spec], settings=settings, docs=False)
@@ -195,9 +219,12 @@ def test_a_landing_gate_failure_publishes_nothing_and_the_next_build_rebuilds_th
             "update dq.ingest_batches set ingested_at = now() where batch_id = %s", (batch,)
         )
         conn.execute("update dq.publications set batches = batches - %s", (batch,))
-        conn.execute("insert into raw.products (product_id, product_name, family, is_asset, ftp_rate, batch_id, batch_date) "
-                     "select product_id, product_name, 'spaceship', is_asset, ftp_rate, batch_id, batch_date "
-                     "from raw.products where batch_id = %s limit 1", (batch,))  # fmt: skip
+        conn.execute(
+            "insert into raw.products (product_id, product_name, family, is_asset, ftp_rate, batch_id, batch_date) "
+            "select product_id, product_name, 'spaceship', is_asset, ftp_rate, batch_id, batch_date "
+            "from raw.products where batch_id = %s limit 1",
+            (batch,),
+        )
     take_cut(settings)  # the batch set a build would take now
     # the gate beside dbt runs in a forked child process: the same checks and verdict as here
     here = run_landing_gate(settings)
@@ -272,15 +299,27 @@ def test_the_report_keeps_a_warning_of_an_earlier_gate_of_the_same_build(publish
 
     settings, _ = published
     build(settings=settings)
-    shifted = SuiteSpec(name="marts.customer_portrait", table="marts.customer_portrait",
-                        query="select 'txn_count_90d' as indicator, 0.41 as psi")  # fmt: skip
-    shifted.expectations.append(gxe.UnexpectedRowsExpectation(
-        description="PSI of txn_count_90d against the published marts stays below 0.25",
-        unexpected_rows_query="select * from {batch}",
-        meta=severity(WARNING, rule="distribution shift (PSI)", column="txn_count_90d", threshold=0.25,
-                      report_rows=True)))  # fmt: skip
-    fine = SuiteSpec(name="marts.next_best_offer", table="marts.customer_portrait",
-                     query="select 1 as one")  # fmt: skip
+    shifted = SuiteSpec(
+        name="marts.customer_portrait",
+        table="marts.customer_portrait",
+        query="select 'txn_count_90d' as indicator, 0.41 as psi",
+    )
+    shifted.expectations.append(
+        gxe.UnexpectedRowsExpectation(
+            description="PSI of txn_count_90d against the published marts stays below 0.25",
+            unexpected_rows_query="select * from {batch}",
+            meta=severity(
+                WARNING,
+                rule="distribution shift (PSI)",
+                column="txn_count_90d",
+                threshold=0.25,
+                report_rows=True,
+            ),
+        )
+    )
+    fine = SuiteSpec(
+        name="marts.next_best_offer", table="marts.customer_portrait", query="select 1 as one"
+    )
     fine.expectations.append(
         gxe.ExpectColumnValuesToNotBeNull(column="one", meta=severity(WARNING))
     )
@@ -300,6 +339,7 @@ def test_the_report_keeps_a_warning_of_an_earlier_gate_of_the_same_build(publish
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+HEADLESS = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 
 
 def _links(page: str) -> list[str]:
@@ -317,15 +357,26 @@ def _links(page: str) -> list[str]:
 
 def _rendered(url: str) -> str:
     """The DOM of ``url`` after a real headless Chromium has loaded and run it."""
-    result = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                             "--virtual-time-budget=3000", "--dump-dom", url],
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [
+            *HEADLESS,
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed: `make test` installs it where "
-                    "apt is available (as on CI); elsewhere install it to run the browser test")  # fmt: skip
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Debian's chromium is not installed: `make test` installs it where "
+    "apt is available (as on CI); elsewhere install it to run the browser test",
+)
 def test_the_report_renders_in_a_real_browser_with_the_latest_run_and_no_broken_links(published):
     from portrait.expectations.reports import write_report
 
@@ -372,9 +423,18 @@ def test_data_docs_render_offline_with_their_scripts_and_keep_every_run(publishe
     )
     page = next(p for p in pages if "/validations/" in str(p))
     assert "fixed-table-container" not in page.read_text()
-    result = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                             "--proxy-server=http://127.0.0.1:9", "--virtual-time-budget=5000", "--dump-dom",
-                             page.as_uri()], capture_output=True, text=True, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [
+            *HEADLESS,
+            "--proxy-server=http://127.0.0.1:9",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "fixed-table-container" in result.stdout, "bootstrap-table's script did not run offline"
 
@@ -388,8 +448,12 @@ def test_rows_the_loader_quarantines_never_reach_the_marts(published, tmp_path):
         (bad / f.name).write_bytes(f.read_bytes())
     rows = list(csv.reader((bad / "transactions.csv").open()))
     header = rows[0]
-    breaks = {5: {"amount": "-3.00"}, 6: {"account_id": "A99999999"},
-              7: {"booked_at": "2099-01-01T00:00:00Z"}, 8: {"amount": "12,50"}}  # fmt: skip
+    breaks = {
+        5: {"amount": "-3.00"},
+        6: {"account_id": "A99999999"},
+        7: {"booked_at": "2099-01-01T00:00:00Z"},
+        8: {"amount": "12,50"},
+    }
     broken_ids = []
     for line, changes in breaks.items():
         row = list(rows[line - 1])
@@ -406,8 +470,15 @@ def test_rows_the_loader_quarantines_never_reach_the_marts(published, tmp_path):
     with (bad / "transactions.csv").open("w", newline="") as handle:
         csv.writer(handle, quoting=csv.QUOTE_ALL).writerows(rows)
     report = ingest(bad, batch_date=date(2025, 4, 2), settings=settings)
-    quarantined = {r[0] for r in _all(settings, "select record ->> 'txn_id' from quarantine.rejected_rows "
-                                                "where batch_id = %s and source_table = 'transactions'", report.batch_id)}  # fmt: skip
+    quarantined = {
+        r[0]
+        for r in _all(
+            settings,
+            "select record ->> 'txn_id' from quarantine.rejected_rows "
+            "where batch_id = %s and source_table = 'transactions'",
+            report.batch_id,
+        )
+    }
     assert set(broken_ids) <= quarantined
     assert build(settings=settings).published
     assert (

@@ -43,8 +43,12 @@ def _rows(settings: Settings, query: str, *params) -> list[tuple]:
 
 def test_uci_contacts_reach_the_marts_and_bad_rows_only_quarantine(uci_home, tmp_path):
     months = ["may", "jun", "jul", "aug", "oct", "nov", "dec", "mar", "apr"]
-    rows = [additional_row(month=m, weekday=w, y="yes" if i % 4 == 0 else "no", euribor=f"{4.0 - i / 10:.3f}")
-            for i, (m, w) in enumerate((m, w) for m in months for w in ("mon", "wed", "fri"))]  # fmt: skip
+    rows = [
+        additional_row(
+            month=m, weekday=w, y="yes" if i % 4 == 0 else "no", euribor=f"{4.0 - i / 10:.3f}"
+        )
+        for i, (m, w) in enumerate((m, w) for m in months for w in ("mon", "wed", "fri"))
+    ]
     rows.insert(5, additional_row(month="smarch"))  # line 7
     folder = tmp_path / "uci"
     folder.mkdir()
@@ -54,17 +58,30 @@ def test_uci_contacts_reach_the_marts_and_bad_rows_only_quarantine(uci_home, tmp
         str(report.batch_date) == "2009-04-11"
     )  # the day after the last contact (Fri 10 April 2009)
     assert report.rows_quarantined == 1
-    assert _rows(uci_home, "select source_table, line_number, rule from quarantine.rejected_rows where batch_id = %s",
-                 report.batch_id) == [("campaign_contacts", 7, "source format")]  # fmt: skip
-    assert _rows(uci_home, "select line_number, source_file from raw.campaign_contacts where batch_id = %s "
-                 "order by line_number limit 1", report.batch_id)[0] == (2, "bank-additional-full.csv")  # fmt: skip
+    assert _rows(
+        uci_home,
+        "select source_table, line_number, rule from quarantine.rejected_rows where batch_id = %s",
+        report.batch_id,
+    ) == [("campaign_contacts", 7, "source format")]
+    assert _rows(
+        uci_home,
+        "select line_number, source_file from raw.campaign_contacts where batch_id = %s "
+        "order by line_number limit 1",
+        report.batch_id,
+    )[0] == (2, "bank-additional-full.csv")
 
     assert build(settings=uci_home).success
-    contacts, converted = _rows(uci_home, "select count(*), count(*) filter (where has_converted) from marts.fct_campaign_contacts")[0]  # fmt: skip
+    contacts, converted = _rows(
+        uci_home,
+        "select count(*), count(*) filter (where has_converted) from marts.fct_campaign_contacts",
+    )[0]
     assert (contacts, converted) == (27, 7)
     assert _rows(uci_home, "select count(*) from marts.customer_portrait")[0][0] == 27
-    euribor = _rows(uci_home, "select indicator_date, value, valid_to from marts.fct_economic_indicators "
-                    "where indicator = 'euribor_3m_rate' order by indicator_date")  # fmt: skip
+    euribor = _rows(
+        uci_home,
+        "select indicator_date, value, valid_to from marts.fct_economic_indicators "
+        "where indicator = 'euribor_3m_rate' order by indicator_date",
+    )
     assert len(euribor) == 27 and float(euribor[0][1]) == 4.0 and euribor[0][2] == euribor[1][0]
     assert euribor[-1][2] is None
 
@@ -80,8 +97,12 @@ def test_the_real_uci_file_loads_completely(uci_home):
             batches.drop(uci_home, batch.batch_id)
     report = ingest(REAL_UCI, source="uci-bank-marketing", settings=uci_home)
     assert report.rows_quarantined == 0
-    total, yes, first, last = _rows(uci_home, "select count(*), count(*) filter (where has_converted), min(contacted_at)::date, "
-                                    "max(contacted_at)::date from raw.campaign_contacts where batch_id = %s", report.batch_id)[0]  # fmt: skip
+    total, yes, first, last = _rows(
+        uci_home,
+        "select count(*), count(*) filter (where has_converted), min(contacted_at)::date, "
+        "max(contacted_at)::date from raw.campaign_contacts where batch_id = %s",
+        report.batch_id,
+    )[0]
     assert (total, yes) == (41188, 4640)  # SOURCE.md: 4,640 yes of 41,188
     assert (str(first)[:7], str(last)[:7]) == ("2008-05", "2010-11")
 
@@ -101,8 +122,9 @@ def test_a_berka_bank_is_built_into_the_marts(berka_home, tmp_path):
     assert any("permanent orders not loaded" in w for w in report.warnings)
     assert build(settings=berka_home).success
     assert _rows(berka_home, "select loan_id, loan_status from marts.fct_loans order by 1") == [
-        ("5314", "default"), ("5316", "current"),
-    ]  # fmt: skip
+        ("5314", "default"),
+        ("5316", "current"),
+    ]
     assert _rows(berka_home, "select count(*) from marts.customer_portrait")[0][0] == 3
     with warehouse.connect(warehouse.owner_url(berka_home)) as conn:
         loans = events.loan_default_set(conn).frame
@@ -126,8 +148,12 @@ def test_a_berka_bank_is_built_into_the_marts(berka_home, tmp_path):
 def test_the_real_berka_files_load_with_their_coverage(berka_home):
     report = ingest(REAL_BERKA, source="berka", settings=berka_home)
     assert report.rows_quarantined == 0
-    loans, defaults = _rows(berka_home, "select count(*), count(*) filter (where status in ('default', 'delinquent')) "
-                            "from raw.loans where batch_id = %s", report.batch_id)[0]  # fmt: skip
+    loans, defaults = _rows(
+        berka_home,
+        "select count(*), count(*) filter (where status in ('default', 'delinquent')) "
+        "from raw.loans where batch_id = %s",
+        report.batch_id,
+    )[0]
     assert (loans, defaults) == (682, 76)  # SOURCE.md: B or D on 76 of 682 loans
     assert any("1,229 of 4,500 accounts" in w for w in report.warnings)
 

@@ -29,8 +29,10 @@ def settings(tmp_path_factory) -> Iterator[Settings]:
 
 def _contacts(settings: Settings) -> list[tuple]:
     with warehouse.connect(warehouse.owner_url(settings)) as conn:
-        return conn.execute("select contact_id, customer_id, contacted_at::date::text from raw.campaign_contacts "
-                            "order by contact_id").fetchall()  # fmt: skip
+        return conn.execute(
+            "select contact_id, customer_id, contacted_at::date::text from raw.campaign_contacts "
+            "order by contact_id"
+        ).fetchall()
 
 
 def test_a_file_split_in_two_deliveries_gets_the_dates_and_ids_of_the_whole(settings, tmp_path):

@@ -65,18 +65,28 @@ def test_start_recovers_after_the_postmaster_is_killed(private_server: Settings)
 
 def test_server_settings_are_applied(private_server: Settings):
     with warehouse.connect(warehouse.owner_url(private_server)) as conn:
-        shown = {name: conn.execute(f"show {name}").fetchone()[0]
-                 for name in ("shared_buffers", "work_mem", "jit", "listen_addresses", "TimeZone")}  # fmt: skip
-    assert shown == {"shared_buffers": "512MB", "work_mem": "64MB", "jit": "off",
-                     "listen_addresses": "127.0.0.1", "TimeZone": "UTC"}  # fmt: skip
+        shown = {
+            name: conn.execute(f"show {name}").fetchone()[0]
+            for name in ("shared_buffers", "work_mem", "jit", "listen_addresses", "TimeZone")
+        }
+    assert shown == {
+        "shared_buffers": "512MB",
+        "work_mem": "64MB",
+        "jit": "off",
+        "listen_addresses": "127.0.0.1",
+        "TimeZone": "UTC",
+    }
 
 
 def test_the_warehouse_sorts_text_by_code_point_with_the_builtin_locale(database: Settings):
     """PostgreSQL's own C.UTF-8 (memcmp, abbreviated keys), not the C library's (strcoll)."""
     with warehouse.connect(warehouse.owner_url(database)) as conn:
-        locale = conn.execute("select datlocprovider, datlocale from pg_database "
-                              "where datname = current_database()").fetchone()  # fmt: skip
-        ordered = conn.execute("select array_agg(v order by v) from unnest(array['b', 'B', 'é', 'z', 'a']) v").fetchone()[0]  # fmt: skip
+        locale = conn.execute(
+            "select datlocprovider, datlocale from pg_database where datname = current_database()"
+        ).fetchone()
+        ordered = conn.execute(
+            "select array_agg(v order by v) from unnest(array['b', 'B', 'é', 'z', 'a']) v"
+        ).fetchone()[0]
         cased = conn.execute("select upper('é')").fetchone()[0]
     assert locale == ("b", "C.UTF-8")
     assert ordered == ["B", "a", "b", "z", "é"] and cased == "É"

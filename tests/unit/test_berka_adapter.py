@@ -44,8 +44,9 @@ def bank(folder: Path, **replace: list[str]) -> Path:
 def converted(folder: Path) -> dict:
     conversion = berka._conversion(folder)
     return {name: frame for name, (frame, _) in conversion["tables"].items()} | {
-        "_rejects": conversion["rejects"], "_warnings": conversion["warnings"]
-    }  # fmt: skip
+        "_rejects": conversion["rejects"],
+        "_warnings": conversion["warnings"],
+    }
 
 
 def test_birth_numbers_give_birth_date_and_gender(tmp_path):

@@ -43,8 +43,19 @@ def test_a_usage_error_is_one_line_and_exit_code_2(args: list[str], mentions: st
 
 def test_a_path_below_a_file_is_one_line(tmp_path: Path):
     (tmp_path / "a_file").write_text("x")
-    line = _one_line(run_cli("generate", "--customers", "20", "--months", "1", "--out",
-                             str(tmp_path / "a_file" / "bank"), timeout=120), "EEXIST")  # fmt: skip
+    line = _one_line(
+        run_cli(
+            "generate",
+            "--customers",
+            "20",
+            "--months",
+            "1",
+            "--out",
+            str(tmp_path / "a_file" / "bank"),
+            timeout=120,
+        ),
+        "EEXIST",
+    )
     assert str(tmp_path / "a_file") in line
 
 
@@ -55,21 +66,27 @@ def _in_namespace(flags: list[str], script: str) -> subprocess.CompletedProcess[
     probe = subprocess.run(["unshare", *flags, "true"], capture_output=True, text=True)
     if probe.returncode != 0:
         pytest.skip(f"no namespace here: {probe.stderr.strip()}")
-    return subprocess.run(["unshare", *flags, "sh", "-c", script], capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+    return subprocess.run(
+        ["unshare", *flags, "sh", "-c", script], capture_output=True, text=True, timeout=300
+    )
 
 
 def _generate(out: Path, customers: int) -> str:
-    return (f"{shlex.quote(str(PORTRAIT_BIN))} generate --customers {customers} --months 2 "
-            f"--out {shlex.quote(str(out))}")  # fmt: skip
+    return (
+        f"{shlex.quote(str(PORTRAIT_BIN))} generate --customers {customers} --months 2 "
+        f"--out {shlex.quote(str(out))}"
+    )
 
 
 def test_a_full_disk_during_generate_is_one_line_and_leaves_nothing(tmp_path: Path):
     disk = tmp_path / "disk"
     disk.mkdir()
     out = disk / "bank"
-    result = _in_namespace(["--mount"], f"mount -t tmpfs -o size=1m tmpfs {disk} && "
-                           f"{_generate(out, 500)}; code=$?; ls -A {disk}; exit $code")  # fmt: skip
+    result = _in_namespace(
+        ["--mount"],
+        f"mount -t tmpfs -o size=1m tmpfs {disk} && "
+        f"{_generate(out, 500)}; code=$?; ls -A {disk}; exit $code",
+    )
     line = _one_line(
         subprocess.CompletedProcess(result.args, result.returncode, "", result.stderr), "ENOSPC"
     )
@@ -80,8 +97,9 @@ def test_a_full_disk_during_generate_is_one_line_and_leaves_nothing(tmp_path: Pa
 def test_a_read_only_file_system_is_one_line(tmp_path: Path):
     disk = tmp_path / "ro"
     disk.mkdir()
-    result = _in_namespace(["--mount"], f"mount -t tmpfs -o size=1m,ro tmpfs {disk} && "
-                           f"{_generate(disk / 'bank', 20)}")  # fmt: skip
+    result = _in_namespace(
+        ["--mount"], f"mount -t tmpfs -o size=1m,ro tmpfs {disk} && {_generate(disk / 'bank', 20)}"
+    )
     assert str(disk / "bank") in _one_line(result, "EROFS")
 
 
@@ -106,6 +124,8 @@ def test_a_portrait_home_this_user_may_not_write_is_one_line(locked: Path):
     run_cli("generate", "--customers", "20", "--months", "1", "--out", str(bank), check=True)
     bank.chmod(0o755)
     home = locked / "home"
-    script = (f"env -u PORTRAIT_DATABASE_URL PORTRAIT_HOME={shlex.quote(str(home))} "
-              f"{shlex.quote(str(PORTRAIT_BIN))} ingest {shlex.quote(str(bank))} --batch-date 2025-01-31")  # fmt: skip
+    script = (
+        f"env -u PORTRAIT_DATABASE_URL PORTRAIT_HOME={shlex.quote(str(home))} "
+        f"{shlex.quote(str(PORTRAIT_BIN))} ingest {shlex.quote(str(bank))} --batch-date 2025-01-31"
+    )
     assert str(home) in _one_line(_in_namespace(["--user"], script), "EACCES")

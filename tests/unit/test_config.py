@@ -96,8 +96,13 @@ def _mimalloc_options(env: dict[str, str], code: str) -> str:
     import subprocess
     import sys
 
-    run = subprocess.run([sys.executable, "-c", code], env={**env, "MIMALLOC_VERBOSE": "1"},
-                         capture_output=True, text=True, check=True)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "MIMALLOC_VERBOSE": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return run.stderr
 
 

@@ -11,8 +11,9 @@ from portrait.dbt_runner import behaviour_flag_source_by_frames
 
 
 def _flag() -> BehaviorFlagRendered:
-    return BehaviorFlagRendered({"name": "portrait_test_flag", "default": False,
-                                 "description": "a flag for the test"}, {})  # fmt: skip
+    return BehaviorFlagRendered(
+        {"name": "portrait_test_flag", "default": False, "description": "a flag for the test"}, {}
+    )
 
 
 def test_a_behaviour_flag_names_the_module_that_made_it_without_reading_the_stack(monkeypatch):
@@ -28,8 +29,9 @@ def test_a_behaviour_flag_names_the_module_that_made_it_without_reading_the_stac
 
 def test_a_source_given_by_the_adapter_is_kept():
     behaviour_flag_source_by_frames()
-    flag = BehaviorFlagRendered({"name": "f", "default": True, "description": "d",
-                                 "source": "dbt.adapters.postgres"}, {})  # fmt: skip
+    flag = BehaviorFlagRendered(
+        {"name": "f", "default": True, "description": "d", "source": "dbt.adapters.postgres"}, {}
+    )
     assert flag._behavior_change_event.flag_source == "dbt.adapters.postgres"
     assert flag.setting is True
 

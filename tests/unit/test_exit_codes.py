@@ -19,8 +19,11 @@ def _declared() -> dict[str, int]:
             if not isinstance(node, ast.ClassDef):
                 continue
             for item in node.body:
-                if (isinstance(item, ast.Assign) and [getattr(t, "id", None) for t in item.targets] == ["exit_code"]
-                        and isinstance(item.value, ast.Constant)):  # fmt: skip
+                if (
+                    isinstance(item, ast.Assign)
+                    and [getattr(t, "id", None) for t in item.targets] == ["exit_code"]
+                    and isinstance(item.value, ast.Constant)
+                ):
                     codes[node.name] = item.value.value
     return codes
 

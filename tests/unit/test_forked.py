@@ -16,9 +16,19 @@ from portrait.errors import PortraitError
 def _result(write=lambda: None) -> GateResult:
     """A failed gate's result, its Data Docs being written by ``write`` in a thread."""
     result = GateResult(run_id="landing-1", stage="landing", seconds=1.5)
-    result.checks.append(CheckResult(suite="landing.products", table="raw.products", expectation="in_set",
-                                     column="family", severity="critical", success=False, unexpected_count=1,
-                                     observed=None, sample=["spaceship"]))  # fmt: skip
+    result.checks.append(
+        CheckResult(
+            suite="landing.products",
+            table="raw.products",
+            expectation="in_set",
+            column="family",
+            severity="critical",
+            success=False,
+            unexpected_count=1,
+            observed=None,
+            sample=["spaceship"],
+        )
+    )
 
     def docs() -> None:
         try:

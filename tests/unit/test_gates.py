@@ -51,9 +51,17 @@ def test_marts_suite_adds_psi_only_when_a_published_portrait_exists():
 
 
 def _check(success: bool, severity: str) -> CheckResult:
-    return CheckResult(suite="marts.customer_portrait", table="marts_build.customer_portrait",
-                       expectation="expect_column_values_to_be_between", column="age_years", severity=severity,
-                       success=success, unexpected_count=1, observed=None, description="range")  # fmt: skip
+    return CheckResult(
+        suite="marts.customer_portrait",
+        table="marts_build.customer_portrait",
+        expectation="expect_column_values_to_be_between",
+        column="age_years",
+        severity=severity,
+        success=success,
+        unexpected_count=1,
+        observed=None,
+        description="range",
+    )
 
 
 def test_warnings_do_not_block_and_critical_failures_name_suite_expectation_and_table():
@@ -79,11 +87,34 @@ def test_warnings_do_not_block_and_critical_failures_name_suite_expectation_and_
 def test_report_page_is_self_contained_and_flags_failures():
     page = render(
         "build-1",
-        [{"stage": "marts", "run_id": "r2", "run_at": "now", "suites": 1, "checks": 3, "passed": 2, "critical_failures": 1, "warnings": 0}],
-        [{"severity": "critical", "stage": "marts", "suite": "s", "table_name": "t", "column": "c", "observed": "<b>",
-          "threshold": "<= 1", "unexpected_count": 1, "next_step": "do this", "sample": "[5]"}],
+        [
+            {
+                "stage": "marts",
+                "run_id": "r2",
+                "run_at": "now",
+                "suites": 1,
+                "checks": 3,
+                "passed": 2,
+                "critical_failures": 1,
+                "warnings": 0,
+            }
+        ],
+        [
+            {
+                "severity": "critical",
+                "stage": "marts",
+                "suite": "s",
+                "table_name": "t",
+                "column": "c",
+                "observed": "<b>",
+                "threshold": "<= 1",
+                "unexpected_count": 1,
+                "next_step": "do this",
+                "sample": "[5]",
+            }
+        ],
         [],
-    )  # fmt: skip
+    )
     assert 'class="status-FAILED"' in page and "&lt;b&gt;" in page and "do this" in page
     assert "http" not in page.replace("http-equiv", ""), "no external links or assets"
 
@@ -95,8 +126,15 @@ def test_the_headline_is_the_worst_result_of_any_gate_of_the_build():
     clean = {"critical_failures": 0, "warnings": 0}
     assert status_of([warned, clean]) == "WARN" and status_of([clean]) == "OK"
     assert status_of([clean, {"critical_failures": 1, "warnings": 0}]) == "FAILED"
-    rules = {str(e.meta.get("rule")) for spec in [*landing.suites(["b"], {name: [100] for name in TABLES_BY_NAME}, set(TABLES_BY_NAME)), *marts.suites("x", "y"),
-                                                *marts.score_suites("x")] for e in spec.expectations}  # fmt: skip
+    rules = {
+        str(e.meta.get("rule"))
+        for spec in [
+            *landing.suites(["b"], {name: [100] for name in TABLES_BY_NAME}, set(TABLES_BY_NAME)),
+            *marts.suites("x", "y"),
+            *marts.score_suites("x"),
+        ]
+        for e in spec.expectations
+    }
     assert rules - set(NEXT_STEPS) == set(), "every rule has a next step"
 
 
@@ -131,8 +169,13 @@ def test_a_marts_suite_waits_for_every_build_table_it_reads():
 def _node_finished(schema: str, alias: str, status: str = "success"):
     from types import SimpleNamespace as NS
 
-    return NS(info=NS(name="NodeFinished"), data=NS(node_info=NS(node_name=alias, node_relation=NS(schema=schema, alias=alias)),
-                                                    run_result=NS(status=status)))  # fmt: skip
+    return NS(
+        info=NS(name="NodeFinished"),
+        data=NS(
+            node_info=NS(node_name=alias, node_relation=NS(schema=schema, alias=alias)),
+            run_result=NS(status=status),
+        ),
+    )
 
 
 def test_dbt_progress_releases_a_waiter_when_its_tables_are_built_or_dbt_fails():

@@ -52,8 +52,13 @@ def test_missing_values_are_their_own_bin():
 
 
 def test_the_holdout_is_always_the_later_part_of_a_training_set():
-    frame = pd.DataFrame({"event_at": pd.date_range("2025-01-01", periods=100, freq="D", tz="UTC"),
-                          "label": [0, 1] * 50, "x": range(100)}).sample(frac=1, random_state=3)  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "event_at": pd.date_range("2025-01-01", periods=100, freq="D", tz="UTC"),
+            "label": [0, 1] * 50,
+            "x": range(100),
+        }
+    ).sample(frac=1, random_state=3)
     ts = datasets.TrainingSet("t", frame, [], ["x"], date(2025, 4, 10))
     train, holdout = ts.split(0.2)
     assert len(holdout) == 20 and train["event_at"].max() < holdout["event_at"].min()

@@ -12,13 +12,15 @@ from portrait.ml.models import classifier
 def frame():
     rng = np.random.default_rng(1)
     n = 3000
-    data = pd.DataFrame({
-        "device": rng.choice(["mobile", "landline"], n).astype(object),
-        "month": rng.choice([str(m) for m in range(1, 13)], n).astype(object),
-        "age_years": rng.normal(40, 10, n),
-        "previous_contacts": rng.poisson(0.3, n).astype(float),
-        "noise": rng.normal(0, 1, n),
-    })  # fmt: skip
+    data = pd.DataFrame(
+        {
+            "device": rng.choice(["mobile", "landline"], n).astype(object),
+            "month": rng.choice([str(m) for m in range(1, 13)], n).astype(object),
+            "age_years": rng.normal(40, 10, n),
+            "previous_contacts": rng.poisson(0.3, n).astype(float),
+            "noise": rng.normal(0, 1, n),
+        }
+    )
     data.loc[rng.random(n) < 0.1, "age_years"] = np.nan  # missing values are filled, not refused
     logit = -2 + 1.5 * (data["device"] == "mobile") + 0.8 * data["previous_contacts"]
     data["label"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)

@@ -59,8 +59,16 @@ def test_each_rule_rejects_the_broken_row_and_keeps_the_good_one(change, rule):
     assert checked.rejects.records[0]["txn_id"] == {**GOOD, "txn_id": "T2", **change}["txn_id"]
 
 
-@pytest.mark.parametrize("value", ["2025-03-01T10:00:00Z", "2025-03-01 10:00", "2025-03-01T10:00:00.123+01:00",
-                                   "2025-03-01", "2025-03-01T23:59:59-0500"])  # fmt: skip
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2025-03-01T10:00:00Z",
+        "2025-03-01 10:00",
+        "2025-03-01T10:00:00.123+01:00",
+        "2025-03-01",
+        "2025-03-01T23:59:59-0500",
+    ],
+)
 def test_iso_8601_variants_are_accepted(value):
     checked = _check([{**GOOD, "booked_at": value}])
     assert len(checked.rejects) == 0, checked.rejects.details
@@ -70,7 +78,9 @@ def test_canonical_dates_and_times_are_passed_on_typed_and_other_forms_as_text()
     checked = _check([GOOD, {**GOOD, "txn_id": "T2", "booked_at": "2024-02-29T23:59:59Z"}])
     assert checked.valid["booked_at"].type == pa.timestamp("us", tz="UTC")
     assert checked.valid["booked_at"].to_pylist() == [
-        datetime(2025, 3, 1, 10, tzinfo=UTC), datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC)]  # fmt: skip
+        datetime(2025, 3, 1, 10, tzinfo=UTC),
+        datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC),
+    ]
     # one value off the canonical form: the column goes on as delivered, the server parses it
     checked = _check([GOOD, {**GOOD, "txn_id": "T2", "booked_at": "2025-03-01 10:00"}])
     assert checked.valid["booked_at"].to_pylist() == ["2025-03-01T10:00:00Z", "2025-03-01 10:00"]
@@ -96,8 +106,15 @@ def test_sql_looking_text_is_plain_data():
 
 def test_empty_optional_values_become_null_and_booleans_are_normalised():
     customers = TABLES_BY_NAME["customers"]
-    row = {"customer_id": "C1", "customer_type": "retail", "full_name": "A B", "onboarded_date": "2020-01-01",
-           "consent_email": "YES", "consent_sms": "0", "email": ""}  # fmt: skip
+    row = {
+        "customer_id": "C1",
+        "customer_type": "retail",
+        "full_name": "A B",
+        "onboarded_date": "2020-01-01",
+        "consent_email": "YES",
+        "consent_sms": "0",
+        "email": "",
+    }
     checked = _check([row], table=customers)
     assert len(checked.rejects) == 0
     assert checked.valid["email"].to_pylist() == [None]
@@ -107,8 +124,16 @@ def test_empty_optional_values_become_null_and_booleans_are_normalised():
 
 def test_allowed_values_are_passed_on_coded_and_an_empty_optional_one_as_null():
     customers = TABLES_BY_NAME["customers"]
-    rows = [{"customer_id": f"C{i}", "customer_type": kind, "full_name": "A B", "onboarded_date": "2020-01-01",
-             "gender": gender} for i, (kind, gender) in enumerate([("retail", "F"), ("corporate", ""), ("retail", "M")])]  # fmt: skip
+    rows = [
+        {
+            "customer_id": f"C{i}",
+            "customer_type": kind,
+            "full_name": "A B",
+            "onboarded_date": "2020-01-01",
+            "gender": gender,
+        }
+        for i, (kind, gender) in enumerate([("retail", "F"), ("corporate", ""), ("retail", "M")])
+    ]
     checked = _check(rows, table=customers)
     assert len(checked.rejects) == 0
     for name, values in [
@@ -143,8 +168,10 @@ def test_variable_width_and_composite_keys_hash_consistently():
 def test_chunk_hashes_clear_a_file_without_repeats_and_find_repeats_across_chunks():
     """Chunks as the loader sees them, hashes in arrival order: a repeat that spans two chunks is
     found (and located by later_duplicates), and a file without any repeat is cleared."""
-    chunks = [pa.table({"txn_id": pa.array([f"T{i:010d}" for i in range(start, start + 1000)])})
-              for start in (0, 1000, 2000)]  # fmt: skip
+    chunks = [
+        pa.table({"txn_id": pa.array([f"T{i:010d}" for i in range(start, start + 1000)])})
+        for start in (0, 1000, 2000)
+    ]
     assert not has_repeats([key_hashes(c, ("txn_id",)) for c in chunks])
     repeated = [
         *chunks,

@@ -18,10 +18,21 @@ FULL_HEADER = ('"age";"job";"marital";"education";"default";"balance";"housing";
                '"duration";"campaign";"pdays";"previous";"poutcome";"y"')  # fmt: skip
 
 
-def additional_row(age="40", job="admin.", month="may", weekday="mon", y="no", housing="yes", euribor="4.857",
-                   education="university.degree", duration="261") -> str:  # fmt: skip
-    return (f'{age};"{job}";"married";"{education}";"no";"{housing}";"no";"cellular";"{month}";"{weekday}";'
-            f'{duration};1;999;0;"nonexistent";1.1;93.994;-36.4;{euribor};5191;"{y}"')  # fmt: skip
+def additional_row(
+    age="40",
+    job="admin.",
+    month="may",
+    weekday="mon",
+    y="no",
+    housing="yes",
+    euribor="4.857",
+    education="university.degree",
+    duration="261",
+) -> str:
+    return (
+        f'{age};"{job}";"married";"{education}";"no";"{housing}";"no";"cellular";"{month}";"{weekday}";'
+        f'{duration};1;999;0;"nonexistent";1.1;93.994;-36.4;{euribor};5191;"{y}"'
+    )
 
 
 def write(path: Path, header: str, rows: list[str], newline: str = "\r\n") -> Path:
@@ -48,8 +59,13 @@ def test_dates_follow_the_file_order_year_wraps_and_weekdays(tmp_path):
     out = tables(write(tmp_path / "bank-additional-full.csv", ADDITIONAL_HEADER, rows))
     contacts = out["campaign_contacts"]
     assert contacts["contacted_at"].str[:10].tolist() == [
-        "2008-05-05", "2008-05-09", "2008-05-13", "2008-05-13", "2008-12-03", "2009-03-05",
-    ]  # fmt: skip
+        "2008-05-05",
+        "2008-05-09",
+        "2008-05-13",
+        "2008-05-13",
+        "2008-12-03",
+        "2009-03-05",
+    ]
     assert contacts["campaign_id"].tolist()[-1] == "UCI-2009-03"
     assert contacts["has_converted"].tolist() == ["false"] * 5 + ["true"]
     assert contacts["converted_at"].tolist()[-1] == contacts["contacted_at"].tolist()[-1]
@@ -57,8 +73,13 @@ def test_dates_follow_the_file_order_year_wraps_and_weekdays(tmp_path):
 
 
 def test_every_table_fits_the_contract_and_duration_is_never_loaded(tmp_path):
-    out = tables(write(tmp_path / "bank-additional-full.csv", ADDITIONAL_HEADER,
-                       [additional_row(duration="999999"), additional_row(housing="no")]))  # fmt: skip
+    out = tables(
+        write(
+            tmp_path / "bank-additional-full.csv",
+            ADDITIONAL_HEADER,
+            [additional_row(duration="999999"), additional_row(housing="no")],
+        )
+    )
     for name, frame in out.items():
         if name.startswith("_"):
             continue
@@ -91,8 +112,11 @@ def test_unreadable_rows_are_rejected_with_their_line_and_feed_no_table(tmp_path
 
 def test_an_empty_outcome_is_an_unknown_outcome_and_client_id_names_the_customer(tmp_path):
     header = ADDITIONAL_HEADER + ';"client_id"'
-    rows = [additional_row(y="yes") + ';"K1"', additional_row(y="", weekday="tue") + ';"K1"',
-            additional_row() + ';"K2"']  # fmt: skip
+    rows = [
+        additional_row(y="yes") + ';"K1"',
+        additional_row(y="", weekday="tue") + ';"K1"',
+        additional_row() + ';"K2"',
+    ]
     out = tables(write(tmp_path / "bank-additional-full.csv", header, rows))
     assert out["customers"]["customer_id"].tolist() == ["K1", "K2"]
     contacts = out["campaign_contacts"]
@@ -101,8 +125,10 @@ def test_an_empty_outcome_is_an_unknown_outcome_and_client_id_names_the_customer
 
 
 def test_bank_full_gives_the_day_and_a_balance(tmp_path):
-    rows = ['58;"management";"married";"tertiary";"no";2143;"yes";"no";"unknown";5;"may";261;1;-1;0;"unknown";"no"',
-            '44;"technician";"single";"secondary";"no";-29;"no";"yes";"unknown";31;"jun";151;1;-1;0;"unknown";"yes"']  # fmt: skip
+    rows = [
+        '58;"management";"married";"tertiary";"no";2143;"yes";"no";"unknown";5;"may";261;1;-1;0;"unknown";"no"',
+        '44;"technician";"single";"secondary";"no";-29;"no";"yes";"unknown";31;"jun";151;1;-1;0;"unknown";"yes"',
+    ]
     out = tables(write(tmp_path / "bank-full.csv", FULL_HEADER, rows, newline="\n"))
     assert out["campaign_contacts"]["contacted_at"].str[:10].tolist() == [
         "2008-05-05",
@@ -127,8 +153,14 @@ def test_a_file_without_the_uci_columns_is_refused_naming_the_column(tmp_path):
 
 def test_the_latest_contacts_can_be_delivered_open_with_their_truth_kept_aside(tmp_path):
     outcomes = ["no", "yes", "no", "no", "yes", "no", "yes", "no", "no", "yes"]
-    source = write(tmp_path / "bank-additional-full.csv", ADDITIONAL_HEADER,
-                   [additional_row(y=y, month=m) for y, m in zip(outcomes, ["may"] * 5 + ["jun"] * 5, strict=True)])  # fmt: skip
+    source = write(
+        tmp_path / "bank-additional-full.csv",
+        ADDITIONAL_HEADER,
+        [
+            additional_row(y=y, month=m)
+            for y, m in zip(outcomes, ["may"] * 5 + ["jun"] * 5, strict=True)
+        ],
+    )
     delivery, truth = uci.open_latest(source, tmp_path / "delivery", 0.3)
     contacts = tables(delivery)["campaign_contacts"]
     # the same ids as the whole file; the last 3 open (empty outcome), their truth by id

@@ -62,8 +62,12 @@ def _folder(path: Path) -> Path:
         raise InputError("not a folder", where=str(path), rule="the Berka .asc files in one folder")
     missing = [f"{name}.asc" for name in FILES if not (path / f"{name}.asc").is_file()]
     if missing:
-        raise InputError(f"missing {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
-                         where=str(path), rule="Berka files: " + ", ".join(f"{n}.asc" for n in FILES))  # fmt: skip
+        raise InputError(
+            f"missing {missing[0]}"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
+            where=str(path),
+            rule="Berka files: " + ", ".join(f"{n}.asc" for n in FILES),
+        )
     return path
 
 
@@ -79,8 +83,11 @@ def _read(folder: Path, name: str, expected: list[str]) -> pd.DataFrame:
     frame, _ = read_source_csv(path, "Berka .asc: ';'-separated with a header")
     missing = [c for c in expected if c not in frame.columns]
     if missing:
-        raise InputError(f"missing column {missing[0]!r}", where=f"{path}, header",
-                         rule=f"{name}: " + ", ".join(expected))  # fmt: skip
+        raise InputError(
+            f"missing column {missing[0]!r}",
+            where=f"{path}, header",
+            rule=f"{name}: " + ", ".join(expected),
+        )
     return frame
 
 
@@ -92,10 +99,21 @@ def _convert(folder: Path, _stamp: tuple) -> dict[str, object]:
     source: dict[str, Path] = {}
 
     district = _read(folder, "district.asc", ["A1", "A2", "A3"])
-    tables["branches"] = (pd.DataFrame({
-        "branch_id": "D" + district["A1"].str.strip(), "branch_name": district["A2"], "city": district["A2"],
-        "region": district["A3"].str.strip().str.lower().map(REGIONS).fillna(district["A3"]),
-    }), district["__line"].to_numpy())  # fmt: skip
+    tables["branches"] = (
+        pd.DataFrame(
+            {
+                "branch_id": "D" + district["A1"].str.strip(),
+                "branch_name": district["A2"],
+                "city": district["A2"],
+                "region": district["A3"]
+                .str.strip()
+                .str.lower()
+                .map(REGIONS)
+                .fillna(district["A3"]),
+            }
+        ),
+        district["__line"].to_numpy(),
+    )
     source["branches"] = folder / "district.asc"
 
     account = _read(folder, "account.asc", ["account_id", "district_id", "frequency", "date"])
@@ -117,14 +135,25 @@ def _convert(folder: Path, _stamp: tuple) -> dict[str, object]:
     client["birth"], client["gender"] = birth, np.where(female, "F", "M")
     client, rejects["customers"] = reject_rows(client, {"birth_number": bad | month.isna()})
     # onboarded: the first account the client may use (owner or disponent)
-    first_account = (disp.merge(account[["account_id", "opened"]], on="account_id")
-                     .groupby("client_id")["opened"].min())  # fmt: skip
-    tables["customers"] = (pd.DataFrame({
-        "customer_id": "B" + client["client_id"], "customer_type": "retail",
-        "full_name": "Berka client " + client["client_id"], "birth_date": client["birth"],
-        "gender": client["gender"], "home_branch_id": "D" + client["district_id"].str.strip(),
-        "onboarded_date": client["client_id"].map(first_account).fillna(""),
-    }), client["__line"].to_numpy())  # fmt: skip
+    first_account = (
+        disp.merge(account[["account_id", "opened"]], on="account_id")
+        .groupby("client_id")["opened"]
+        .min()
+    )
+    tables["customers"] = (
+        pd.DataFrame(
+            {
+                "customer_id": "B" + client["client_id"],
+                "customer_type": "retail",
+                "full_name": "Berka client " + client["client_id"],
+                "birth_date": client["birth"],
+                "gender": client["gender"],
+                "home_branch_id": "D" + client["district_id"].str.strip(),
+                "onboarded_date": client["client_id"].map(first_account).fillna(""),
+            }
+        ),
+        client["__line"].to_numpy(),
+    )
     source["customers"] = folder / "client.asc"
 
     loan = _read(
@@ -136,10 +165,16 @@ def _convert(folder: Path, _stamp: tuple) -> dict[str, object]:
     amount = pd.to_numeric(loan["amount"], errors="coerce")
     payment = pd.to_numeric(loan["payments"], errors="coerce")
     months = pd.to_numeric(loan["duration"], errors="coerce")
-    loan, rejects["loans"] = reject_rows(loan, {
-        "date": bad_date, "amount": amount.isna() | (amount <= 0), "payments": payment.isna() | (payment <= 0),
-        "duration": months.isna() | (months <= 0), "status": ~loan["status"].str.strip().isin(list(LOAN_STATUS)),
-    })  # fmt: skip
+    loan, rejects["loans"] = reject_rows(
+        loan,
+        {
+            "date": bad_date,
+            "amount": amount.isna() | (amount <= 0),
+            "payments": payment.isna() | (payment <= 0),
+            "duration": months.isna() | (months <= 0),
+            "status": ~loan["status"].str.strip().isin(list(LOAN_STATUS)),
+        },
+    )
     amount, payment, months = (
         pd.to_numeric(loan[c]).to_numpy(float) for c in ("amount", "payments", "duration")
     )
@@ -154,32 +189,71 @@ def _convert(folder: Path, _stamp: tuple) -> dict[str, object]:
     elapsed = np.clip(
         ((pd.Timestamp(_last_date(folder)) - start).dt.days / 30.44).to_numpy(), 0, months
     )
-    outstanding = np.where(status.isin(["closed"]).to_numpy(), 0.0,
-                           _remaining_principal(amount, rate / 12, months, np.floor(elapsed)))  # fmt: skip
-    tables["loans"] = (pd.DataFrame({
-        "loan_id": loan["loan_id"], "account_id": loan_accounts, "customer_id": owner,
-        "principal_amount": loan["amount"], "outstanding_amount": np.round(outstanding, 2).astype(str),
-        "interest_rate": np.round(rate, 6).astype(str), "start_date": loan["start"],
-        "maturity_date": maturity.dt.strftime("%Y-%m-%d"), "status": status,
-    }), loan["__line"].to_numpy())  # fmt: skip
+    outstanding = np.where(
+        status.isin(["closed"]).to_numpy(),
+        0.0,
+        _remaining_principal(amount, rate / 12, months, np.floor(elapsed)),
+    )
+    tables["loans"] = (
+        pd.DataFrame(
+            {
+                "loan_id": loan["loan_id"],
+                "account_id": loan_accounts,
+                "customer_id": owner,
+                "principal_amount": loan["amount"],
+                "outstanding_amount": np.round(outstanding, 2).astype(str),
+                "interest_rate": np.round(rate, 6).astype(str),
+                "start_date": loan["start"],
+                "maturity_date": maturity.dt.strftime("%Y-%m-%d"),
+                "status": status,
+            }
+        ),
+        loan["__line"].to_numpy(),
+    )
     source["loans"] = folder / "loan.asc"
 
-    current = pd.DataFrame({
-        "account_id": account["account_id"], "customer_id": account["account_id"].map(owner_of).fillna(""),
-        "product_id": "BERKA_CURRENT", "branch_id": "D" + account["district_id"].str.strip(), "currency": "CZK",
-        "opened_date": account["opened"], "status": "active",
-    })  # fmt: skip
+    current = pd.DataFrame(
+        {
+            "account_id": account["account_id"],
+            "customer_id": account["account_id"].map(owner_of).fillna(""),
+            "product_id": "BERKA_CURRENT",
+            "branch_id": "D" + account["district_id"].str.strip(),
+            "currency": "CZK",
+            "opened_date": account["opened"],
+            "status": "active",
+        }
+    )
     finished = status.isin(["closed", "default"]).to_numpy()
-    lending = pd.DataFrame({
-        "account_id": loan_accounts, "customer_id": owner, "product_id": "BERKA_LOAN", "currency": "CZK",
-        "branch_id": loan["account_id"].map(dict(zip(account["account_id"], "D" + account["district_id"].str.strip(), strict=True))).fillna(""),
-        "opened_date": loan["start"], "maturity_date": maturity.dt.strftime("%Y-%m-%d"),
-        "status": np.where(finished, "closed", "active"),
-        # a finished loan closed at its maturity, unless that lies after the end of the data
-        "closed_date": np.where(finished, maturity.dt.strftime("%Y-%m-%d").clip(upper=_last_date(folder).isoformat()), ""),
-    })  # fmt: skip
-    tables["accounts"] = (pd.concat([current, lending], ignore_index=True),
-                          np.concatenate([account["__line"].to_numpy(), loan["__line"].to_numpy()]))  # fmt: skip
+    lending = pd.DataFrame(
+        {
+            "account_id": loan_accounts,
+            "customer_id": owner,
+            "product_id": "BERKA_LOAN",
+            "currency": "CZK",
+            "branch_id": loan["account_id"]
+            .map(
+                dict(
+                    zip(
+                        account["account_id"], "D" + account["district_id"].str.strip(), strict=True
+                    )
+                )
+            )
+            .fillna(""),
+            "opened_date": loan["start"],
+            "maturity_date": maturity.dt.strftime("%Y-%m-%d"),
+            "status": np.where(finished, "closed", "active"),
+            # a finished loan closed at its maturity, unless that lies after the end of the data
+            "closed_date": np.where(
+                finished,
+                maturity.dt.strftime("%Y-%m-%d").clip(upper=_last_date(folder).isoformat()),
+                "",
+            ),
+        }
+    )
+    tables["accounts"] = (
+        pd.concat([current, lending], ignore_index=True),
+        np.concatenate([account["__line"].to_numpy(), loan["__line"].to_numpy()]),
+    )
     source["accounts"] = folder / "account.asc"
 
     card = _read(folder, "card.asc", ["card_id", "disp_id", "type", "issued"])
@@ -188,12 +262,23 @@ def _convert(folder: Path, _stamp: tuple) -> dict[str, object]:
     holder = card.merge(
         disp[["disp_id", "client_id", "account_id"]], on="disp_id", how="left"
     ).fillna("")
-    tables["cards"] = (pd.DataFrame({
-        "card_id": holder["card_id"], "account_id": holder["account_id"],
-        "customer_id": np.where(holder["client_id"] != "", "B" + holder["client_id"], ""),
-        "card_type": "credit", "card_tier": holder["type"].str.lower().map({"classic": "classic", "gold": "gold", "junior": "classic"}).fillna(""),
-        "issued_date": holder["issued_iso"], "status": "active",
-    }), holder["__line"].to_numpy())  # fmt: skip
+    tables["cards"] = (
+        pd.DataFrame(
+            {
+                "card_id": holder["card_id"],
+                "account_id": holder["account_id"],
+                "customer_id": np.where(holder["client_id"] != "", "B" + holder["client_id"], ""),
+                "card_type": "credit",
+                "card_tier": holder["type"]
+                .str.lower()
+                .map({"classic": "classic", "gold": "gold", "junior": "classic"})
+                .fillna(""),
+                "issued_date": holder["issued_iso"],
+                "status": "active",
+            }
+        ),
+        holder["__line"].to_numpy(),
+    )
     source["cards"] = folder / "card.asc"
 
     tables["products"] = product_master(PRODUCTS)
@@ -213,8 +298,13 @@ def _convert(folder: Path, _stamp: tuple) -> dict[str, object]:
         )
         source["transactions"] = source["balances"] = trans_file
         warnings.append(coverage)
-    return {"tables": tables, "rejects": rejects, "warnings": warnings, "source": source,
-            "last_date": _last_date(folder)}  # fmt: skip
+    return {
+        "tables": tables,
+        "rejects": rejects,
+        "warnings": warnings,
+        "source": source,
+        "last_date": _last_date(folder),
+    }
 
 
 def _transactions(path: Path, accounts: int):
@@ -226,9 +316,15 @@ def _transactions(path: Path, accounts: int):
     trans["day"], bad_date = _yymmdd(trans["date"])
     amount = pd.to_numeric(trans["amount"], errors="coerce")
     balance = pd.to_numeric(trans["balance"], errors="coerce")
-    trans, rejects = reject_rows(trans, {"date": bad_date, "amount": amount.isna() | (amount < 0),
-                                         "balance": balance.isna(),
-                                         "type": ~trans["type"].str.strip().isin(["PRIJEM", "VYDAJ", "VYBER"])})  # fmt: skip
+    trans, rejects = reject_rows(
+        trans,
+        {
+            "date": bad_date,
+            "amount": amount.isna() | (amount < 0),
+            "balance": balance.isna(),
+            "type": ~trans["type"].str.strip().isin(["PRIJEM", "VYDAJ", "VYBER"]),
+        },
+    )
     credit = trans["type"].str.strip() == "PRIJEM"
     operation = trans["operation"].str.strip()
     k_symbol = trans["k_symbol"].str.strip()
@@ -241,13 +337,19 @@ def _transactions(path: Path, accounts: int):
     bank = trans["bank"].str.strip() if "bank" in trans else pd.Series("", index=trans.index)
     other = trans["account"].str.strip() if "account" in trans else pd.Series("", index=trans.index)
     counterparty = np.where(bank != "", bank + "/" + other, "")
-    transactions = pd.DataFrame({
-        "txn_id": trans["trans_id"], "account_id": trans["account_id"], "booked_at": trans["day"] + "T00:00:00Z",
-        "amount": trans["amount"], "direction": np.where(credit, "credit", "debit"),
-        # bookings without an operation (interest, fees) are the bank's own: shown as transfers
-        "channel": operation.map(OPERATION_CHANNEL).fillna("transfer"), "category": category,
-        "counterparty": counterparty,
-    })  # fmt: skip
+    transactions = pd.DataFrame(
+        {
+            "txn_id": trans["trans_id"],
+            "account_id": trans["account_id"],
+            "booked_at": trans["day"] + "T00:00:00Z",
+            "amount": trans["amount"],
+            "direction": np.where(credit, "credit", "debit"),
+            # bookings without an operation (interest, fees) are the bank's own: shown as transfers
+            "channel": operation.map(OPERATION_CHANNEL).fillna("transfer"),
+            "category": category,
+            "counterparty": counterparty,
+        }
+    )
     # balances: the running balance after the month's last transaction, and the month's mean
     trans["balance_value"] = pd.to_numeric(trans["balance"])
     trans["month_end"] = (pd.to_datetime(trans["day"]) + pd.offsets.MonthEnd(0)).dt.strftime(
@@ -260,12 +362,24 @@ def _transactions(path: Path, accounts: int):
         average=("balance_value", "mean"),
         line=("__line", "last"),
     ).reset_index()
-    balances = pd.DataFrame({"account_id": months["account_id"], "month_end_date": months["month_end"],
-                             "balance_amount": months["balance"].round(2).astype(str),
-                             "average_balance_amount": months["average"].round(2).astype(str)})  # fmt: skip
+    balances = pd.DataFrame(
+        {
+            "account_id": months["account_id"],
+            "month_end_date": months["month_end"],
+            "balance_amount": months["balance"].round(2).astype(str),
+            "average_balance_amount": months["average"].round(2).astype(str),
+        }
+    )
     first, last = trans["day"].min(), trans["day"].max()
-    coverage = (f"{path.name}: {len(trans):,} transactions from {first} to {last} for {trans['account_id'].nunique():,} of "
-                f"{accounts:,} accounts" + (" (a prefix of trans.asc: the last day may be incomplete)" if "prefix" in path.name else ""))  # fmt: skip
+    coverage = (
+        f"{path.name}: {len(trans):,} transactions from {first} to {last} for {trans['account_id'].nunique():,} of "
+        f"{accounts:,} accounts"
+        + (
+            " (a prefix of trans.asc: the last day may be incomplete)"
+            if "prefix" in path.name
+            else ""
+        )
+    )
     return (
         (transactions, trans["__line"].to_numpy()),
         (balances, months["line"].to_numpy()),
@@ -295,8 +409,11 @@ def _remaining_principal(principal, monthly_rate, months, paid):
     """Outstanding principal of an annuity after ``paid`` monthly payments."""
     r = np.where(monthly_rate > 0, monthly_rate, 1.0)  # 1.0: placeholder where the rate is 0
     growth_n, growth_k = (1 + r) ** months, (1 + r) ** paid
-    remaining = np.where(monthly_rate > 0, principal * (growth_n - growth_k) / (growth_n - 1),
-                         principal * (months - paid) / months)  # fmt: skip
+    remaining = np.where(
+        monthly_rate > 0,
+        principal * (growth_n - growth_k) / (growth_n - 1),
+        principal * (months - paid) / months,
+    )
     return np.clip(remaining, 0, principal)
 
 

@@ -33,8 +33,11 @@ def discover(folder: Path, settings: Settings | None = None) -> tuple[list[Landi
             warnings.append(f"{entry.name}: not a contract table file, ignored")
             continue
         if any(f.table.name == stem for f in files):
-            raise InputError(f"table {stem} is delivered twice (CSV and Parquet)", where=str(entry),
-                             rule="one file per table")  # fmt: skip
+            raise InputError(
+                f"table {stem} is delivered twice (CSV and Parquet)",
+                where=str(entry),
+                rule="one file per table",
+            )
         table = TABLES_BY_NAME[stem]
         if suffix == ".csv":
             header = read_csv_header(entry, table)
@@ -47,8 +50,11 @@ def discover(folder: Path, settings: Settings | None = None) -> tuple[list[Landi
     delivered = {f.table.name for f in files}
     for table in TABLES:
         if table.required and table.name not in delivered:
-            raise InputError(f"required table {table.name} is missing", where=f"{folder}/{table.name}.csv",
-                             rule="required tables: " + ", ".join(t.name for t in TABLES if t.required))  # fmt: skip
+            raise InputError(
+                f"required table {table.name} is missing",
+                where=f"{folder}/{table.name}.csv",
+                rule="required tables: " + ", ".join(t.name for t in TABLES if t.required),
+            )
     return files, warnings
 
 

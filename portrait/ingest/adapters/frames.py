@@ -25,8 +25,9 @@ def _chunks(table: str, frame: pd.DataFrame, lines: np.ndarray, rejects: list[Pa
     yield Chunk(data, np.asarray(lines, dtype=np.int64), rejects)
 
 
-def landing_files(tables: Converted, source_file: dict[str, Path],
-                  rejects: dict[str, list[ParseReject]]) -> list[LandingFile]:  # fmt: skip
+def landing_files(
+    tables: Converted, source_file: dict[str, Path], rejects: dict[str, list[ParseReject]]
+) -> list[LandingFile]:
     """One landing file per converted table; lineage names the source file each table came from.
     ``rejects`` (rows the source itself could not give) are quarantined with that table."""
     files = []
@@ -82,9 +83,13 @@ def reject_rows(
 def product_master(products: dict[str, tuple[str, str, bool]]) -> tuple[pd.DataFrame, np.ndarray]:
     """The fixed products a source implies (id: name, family, is_asset). Real sources carry no
     product economics: the required FTP rate is 0 and documented as unknown (docs/sources.md)."""
-    frame = pd.DataFrame({
-        "product_id": list(products), "product_name": [v[0] for v in products.values()],
-        "family": [v[1] for v in products.values()],
-        "is_asset": ["true" if v[2] else "false" for v in products.values()], "ftp_rate": "0",
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "product_id": list(products),
+            "product_name": [v[0] for v in products.values()],
+            "family": [v[1] for v in products.values()],
+            "is_asset": ["true" if v[2] else "false" for v in products.values()],
+            "ftp_rate": "0",
+        }
+    )
     return frame, np.ones(len(products), dtype=np.int64)  # line 1: not from a data row

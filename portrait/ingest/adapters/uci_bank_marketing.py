@@ -99,8 +99,11 @@ def locate(path: Path) -> Path:
         for name in FILES:
             if (path / name).is_file():
                 return path / name
-        raise InputError("no UCI Bank Marketing file in the folder", where=str(path),
-                         rule="one of " + ", ".join(FILES))  # fmt: skip
+        raise InputError(
+            "no UCI Bank Marketing file in the folder",
+            where=str(path),
+            rule="one of " + ", ".join(FILES),
+        )
     raise InputError(
         "path does not exist", where=str(path), rule="a UCI file or a folder holding one"
     )
@@ -135,7 +138,8 @@ def history(path: Path, settings: Settings | None) -> History:
             "select max(k.contacted_at)::date, max(k.line_number) from raw.campaign_contacts k where k.batch_id in ("
             f"select c.batch_id from ({CURRENT}) c where c.status = 'loaded' and c.source = %s and not exists ("
             "select 1 from jsonb_array_elements(c.files) f where f ->> 'sha256' = %s))",
-            (SOURCE, _digest(locate(path)))).fetchone()  # fmt: skip
+            (SOURCE, _digest(locate(path))),
+        ).fetchone()
     return History(row[0], int(row[1])) if row and row[0] else History()
 
 
@@ -147,8 +151,12 @@ def _convert(path: Path, _stamp: tuple[int, int], past: History = History()) -> 
     expected = COMMON + (ADDITIONAL if kind == "additional" else FULL)
     missing = [c for c in expected if c not in columns]
     if missing:
-        raise InputError(f"missing column {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
-                         where=f"{path}, header", rule="bank-additional (21 columns) or bank-full (17 columns)")  # fmt: skip
+        raise InputError(
+            f"missing column {missing[0]!r}"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
+            where=f"{path}, header",
+            rule="bank-additional (21 columns) or bank-full (17 columns)",
+        )
     unknown = [c for c in columns if c not in expected and c != "client_id"]
     month = raw["month"].str.lower().map(MONTHS)
     age = pd.to_numeric(raw["age"], errors="coerce")
@@ -192,37 +200,73 @@ def _convert(path: Path, _stamp: tuple[int, int], past: History = History()) -> 
     tables: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
     first = ~ids.duplicated()
     birth = (when - pd.to_timedelta(age * 365.25, unit="D")).dt.strftime("%Y-%m-%d")
-    customers = pd.DataFrame({
-        "customer_id": ids, "customer_type": "retail", "full_name": "UCI client " + ids,
-        "birth_date": birth, "occupation": rows["job"].str.lower().map(OCCUPATION).fillna("unknown"),
-        "marital_status": rows["marital"].str.lower().where(rows["marital"].str.lower().isin(
-            ["single", "married", "divorced", "widowed"]), "unknown"),
-        "education": rows["education"].str.lower().map(EDUCATION).fillna("unknown"),
-        "onboarded_date": iso,
-    })  # fmt: skip
+    customers = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "customer_type": "retail",
+            "full_name": "UCI client " + ids,
+            "birth_date": birth,
+            "occupation": rows["job"].str.lower().map(OCCUPATION).fillna("unknown"),
+            "marital_status": rows["marital"]
+            .str.lower()
+            .where(
+                rows["marital"].str.lower().isin(["single", "married", "divorced", "widowed"]),
+                "unknown",
+            ),
+            "education": rows["education"].str.lower().map(EDUCATION).fillna("unknown"),
+            "onboarded_date": iso,
+        }
+    )
     # a client seen again keeps the attributes of the first contact, onboarded at the first contact
     tables["customers"] = (customers[first.to_numpy()], lines[first.to_numpy()])
 
     held = []
     for flag, product in (("housing", "UCI_HOUSING_LOAN"), ("loan", "UCI_PERSONAL_LOAN")):
         mask = (rows[flag].str.lower() == "yes").to_numpy() & first.to_numpy()
-        held.append((pd.DataFrame({"account_id": ids[mask] + "-" + product.removeprefix("UCI_"),
-                                   "customer_id": ids[mask], "product_id": product, "currency": "EUR",
-                                   "opened_date": iso[mask], "status": "active"}), lines[mask]))  # fmt: skip
+        held.append(
+            (
+                pd.DataFrame(
+                    {
+                        "account_id": ids[mask] + "-" + product.removeprefix("UCI_"),
+                        "customer_id": ids[mask],
+                        "product_id": product,
+                        "currency": "EUR",
+                        "opened_date": iso[mask],
+                        "status": "active",
+                    }
+                ),
+                lines[mask],
+            )
+        )
     if kind == "full":
         mask = first.to_numpy()
-        current = pd.DataFrame({"account_id": ids[mask] + "-CURRENT_ACCOUNT", "customer_id": ids[mask],
-                                "product_id": "UCI_CURRENT_ACCOUNT", "currency": "EUR",
-                                "opened_date": iso[mask], "status": "active"})  # fmt: skip
+        current = pd.DataFrame(
+            {
+                "account_id": ids[mask] + "-CURRENT_ACCOUNT",
+                "customer_id": ids[mask],
+                "product_id": "UCI_CURRENT_ACCOUNT",
+                "currency": "EUR",
+                "opened_date": iso[mask],
+                "status": "active",
+            }
+        )
         held.append((current, lines[mask]))
         month_end = (when + pd.offsets.MonthEnd(0)).dt.strftime("%Y-%m-%d")
-        tables["balances"] = (pd.DataFrame({"account_id": current["account_id"].to_numpy(),
-                                            "month_end_date": month_end[mask].to_numpy(),
-                                            "balance_amount": rows["balance"][mask].to_numpy(),
-                                            "average_balance_amount": rows["balance"][mask].to_numpy()}),
-                              lines[mask])  # fmt: skip
-    tables["accounts"] = (pd.concat([f for f, _ in held], ignore_index=True),
-                          np.concatenate([n for _, n in held]))  # fmt: skip
+        tables["balances"] = (
+            pd.DataFrame(
+                {
+                    "account_id": current["account_id"].to_numpy(),
+                    "month_end_date": month_end[mask].to_numpy(),
+                    "balance_amount": rows["balance"][mask].to_numpy(),
+                    "average_balance_amount": rows["balance"][mask].to_numpy(),
+                }
+            ),
+            lines[mask],
+        )
+    tables["accounts"] = (
+        pd.concat([f for f, _ in held], ignore_index=True),
+        np.concatenate([n for _, n in held]),
+    )
 
     tables["products"] = product_master(
         {p: v for p, v in PRODUCTS.items() if kind == "full" or p != "UCI_CURRENT_ACCOUNT"}
@@ -236,27 +280,53 @@ def _convert(path: Path, _stamp: tuple[int, int], past: History = History()) -> 
     spans = grouped.agg(
         start=("when", "min"), end=("when", "max"), line=("line", "min")
     ).reset_index()
-    tables["campaigns"] = (pd.DataFrame({
-        "campaign_id": spans["campaign_id"], "campaign_name": "Term deposit telemarketing " + spans["campaign_id"].str[4:],
-        "product_id": "UCI_TERM_DEPOSIT", "channel": "phone", "start_date": spans["start"].dt.strftime("%Y-%m-%d"),
-        "end_date": spans["end"].dt.strftime("%Y-%m-%d"), "control_share": "0",
-    }), spans["line"].to_numpy())  # fmt: skip
+    tables["campaigns"] = (
+        pd.DataFrame(
+            {
+                "campaign_id": spans["campaign_id"],
+                "campaign_name": "Term deposit telemarketing " + spans["campaign_id"].str[4:],
+                "product_id": "UCI_TERM_DEPOSIT",
+                "channel": "phone",
+                "start_date": spans["start"].dt.strftime("%Y-%m-%d"),
+                "end_date": spans["end"].dt.strftime("%Y-%m-%d"),
+                "control_share": "0",
+            }
+        ),
+        spans["line"].to_numpy(),
+    )
 
     y = rows["y"].str.lower()
     contacted = iso + "T12:00:00Z"
-    tables["campaign_contacts"] = (pd.DataFrame({
-        "contact_id": [f"UCI-C{n:06d}" for n in lines], "campaign_id": campaign_ids, "customer_id": ids,
-        "contact_group": "treated", "contacted_at": contacted, "channel": "phone",
-        "has_converted": y.map({"yes": "true", "no": "false"}).fillna(""),
-        "converted_at": contacted.where(y == "yes", ""),
-        **_contact_history(rows),
-    }), lines)  # fmt: skip
+    tables["campaign_contacts"] = (
+        pd.DataFrame(
+            {
+                "contact_id": [f"UCI-C{n:06d}" for n in lines],
+                "campaign_id": campaign_ids,
+                "customer_id": ids,
+                "contact_group": "treated",
+                "contacted_at": contacted,
+                "channel": "phone",
+                "has_converted": y.map({"yes": "true", "no": "false"}).fillna(""),
+                "converted_at": contacted.where(y == "yes", ""),
+                **_contact_history(rows),
+            }
+        ),
+        lines,
+    )
 
     if kind == "additional":
         parts = []
         for column, (name, unit, publisher) in INDICATORS.items():
-            frame = pd.DataFrame({"indicator_date": iso, "indicator": name, "value": rows[column],
-                                  "unit": unit, "source": publisher, "line": lines})  # fmt: skip
+            frame = pd.DataFrame(
+                {
+                    "indicator_date": iso,
+                    "indicator": name,
+                    "value": rows[column],
+                    "unit": unit,
+                    "source": publisher,
+                    "line": lines,
+                }
+            )
             parts.append(frame.drop_duplicates(["indicator_date", "indicator"]))
         indicators = pd.concat(parts, ignore_index=True)
         tables["economic_indicators"] = (
@@ -264,8 +334,14 @@ def _convert(path: Path, _stamp: tuple[int, int], past: History = History()) -> 
             indicators["line"].to_numpy(),
         )
 
-    return {"kind": kind, "tables": tables, "rejects": rejects, "unknown": unknown,
-            "last_date": when.max().date() if len(when) else None, "rows": len(raw)}  # fmt: skip
+    return {
+        "kind": kind,
+        "tables": tables,
+        "rejects": rejects,
+        "unknown": unknown,
+        "last_date": when.max().date() if len(when) else None,
+        "rows": len(raw),
+    }
 
 
 def _contact_history(rows: pd.DataFrame) -> dict[str, pd.Series]:
@@ -275,16 +351,25 @@ def _contact_history(rows: pd.DataFrame) -> dict[str, pd.Series]:
     pdays = pd.to_numeric(rows["pdays"], errors="coerce")
     return {
         "attempt_number": rows["campaign"].str.strip(),
-        "days_since_previous_campaign": pdays.where(pdays.between(0, 998)).astype("Int64").astype("string").fillna(""),
+        "days_since_previous_campaign": pdays.where(pdays.between(0, 998))
+        .astype("Int64")
+        .astype("string")
+        .fillna(""),
         "previous_contacts": rows["previous"].str.strip(),
-        "previous_outcome": rows["poutcome"].str.lower().map(
-            {"success": "success", "failure": "failure", "other": "other"}).fillna(""),
-        "contact_device": rows["contact"].str.lower().map({"cellular": "mobile", "telephone": "landline"}).fillna(""),
-    }  # fmt: skip
+        "previous_outcome": rows["poutcome"]
+        .str.lower()
+        .map({"success": "success", "failure": "failure", "other": "other"})
+        .fillna(""),
+        "contact_device": rows["contact"]
+        .str.lower()
+        .map({"cellular": "mobile", "telephone": "landline"})
+        .fillna(""),
+    }
 
 
-def _days_from_weekdays(year: np.ndarray, month: np.ndarray, weekday: np.ndarray,
-                        after: date | None = None) -> np.ndarray:  # fmt: skip
+def _days_from_weekdays(
+    year: np.ndarray, month: np.ndarray, weekday: np.ndarray, after: date | None = None
+) -> np.ndarray:
     """Day of month from the weekday sequence: the first row of a month falls on the first such
     weekday (on or after ``after``, an earlier delivery's last contact, in its month); each next
     row on the next day with its weekday (the same day if it is unchanged), so dates never go back
