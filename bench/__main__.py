@@ -15,6 +15,7 @@ from bench import (
     bench_ingest,
     bench_orchestration,
     bench_scoring,
+    report,
 )
 from bench.common import Figure, other_postgres_servers, private_warehouse, write_results
 from portrait import warehouse
@@ -25,9 +26,12 @@ def _in_private_warehouse(run) -> list[Figure]:
     settings = private_warehouse()
     others = other_postgres_servers(settings.home)
     if others:
-        print(f"  warning: {len(others)} other PostgreSQL server(s) running ({', '.join(others)}): "
-              "their autovacuum and checkpoints take CPU from this benchmark; stop them for "
-              "steady figures (`PORTRAIT_HOME=... portrait db stop`)", flush=True)  # fmt: skip
+        print(
+            f"  warning: {len(others)} other PostgreSQL server(s) running ({', '.join(others)}): "
+            "their autovacuum and checkpoints take CPU from this benchmark; stop them for "
+            "steady figures (`PORTRAIT_HOME=... portrait db stop`)",
+            flush=True,
+        )
     try:
         return run(settings)
     finally:
@@ -49,29 +53,46 @@ def main() -> int:
     figures: list[Figure] = []
     began = time.perf_counter()
     suite = [
-        ("generator", lambda: bench_generator.run(10_000, 12)
-         + (bench_generator.run(100_000, 12) if args.scale else [])),
+        (
+            "generator",
+            lambda: (
+                bench_generator.run(10_000, 12)
+                + (bench_generator.run(100_000, 12) if args.scale else [])
+            ),
+        ),
         ("ingest", lambda: _in_private_warehouse(bench_ingest.run)),
         ("gates", lambda: _in_private_warehouse(bench_gates.run)),
         ("build", lambda: _in_private_warehouse(bench_build.run)),
         ("cut", lambda: _in_private_warehouse(bench_cut.run)),
         ("scoring", lambda: _in_private_warehouse(bench_scoring.run)),
         ("orchestration", lambda: _in_private_warehouse(bench_orchestration.run)),
-    ]  # fmt: skip
+    ]
     for name, bench in suite:
         if args.only not in (None, name):
             continue
         print(f"bench {name} ...", flush=True)
         started = time.perf_counter()
-        figures += bench()
+        measured = bench()
+        for figure in measured:
+            figure.bench = name
+        figures += measured
         figures.append(
-            Figure(f"wall time of the {name} benchmark", time.perf_counter() - started, "s")
+            Figure(
+                f"wall time of the {name} benchmark", time.perf_counter() - started, "s", bench=name
+            )
         )
     if args.only is None:
         figures.append(
-            Figure("wall time of make bench", time.perf_counter() - began, "s", "<= 1200 s")
+            Figure(
+                "wall time of make bench",
+                time.perf_counter() - began,
+                "s",
+                "<= 1200 s",
+                bench="all",
+            )
         )
     write_results(figures, merge=args.only is not None)
+    report.main()
     for f in figures:
         print(f"{f.name:<60} {f.value:>14,.3f} {f.unit:<7} goal {f.goal}")
     return 0

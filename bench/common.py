@@ -27,6 +27,7 @@ class Figure:
     unit: str
     goal: str = ""
     detail: dict[str, object] = field(default_factory=dict)
+    bench: str = ""  # the benchmark that measured it (`make bench --only NAME` re-measures it)
 
 
 def median_seconds(fn: Callable[[int], object], repeats: int) -> tuple[float, list[float]]:
@@ -185,18 +186,14 @@ def write_results(figures: list[Figure], *, merge: bool = False) -> None:
     if merge and path.exists():
         previous = json.loads(path.read_text())
         fresh = {row["name"] for row in rows}
-        kept = [row | {"measured_at": row.get("measured_at", previous.get("measured_at"))}
-                for row in previous.get("figures", []) if row["name"] not in fresh]  # fmt: skip
+        kept = [
+            row | {"measured_at": row.get("measured_at", previous.get("measured_at"))}
+            for row in previous.get("figures", [])
+            if row["name"] not in fresh
+        ]
         rows = kept + rows
-    figures = [Figure(**{k: v for k, v in row.items() if k != "measured_at"}) for row in rows]
     payload = {"machine": machine(), "figures": rows, "measured_at": now}
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    lines = ["# Benchmark results", "", f"Measured {payload['measured_at']} on {payload['machine']['cores']} cores, "
-             f"{payload['machine']['memory_gb']} GB. Reproduce with `make bench`.", "",
-             "| figure | value | unit | goal | measured |", "| --- | ---: | --- | --- | --- |"]  # fmt: skip
-    lines += [f"| {f.name} | {f.value:,.3f} | {f.unit} | {f.goal} | {row['measured_at'][:10]} |"
-              for f, row in zip(figures, rows, strict=True)]  # fmt: skip
-    (BENCH_DIR / "results.md").write_text("\n".join(lines) + "\n")
 
 
 def one_batch_taken(settings: Settings, customers: int, months: int, name: str) -> None:

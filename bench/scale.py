@@ -2,7 +2,7 @@
 
 Each stage is the user's own command, run as a child process: its wall time and its peak
 resident memory (from the kernel's rusage of that child; the PostgreSQL server is a separate
-process and not included) go to bench/results-scale.md and .json.
+process and not included) go to bench/results-scale.json and the scale table of docs/performance.md.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from bench import report
 from bench.bench_build import split_by_month
 from bench.common import BENCH_DIR, machine
 
@@ -33,8 +34,15 @@ def _stage(name: str, args: list[str], env: dict[str, str], rows: list[dict]) ->
     _, status, usage = os.wait4(pid, 0)
     seconds = time.perf_counter() - began
     code = os.waitstatus_to_exitcode(status)
-    rows.append({"stage": name, "command": "portrait " + shlex.join(args), "seconds": round(seconds, 1),
-                 "peak_mb": round(usage.ru_maxrss / 1024), "exit_code": code})  # fmt: skip
+    rows.append(
+        {
+            "stage": name,
+            "command": "portrait " + shlex.join(args),
+            "seconds": round(seconds, 1),
+            "peak_mb": round(usage.ru_maxrss / 1024),
+            "exit_code": code,
+        }
+    )
     print(
         f"{name:<34} {seconds:>8.1f} s {usage.ru_maxrss / 1024:>8.0f} MB  exit {code}", flush=True
     )
@@ -42,25 +50,25 @@ def _stage(name: str, args: list[str], env: dict[str, str], rows: list[dict]) ->
         raise SystemExit(f"stage {name} failed (exit {code})")
 
 
-def _split(generated: Path, first: Path, second: Path, first_end: date, next_month: date,
-           second_end: date) -> None:  # fmt: skip
+def _split(
+    generated: Path, first: Path, second: Path, first_end: date, next_month: date, second_end: date
+) -> None:
     split_by_month(generated, str(first_end), "0001-01-01", first)
     split_by_month(generated, str(second_end), str(next_month), second)
     shutil.rmtree(generated)
 
 
 def _write(rows: list[dict], customers: int, months: int) -> None:
-    payload = {"machine": machine(), "customers": customers, "months": months, "stages": rows,
-               "total_seconds": round(sum(r["seconds"] for r in rows), 1),
-               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+    payload = {
+        "machine": machine(),
+        "customers": customers,
+        "months": months,
+        "stages": rows,
+        "total_seconds": round(sum(r["seconds"] for r in rows), 1),
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     (BENCH_DIR / "results-scale.json").write_text(json.dumps(payload, indent=2) + "\n")
-    lines = [f"# Scale run: {customers:,} customers x {months} months", "",
-             f"Measured {payload['measured_at']} on {payload['machine']['cores']} cores, "
-             f"{payload['machine']['memory_gb']} GB. Reproduce with `make bench-scale`.", "",
-             "| stage | wall time (s) | peak memory of the command (MB) |", "| --- | ---: | ---: |"]  # fmt: skip
-    lines += [f"| {r['stage']} | {r['seconds']:,.1f} | {r['peak_mb']:,} |" for r in rows]
-    lines += ["", f"Total: {payload['total_seconds'] / 60:.1f} min."]
-    (BENCH_DIR / "results-scale.md").write_text("\n".join(lines) + "\n")
+    report.main()
 
 
 def main() -> int:
@@ -89,9 +97,22 @@ def main() -> int:
     ) - timedelta(days=1)
     rows: list[dict] = []
     try:
-        _stage(f"generate ({args.months + 1} months)", ["generate", "--customers", str(args.customers), "--months",
-                                        str(args.months + 1), "--start-date", str(start), "--out", str(generated)],
-               env, rows)  # fmt: skip
+        _stage(
+            f"generate ({args.months + 1} months)",
+            [
+                "generate",
+                "--customers",
+                str(args.customers),
+                "--months",
+                str(args.months + 1),
+                "--start-date",
+                str(start),
+                "--out",
+                str(generated),
+            ],
+            env,
+            rows,
+        )
         began = time.perf_counter()
         # in a child of its own: the arrow buffers of the split would otherwise stay in this
         # process, and every later stage, forked from it, would count them in its peak memory
@@ -109,8 +130,12 @@ def main() -> int:
         _stage("full build (gates, dbt, publish)", ["build"], env, rows)
         _stage("train (3 models)", ["train"], env, rows)
         _stage("score + marketing marts", ["score"], env, rows)
-        _stage("next delivery: ingest (1 month)", ["ingest", str(second), "--batch-date", str(second_end)],
-               env, rows)  # fmt: skip
+        _stage(
+            "next delivery: ingest (1 month)",
+            ["ingest", str(second), "--batch-date", str(second_end)],
+            env,
+            rows,
+        )
         _stage("next delivery: incremental build", ["build"], env, rows)
         _stage("next delivery: score", ["score"], env, rows)
     finally:

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import json
 
-from bench import common
+from bench import common, report
 from bench.common import Figure, write_results
+
+DOC_BLOCK = "<!-- generated: results.json -->\nold\n<!-- end generated -->"
+
+
+def test_performance_doc_shows_the_recorded_figures():
+    """docs/performance.md's tables are the ones bench/results*.json give (`python -m bench.report`)."""
+    text = report.DOC.read_text()
+    assert len(report.BLOCK.findall(text)) == len(report.TABLES)
+    assert report.render(text) == text, (
+        "docs/performance.md is out of date: run `python -m bench.report`"
+    )
 
 
 def test_one_benchmark_rerun_replaces_its_figures_and_keeps_the_others(tmp_path, monkeypatch):
@@ -22,7 +33,7 @@ def test_one_benchmark_rerun_replaces_its_figures_and_keeps_the_others(tmp_path,
         for f in json.loads((tmp_path / "results.json").read_text())["figures"]
     }
     assert figures == {"ingest / copy": 2.0, "gates / sql": 1.14}
-    table = (tmp_path / "results.md").read_text()
+    table = report.render(DOC_BLOCK, tmp_path)
     assert "| gates / sql | 1.140 |" in table and "| ingest / copy | 2.000 |" in table
     # a whole run replaces everything
     write_results([Figure("gates / sql", 1.2, "ratio", "<= 2")])
@@ -41,8 +52,10 @@ def test_other_postgres_servers_are_found_by_their_data_directory(tmp_path):
     from bench.common import other_postgres_servers
 
     pgdata = tmp_path / "elsewhere" / "pgdata"
-    fake = subprocess.Popen(["postgres", "-c", "import time; time.sleep(60)", "-D", str(pgdata)],
-                            executable=sys.executable)  # fmt: skip
+    fake = subprocess.Popen(
+        ["postgres", "-c", "import time; time.sleep(60)", "-D", str(pgdata)],
+        executable=sys.executable,
+    )
     try:
         for _ in range(50):  # until the process shows its argv
             if str(pgdata) in other_postgres_servers():
