@@ -199,7 +199,6 @@ def write_results(figures: list[Figure], *, merge: bool = False) -> None:
 def one_batch_taken(settings: Settings, customers: int, months: int, name: str) -> None:
     """A synthetic bank generated, ingested as one batch and taken into a build's batch set
     (the cut): what a build's readers then see."""
-    from datetime import date
 
     from portrait.ingest.api import ingest
     from portrait.ingest.batches import take_cut
@@ -207,5 +206,5 @@ def one_batch_taken(settings: Settings, customers: int, months: int, name: str) 
 
     folder = Path(tempfile.mkdtemp(dir=settings.home, prefix=f"portrait-bench-{name}-"))
     generate(folder, customers=customers, months=months, seed=42)
-    ingest(folder, batch_date=date(2030, 1, 1), settings=settings)
+    ingest(folder, settings=settings)  # dated the day after its newest event, as the gate expects
     take_cut(settings)

@@ -397,6 +397,7 @@ def _validate_suite(context, source, spec: SuiteSpec, view: str, result: GateRes
             config.kwargs.get("column"),
             details.get("partial_unexpected_list")
             or details.get("details", {}).get("unexpected_rows"),
+            pseudonymised=result.stage != "landing",
         )
         if not item.success and type(expectation).__name__ == "UnexpectedRowsExpectation":
             observed = _observed_in(sample) or observed  # its row says more than its row count
@@ -464,12 +465,19 @@ def _pii_classes() -> dict[str, str]:
     return {c.name: c.pii for t in TABLES for c in t.columns if c.pii != "none"}
 
 
-def pii_safe(column: str | None, sample: list | None) -> list | None:
+def pii_safe(
+    column: str | None, sample: list | None, *, pseudonymised: bool = False
+) -> list | None:
     """A failing-value sample with every PII value withheld (BI reads dq.validation_results):
-    the values of a PII column, or the PII fields of sample rows."""
+    the values of a PII column, or the PII fields of sample rows. Past staging, an identifier is
+    its pseudonym (what BI sees anyway) and stays readable."""
     if not sample:
         return sample
-    classes = _pii_classes()
+    classes = {
+        name: pii
+        for name, pii in _pii_classes().items()
+        if not (pseudonymised and pii == "identifier")
+    }
 
     def withheld(name: str, value: object) -> object:
         return (

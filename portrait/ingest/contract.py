@@ -12,7 +12,7 @@ from typing import Literal
 CONTRACT_VERSION = "1.2.0"  # 1.2.0: campaign_contacts history columns; 1.1.0: economic_indicators
 
 ColumnType = Literal["text", "int", "decimal", "date", "timestamp", "bool"]
-PiiClass = Literal["none", "direct", "quasi", "contact", "sensitive"]
+PiiClass = Literal["none", "identifier", "direct", "quasi", "contact", "sensitive"]
 
 SQL_TYPES: dict[str, str] = {
     "text": "text",
@@ -157,7 +157,7 @@ TABLES: tuple[Table, ...] = (
         delivery="snapshot",
         required=True,
         columns=(
-            _c("customer_id", "text", "Customer identifier of the core banking system.", required=True),
+            _c("customer_id", "text", "Customer identifier of the core banking system.", required=True, pii="identifier"),
             _c("customer_type", "text", "Retail person or corporate client.", required=True, allowed=("retail", "corporate")),
             _c("full_name", "text", "Person's or company's name.", required=True, pii="direct"),
             _c("national_id", "text", "National identity or company registration number.", pii="direct"),
@@ -189,8 +189,8 @@ TABLES: tuple[Table, ...] = (
         delivery="snapshot",
         required=True,
         columns=(
-            _c("account_id", "text", "Account identifier.", required=True),
-            _c("customer_id", "text", "Owner of the account.", required=True, references="customers.customer_id"),
+            _c("account_id", "text", "Account identifier.", required=True, pii="identifier"),
+            _c("customer_id", "text", "Owner of the account.", required=True, references="customers.customer_id", pii="identifier"),
             _c("product_id", "text", "Product the account is opened on.", required=True, references="products.product_id"),
             _c("branch_id", "text", "Branch holding the account.", references="branches.branch_id"),
             _c("currency", "text", "ISO 4217 currency code.", required=True, allowed=("EUR", "USD", "CZK", "GBP", "CHF", "CNY")),
@@ -206,7 +206,7 @@ TABLES: tuple[Table, ...] = (
         key=("account_id", "month_end_date"),
         grain="one row per account per month end",
         columns=(
-            _c("account_id", "text", "Account.", required=True, references="accounts.account_id"),
+            _c("account_id", "text", "Account.", required=True, references="accounts.account_id", pii="identifier"),
             _c("month_end_date", "date", "Last calendar day of the month.", required=True, not_after_batch=True),
             _c("balance_amount", "decimal", "Balance at month end (loans: outstanding principal, positive).", required=True),
             _c("average_balance_amount", "decimal", "Average daily balance over the month.", required=True),
@@ -219,7 +219,7 @@ TABLES: tuple[Table, ...] = (
         grain="one row per booked transaction",
         columns=(
             _c("txn_id", "text", "Transaction identifier.", required=True),
-            _c("account_id", "text", "Account the transaction is booked on.", required=True, references="accounts.account_id"),
+            _c("account_id", "text", "Account the transaction is booked on.", required=True, references="accounts.account_id", pii="identifier"),
             _c("booked_at", "timestamp", "Booking time, ISO 8601 (UTC if no offset).", required=True, not_after_batch=True),
             _c("amount", "decimal", "Absolute amount in the account currency.", required=True, minimum=0.0),
             _c("direction", "text", "credit (money in) or debit (money out).", required=True, allowed=("credit", "debit")),
@@ -236,8 +236,8 @@ TABLES: tuple[Table, ...] = (
         delivery="snapshot",
         columns=(
             _c("loan_id", "text", "Loan identifier.", required=True),
-            _c("account_id", "text", "Lending account.", required=True, references="accounts.account_id"),
-            _c("customer_id", "text", "Borrower.", required=True, references="customers.customer_id"),
+            _c("account_id", "text", "Lending account.", required=True, references="accounts.account_id", pii="identifier"),
+            _c("customer_id", "text", "Borrower.", required=True, references="customers.customer_id", pii="identifier"),
             _c("principal_amount", "decimal", "Amount lent.", required=True, minimum=0.01),
             _c("outstanding_amount", "decimal", "Principal still owed.", required=True, minimum=0),
             _c("interest_rate", "decimal", "Annual interest rate, as a fraction.", required=True, minimum=0, maximum=1),
@@ -256,8 +256,8 @@ TABLES: tuple[Table, ...] = (
         delivery="snapshot",
         columns=(
             _c("card_id", "text", "Card identifier (never the card number).", required=True),
-            _c("account_id", "text", "Account the card draws on.", required=True, references="accounts.account_id"),
-            _c("customer_id", "text", "Cardholder.", required=True, references="customers.customer_id"),
+            _c("account_id", "text", "Account the card draws on.", required=True, references="accounts.account_id", pii="identifier"),
+            _c("customer_id", "text", "Cardholder.", required=True, references="customers.customer_id", pii="identifier"),
             _c("card_type", "text", "Debit or credit.", required=True, allowed=("debit", "credit")),
             _c("card_tier", "text", "Card tier.", allowed=("classic", "gold", "platinum", "business")),
             _c("credit_limit_amount", "decimal", "Credit limit (credit cards).", minimum=0),
@@ -272,7 +272,7 @@ TABLES: tuple[Table, ...] = (
         grain="one row per event",
         columns=(
             _c("event_id", "text", "Event identifier.", required=True),
-            _c("customer_id", "text", "Customer.", required=True, references="customers.customer_id"),
+            _c("customer_id", "text", "Customer.", required=True, references="customers.customer_id", pii="identifier"),
             _c("event_at", "timestamp", "Event time, ISO 8601.", required=True, not_after_batch=True),
             _c("channel", "text", "Mobile app or web banking.", required=True, allowed=("app", "web")),
             _c("event_type", "text", "What happened.", required=True, allowed=("login", "product_view", "transfer", "bill_pay", "profile_update")),
@@ -286,7 +286,7 @@ TABLES: tuple[Table, ...] = (
         grain="one row per interaction",
         columns=(
             _c("interaction_id", "text", "Interaction identifier.", required=True),
-            _c("customer_id", "text", "Customer.", required=True, references="customers.customer_id"),
+            _c("customer_id", "text", "Customer.", required=True, references="customers.customer_id", pii="identifier"),
             _c("interaction_at", "timestamp", "Time of the interaction.", required=True, not_after_batch=True),
             _c("channel", "text", "Where it happened.", required=True, allowed=("branch", "phone", "app", "web", "email")),
             _c("interaction_type", "text", "Kind of interaction.", required=True, allowed=("inquiry", "request", "complaint", "compliment")),
@@ -319,7 +319,7 @@ TABLES: tuple[Table, ...] = (
         columns=(
             _c("contact_id", "text", "Contact identifier.", required=True),
             _c("campaign_id", "text", "Campaign.", required=True, references="campaigns.campaign_id"),
-            _c("customer_id", "text", "Customer targeted.", required=True, references="customers.customer_id"),
+            _c("customer_id", "text", "Customer targeted.", required=True, references="customers.customer_id", pii="identifier"),
             _c("contact_group", "text", "treated (contacted) or control (held out).", required=True, allowed=("treated", "control")),
             _c("contacted_at", "timestamp", "When the contact was made (control: when it would have been).", required=True, not_after_batch=True),
             _c("channel", "text", "Channel used.", allowed=CHANNELS_CONTACT),
@@ -341,7 +341,7 @@ TABLES: tuple[Table, ...] = (
         key=("customer_id", "fiscal_year"),
         grain="one row per corporate customer per fiscal year",
         columns=(
-            _c("customer_id", "text", "Corporate customer.", required=True, references="customers.customer_id"),
+            _c("customer_id", "text", "Corporate customer.", required=True, references="customers.customer_id", pii="identifier"),
             _c("fiscal_year", "int", "Fiscal year.", required=True, minimum=1900, maximum=2100),
             _c("revenue_amount", "decimal", "Revenue.", minimum=0),
             _c("total_assets_amount", "decimal", "Total assets.", minimum=0),
@@ -464,9 +464,11 @@ def render_markdown() -> str:
         "the other rows load. A whole-file problem (unreadable file, wrong encoding, missing required "
         "column, required table missing or empty) refuses the whole batch.",
         "",
-        "PII classes: `direct` identifies a person alone; `contact` reaches a person; `quasi` "
-        "identifies in combination; `sensitive` is financial or personal detail. None of them reaches "
-        "the published marts unmasked.",
+        "PII classes: `identifier` is a core-banking key of a person or their account: staging "
+        "replaces it by its pseudonym (sha256 with the secret key) and keeps the delivered value as "
+        "`source_<column>` for the pipeline only. `direct` identifies a person alone; `contact` "
+        "reaches a person; `quasi` identifies in combination; `sensitive` is financial or personal "
+        "detail. None of them reaches the published marts unmasked.",
         "",
         "| table | grain | delivery | required | key |",
         "| --- | --- | --- | --- | --- |",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from portrait.ingest.contract import (
@@ -79,3 +80,30 @@ def test_generated_dbt_sources_are_up_to_date():
     assert sources == render_dbt_sources(), (
         f"run: portrait contract --dbt-sources {DBT_SOURCES_PATH}"
     )
+
+
+def _staging_sql(table: str) -> str:
+    """A landing table's staging SQL, with the staged_* macro it calls written out."""
+    models = REPO / "dbt_project" / "models"
+    text = (models / "staging" / "landing" / f"stg_landing__{table}.sql").read_text()
+    macros = (REPO / "dbt_project" / "macros" / "staged_landing.sql").read_text()
+    for name in re.findall(r"\{\{\s*(staged_\w+)\(\)\s*\}\}", text):
+        text += re.search(rf"macro {name}\(\).*?endmacro", macros, re.S)[0]
+    return text
+
+
+def test_staging_pseudonymises_exactly_the_columns_marked_identifier():
+    """The contract's `identifier` mark and the staging SQL agree: a marked key is replaced by its
+    pseudonym or kept only as source_<column> for the pipeline; no other column is hashed."""
+    for table in TABLES:
+        sql = _staging_sql(table.name)
+        hashed = set(re.findall(r"pseudonymise\('(\w+)'\)", sql))
+        marked = {c.name for c in table.columns if c.pii == "identifier"}
+        assert hashed <= marked, f"{table.name}: {hashed - marked} hashed but not marked identifier"
+        for name in marked:
+            own = re.search(rf"pseudonymise\('{name}'\) \}}\}} as {name}\b", sql)
+            kept = re.search(rf"\b{name} as source_{name}\b", sql)
+            raw = re.search(rf"^\s*{name},?$", sql, re.M)
+            assert (own or kept) and not raw, (
+                f"{table.name}.{name} is marked identifier: pseudonymise it"
+            )
