@@ -26,6 +26,7 @@ from portrait.cli.models import models, promote
 from portrait.cli.output import err_console
 from portrait.cli.run import run
 from portrait.cli.score import score
+from portrait.cli.serve import keys_app, run_worker, serve
 from portrait.cli.train import train
 from portrait.config import apply_telemetry_off
 from portrait.errors import PortraitError, UsageError, from_os_error
@@ -59,6 +60,9 @@ app.command("score")(score)
 app.command("models")(models)
 app.command("promote")(promote)
 app.command("evaluate")(evaluate)
+app.command("serve")(serve)
+app.command("worker")(run_worker)
+app.add_typer(keys_app, name="api-keys")
 
 
 def _usage_error(err: click.UsageError) -> UsageError:

@@ -20,30 +20,13 @@ from portrait.ml.score import score, score_events
 from portrait.ml.train import train
 
 from portrait import warehouse
-from portrait.build import build
 from portrait.config import Settings
 from portrait.errors import InputError
-from portrait.ingest.api import ingest
 from portrait.scored_marts import publish_scored_marts
-from portrait.synth.generator import generate
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.integration
 AS_OF = date(2025, 7, 1)
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    home = tmp_path_factory.mktemp("ml_home")
-    settings = Settings(home=home, database_url=None)
-    warehouse.ensure_started(settings)
-    landing = tmp_path_factory.mktemp("ml_landing")
-    generate(landing, customers=1500, months=8, seed=21)
-    ingest(landing, settings=settings)
-    build(settings=settings)
-    results = {name: train(name, settings=settings, log=lambda _: None) for name in models.names()}
-    yield settings, results
-    warehouse.EmbeddedServer(settings).stop()
 
 
 def _rows(settings: Settings, query: str, *params) -> list[tuple]:

@@ -19,7 +19,7 @@ ENV_EXAMPLE = dict(
     if line and not line.startswith("#")
 )
 EXPECTED = {"postgres", "redis", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-            "airflow-triggerer", "airflow-worker", "mlflow"}  # fmt: skip
+            "airflow-triggerer", "airflow-worker", "mlflow", "portrait-api"}  # fmt: skip
 
 
 def test_every_production_component_is_a_service():

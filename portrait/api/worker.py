@@ -1,0 +1,199 @@
+"""The event worker: applies the outbox's events to each customer's online state and raises
+the marketing triggers they call for, within seconds.
+
+It takes events in received order under ``FOR UPDATE SKIP LOCKED`` and, in the same transaction,
+updates the state, writes the triggers and marks the events applied: a worker killed mid-batch
+loses nothing and applies nothing twice. It drains at start and then wakes on each NOTIFY (or
+every second), so no event waits on a missed notification. Several workers share the outbox.
+
+The online state counts what happened since the last publication (``since_build``); a new
+publication restarts it. The triggers use the batch rules' thresholds (dbt vars in
+``dbt_project.yml``): a large inflow and a salary start as in ``marts.marketing_triggers``, and
+product interest (repeated views of one product), which only the online path raises.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import yaml
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from portrait import warehouse
+from portrait.api import schema
+from portrait.config import Settings, get_settings
+
+BATCH = 500  # events per transaction
+
+
+@functools.cache
+def thresholds(project_dir: str) -> dict[str, float]:
+    """The trigger thresholds, read from the dbt project's vars (the batch rules' own source)."""
+    variables = yaml.safe_load((Path(project_dir) / "dbt_project.yml").read_text())["vars"]
+    return {k: float(v) for k, v in variables.items() if k.startswith("trigger_")}
+
+
+def _publication(conn: psycopg.Connection) -> str:
+    row = conn.execute(
+        "select build_id from dq.publications order by published_at desc limit 1"
+    ).fetchone()
+    return row[0] if row else "none"
+
+
+def _state(conn: psycopg.Connection, customer_id: str, build: str) -> dict:
+    """The customer's state since ``build``, locked for this transaction (restarted if older)."""
+    conn.execute(
+        "insert into api.customer_state (customer_id, since_build) values (%s, %s) "
+        "on conflict (customer_id) do nothing",
+        (customer_id, build),
+    )
+    with conn.cursor(row_factory=dict_row) as cur:
+        state = cur.execute(
+            "select * from api.customer_state where customer_id = %s for update", (customer_id,)
+        ).fetchone()
+    if state["since_build"] != build:
+        state.update(
+            since_build=build,
+            inflow_amount=Decimal(0),
+            outflow_amount=Decimal(0),
+            transaction_count=0,
+            salary_count=0,
+            product_views={},
+        )
+    return state
+
+
+def _monthly_history(conn: psycopg.Connection, customer_id: str, occurred_at) -> list[dict]:
+    """The customer's monthly inflow and salary counts before the event's month, latest first."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "select month_start, inflow_amount, salary_count from intermediate.int_transactions_aggregated_monthly "
+            "where customer_id = %s and month_start < date_trunc('month', %s::timestamptz)::date "
+            "order by month_start desc limit 6",
+            (customer_id, occurred_at),
+        ).fetchall()
+
+
+def _transaction(conn, event: dict, state: dict, limits: dict) -> list[tuple[str, str, float]]:
+    p = event["payload"]
+    amount = Decimal(str(p["amount"]))
+    state["transaction_count"] += 1
+    if p["direction"] == "debit":
+        state["outflow_amount"] += amount
+        return []
+    state["inflow_amount"] += amount
+    history = _monthly_history(conn, event["customer_id"], event["occurred_at"])
+    raised = []
+    average = (
+        sum((h["inflow_amount"] for h in history), Decimal(0)) / len(history)
+        if history
+        else Decimal(0)
+    )
+    if amount >= Decimal(str(limits["trigger_large_inflow_amount"])) and amount > 3 * average:
+        raised.append(
+            (
+                "large_inflow",
+                f"inflow {amount} vs 6-month average monthly inflow {average:.2f}",
+                amount,
+            )
+        )
+    if p["category"] == "salary":
+        before = [h["salary_count"] for h in history[:2]]
+        if state["salary_count"] == 0 and len(before) == 2 and sum(before) == 0:
+            raised.append(("salary_start", "salary received after two months without", amount))
+        state["salary_count"] += 1
+    return raised
+
+
+def _digital_event(conn, event: dict, state: dict, limits: dict) -> list[tuple[str, str, float]]:
+    product = event["payload"].get("product_id")
+    if event["payload"]["event_type"] != "product_view" or not product:
+        return []
+    views = dict(state["product_views"])
+    views[product] = views.get(product, 0) + 1
+    state["product_views"] = views
+    if views[product] == int(limits["trigger_product_views"]):
+        return [
+            (
+                "product_interest",
+                f"viewed {product} {views[product]} times since the last build",
+                views[product],
+            )
+        ]
+    return []
+
+
+APPLY: dict[str, Callable] = {"transaction": _transaction, "digital_event": _digital_event}
+
+
+def _save(conn: psycopg.Connection, state: dict, event: dict) -> None:
+    conn.execute(
+        "update api.customer_state set since_build = %s, inflow_amount = %s, outflow_amount = %s, "
+        "transaction_count = %s, salary_count = %s, product_views = %s, "
+        "last_event_at = greatest(last_event_at, %s), updated_at = clock_timestamp() where customer_id = %s",
+        (
+            state["since_build"],
+            state["inflow_amount"],
+            state["outflow_amount"],
+            state["transaction_count"],
+            state["salary_count"],
+            Jsonb(state["product_views"]),
+            event["occurred_at"],
+            state["customer_id"],
+        ),
+    )
+
+
+def apply_batch(conn: psycopg.Connection, limits: dict[str, float], size: int = BATCH) -> int:
+    """Apply up to ``size`` pending events in one transaction; the number applied."""
+    with conn.transaction():
+        build = _publication(conn)
+        with conn.cursor(row_factory=dict_row) as cur:
+            pending = cur.execute(
+                "select event_id, kind, customer_id, occurred_at, payload from api.event_outbox "
+                "where applied_at is null order by received_at, event_id limit %s for update skip locked",
+                (size,),
+            ).fetchall()
+        for event in pending:
+            state = _state(conn, event["customer_id"], build)
+            for trigger_type, reason, value in APPLY[event["kind"]](conn, event, state, limits):
+                conn.execute(
+                    "insert into api.online_triggers (event_id, customer_id, trigger_type, reason, metric_value, "
+                    "since_build) values (%s, %s, %s, %s, %s, %s) on conflict do nothing",
+                    (event["event_id"], event["customer_id"], trigger_type, reason, value, build),
+                )
+            _save(conn, state, event)
+        if pending:
+            conn.execute(
+                "update api.event_outbox set applied_at = clock_timestamp() where event_id = any(%s)",
+                ([e["event_id"] for e in pending],),
+            )
+    return len(pending)
+
+
+def run(
+    settings: Settings | None = None, *, stop: threading.Event | None = None, log=print
+) -> None:
+    """Drain the outbox, then apply events as they arrive until ``stop`` is set."""
+    settings = settings or get_settings()
+    stop = stop or threading.Event()
+    limits = thresholds(str(settings.dbt_project_dir))
+    with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
+        schema.ensure(conn)
+        conn.execute(f"listen {schema.CHANNEL}")
+        log("worker: listening for events")
+        while not stop.is_set():
+            began = time.perf_counter()
+            applied = apply_batch(conn, limits)
+            if applied:
+                log(f"worker: applied {applied} events in {time.perf_counter() - began:.3f} s")
+                continue
+            for _ in conn.notifies(timeout=1.0, stop_after=1):
+                pass
