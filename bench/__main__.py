@@ -8,6 +8,7 @@ import sys
 import time
 
 from bench import (
+    bench_api,
     bench_build,
     bench_cut,
     bench_gates,
@@ -46,7 +47,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["generator", "ingest", "build", "cut", "gates", "scoring", "orchestration"],
+        choices=["generator", "ingest", "build", "cut", "gates", "scoring", "orchestration", "api"],
         help="run one benchmark",
     )
     args = parser.parse_args()
@@ -66,6 +67,7 @@ def main() -> int:
         ("cut", lambda: _in_private_warehouse(bench_cut.run)),
         ("scoring", lambda: _in_private_warehouse(bench_scoring.run)),
         ("orchestration", lambda: _in_private_warehouse(bench_orchestration.run)),
+        ("api", lambda: _in_private_warehouse(bench_api.run)),
     ]
     for name, bench in suite:
         if args.only not in (None, name):
