@@ -10,7 +10,7 @@ from typing import Annotated
 import psycopg
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
@@ -132,16 +132,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         return check
 
-    def unknown(customer_id: str) -> HTTPException:
-        return HTTPException(
-            404,
-            {
-                "error": f"unknown customer {customer_id!r}",
-                "field": "customer_id",
-                "rule": "a customer_id of the published marts (marts.dim_customer)",
-            },
-        )
-
     @app.get("/v1/health", summary="Database, published models and event backlog")
     def health(conn: Annotated[psycopg.Connection, Depends(connection)]) -> dict:
         return views.health(conn)
@@ -153,11 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         customer_id: CustomerId,
         conn: Annotated[psycopg.Connection, Depends(connection)],
         client: Annotated[keys.Client, Depends(client_for("portrait"))],
-    ) -> dict:
-        answer = views.portrait(conn, customer_id, client.role)
-        if answer is None:
-            raise unknown(customer_id)
-        return answer
+    ) -> Response:
+        return _document(views.portrait(conn, customer_id, client.role), customer_id)
 
     @app.get(
         "/v1/customers/{customer_id}/offers",
@@ -167,10 +154,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         customer_id: CustomerId,
         conn: Annotated[psycopg.Connection, Depends(connection)],
         client: Annotated[keys.Client, Depends(client_for("offers"))],
-    ) -> dict:
-        if not views.exists(conn, customer_id):
-            raise unknown(customer_id)
-        return views.offers(conn, customer_id)
+    ) -> Response:
+        return _document(views.offers(conn, customer_id), customer_id)
 
     @app.post(
         "/v1/events",
@@ -186,6 +171,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return _accept(conn, batch, client)
 
     return app
+
+
+def _document(text: str | None, customer_id: str) -> Response:
+    """A JSON document the database built, as it is; an unknown customer is a 404."""
+    if text is None:
+        raise HTTPException(
+            404,
+            {
+                "error": f"unknown customer {customer_id!r}",
+                "field": "customer_id",
+                "rule": "a customer_id of the published marts (marts.dim_customer)",
+            },
+        )
+    return Response(content=text, media_type="application/json")
 
 
 def _accept(

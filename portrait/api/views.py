@@ -4,7 +4,6 @@ function per answer, each figure with the time it is as of."""
 from __future__ import annotations
 
 import functools
-from collections import defaultdict
 
 import psycopg
 from psycopg.rows import dict_row
@@ -47,13 +46,6 @@ def publication(conn: psycopg.Connection) -> dict | None:
     )
 
 
-def exists(conn: psycopg.Connection, customer_id: str) -> bool:
-    return (
-        _one(conn, "select 1 as found from marts.dim_customer where customer_id = %s", customer_id)
-        is not None
-    )
-
-
 def known(conn: psycopg.Connection, customer_ids: list[str]) -> set[str]:
     rows = _all(
         conn, "select customer_id from marts.dim_customer where customer_id = any(%s)", customer_ids
@@ -61,102 +53,94 @@ def known(conn: psycopg.Connection, customer_ids: list[str]) -> set[str]:
     return {r["customer_id"] for r in rows}
 
 
-def _dimensions(row: dict, role: str) -> dict[str, list[dict]]:
-    """The portrait's indicators grouped by dimension; PII the role may not read is masked."""
-    out: dict[str, list[dict]] = defaultdict(list)
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@functools.cache
+def _dimensions_sql(role: str) -> str:
+    """The portrait row's indicators grouped by dimension as one JSON expression, written out per
+    role once (PII the role may not read is null and flagged masked)."""
+    by_dimension: dict[str, list[str]] = {}
     for name, meta in indicator_meta().items():
-        if name not in row:
-            continue
         masked = meta["pii"] not in UNMASKED[role]
-        out[meta["dimension"]].append(
-            {
-                "name": name,
-                "value": None if masked else row[name],
-                "unit": meta["unit"],
-                "masked": masked,
-            }
+        value = "null" if masked else f"p.{name}"
+        by_dimension.setdefault(meta["dimension"], []).append(
+            f"json_build_object('name', {_literal(name)}, 'value', {value}, 'unit', "
+            f"{_literal(meta['unit'])}, 'masked', {str(masked).lower()})"
         )
-    return dict(out)
-
-
-def portrait(conn: psycopg.Connection, customer_id: str, role: str) -> dict | None:
-    row = _one(conn, "select * from marts.customer_portrait where customer_id = %s", customer_id)
-    if row is None:
-        return None
-    segment = _one(
-        conn,
-        "select segment_code, segment_name, segment_strategy, value_tier, life_stage, "
-        "ml_cluster_name, as_of_date from marts.customer_segments where customer_id = %s",
-        customer_id,
-    )
-    return {
-        "customer_id": customer_id,
-        "as_of_date": row["as_of_date"],
-        "published": publication(conn),
-        "dimensions": _dimensions(row, role),
-        "segment": segment,
-        "tags": _all(
-            conn,
-            "select tag, tag_description, as_of_date from marts.customer_tags "
-            "where customer_id = %s order by tag",
-            customer_id,
-        ),
-        "scores": _all(
-            conn,
-            "select model_name, product_id, score, score_band, model_version, scored_as_of_date "
-            "from marts.customer_scores where customer_id = %s order by model_name, product_id",
-            customer_id,
-        ),
-        "triggers": triggers(conn, customer_id),
-        "online": online_state(conn, customer_id),
-    }
-
-
-def triggers(conn: psycopg.Connection, customer_id: str) -> list[dict]:
-    """Open triggers: the last build's, then those the worker raised since (newest first)."""
-    batch = _all(
-        conn,
-        "select trigger_type, reason, metric_value, detected_on::timestamptz as detected_at, "
-        "'batch' as source from marts.marketing_triggers where customer_id = %s",
-        customer_id,
-    )
-    online = _all(
-        conn,
-        "select trigger_type, reason, metric_value, detected_at, 'online' as source "
-        "from api.online_triggers where customer_id = %s",
-        customer_id,
-    )
-    return sorted(batch + online, key=lambda t: t["detected_at"], reverse=True)
-
-
-def online_state(conn: psycopg.Connection, customer_id: str) -> dict | None:
-    return _one(
-        conn,
-        "select since_build, inflow_amount, outflow_amount, transaction_count, salary_count, "
-        "product_views, last_event_at, updated_at from api.customer_state where customer_id = %s",
-        customer_id,
+    return (
+        "json_build_object("
+        + ", ".join(
+            f"{_literal(d)}, json_build_array({', '.join(items)})"
+            for d, items in by_dimension.items()
+        )
+        + ")"
     )
 
 
-def offers(conn: psycopg.Connection, customer_id: str) -> dict:
-    """The campaign target list's offers for the customer (consent, contact caps and cooldowns
-    applied there); a customer in the control group gets none, by design."""
-    rows = _all(
-        conn,
-        "select product_id, channel, propensity, expected_value_amount, expected_net_value_amount, "
-        "reason_codes, contact_group, priority_rank, as_of_date from marts.campaign_target_list "
-        "where customer_id = %s order by priority_rank",
-        customer_id,
-    )
-    held_out = any(r["contact_group"] == "control" for r in rows)
-    return {
-        "customer_id": customer_id,
-        "published": publication(conn),
-        "held_out": held_out,
-        "offers": []
-        if held_out
-        else [{k: v for k, v in r.items() if k != "contact_group"} for r in rows],
-    }
+PORTRAIT_SQL = """
+select json_build_object(
+    'customer_id', %(id)s::text,
+    'as_of_date', p.as_of_date,
+    'published', (select row_to_json(x) from (select published_at, as_of_date, build_id from dq.publications
+                                              order by published_at desc limit 1) x),
+    'dimensions', {dimensions},
+    'segment', (select row_to_json(x) from (select segment_code, segment_name, segment_strategy, value_tier, life_stage,
+                    ml_cluster_name, as_of_date from marts.customer_segments where customer_id = %(id)s) x),
+    'tags', coalesce((select json_agg(x order by x.tag) from (select tag, tag_description, as_of_date
+                      from marts.customer_tags where customer_id = %(id)s) x), '[]'),
+    'scores', coalesce((select json_agg(x order by x.model_name, x.product_id) from (select model_name, product_id,
+                        score, score_band, model_version, scored_as_of_date from marts.customer_scores
+                        where customer_id = %(id)s) x), '[]'),
+    'triggers', coalesce((select json_agg(x order by x.detected_at desc) from (
+                    select trigger_type, reason, metric_value, detected_on::timestamptz as detected_at, 'batch' as source
+                    from marts.marketing_triggers where customer_id = %(id)s
+                    union all
+                    select trigger_type, reason, metric_value, detected_at, 'online'
+                    from api.online_triggers where customer_id = %(id)s) x), '[]'),
+    'online', (select row_to_json(x) from (select since_build, inflow_amount, outflow_amount, transaction_count,
+                   salary_count, product_views, last_event_at, updated_at
+               from api.customer_state where customer_id = %(id)s) x)
+)::text
+from marts.customer_portrait p where p.customer_id = %(id)s
+"""
+
+
+def portrait(conn: psycopg.Connection, customer_id: str, role: str) -> str | None:
+    """The customer's portrait answer as a JSON document, or None for an unknown customer: one
+    round trip builds it in the server (indicators by dimension, and every related mart's rows)."""
+    sql = PORTRAIT_SQL.replace("{dimensions}", _dimensions_sql(role))
+    row = conn.execute(sql, {"id": customer_id}).fetchone()
+    return row[0] if row else None
+
+
+OFFERS_SQL = """
+with offers as (
+    select product_id, channel, propensity, expected_value_amount, expected_net_value_amount, reason_codes,
+           contact_group, priority_rank, as_of_date
+    from marts.campaign_target_list where customer_id = %(id)s
+)
+select json_build_object(
+    'customer_id', c.customer_id,
+    'published', (select row_to_json(x) from (select published_at, as_of_date, build_id from dq.publications
+                                              order by published_at desc limit 1) x),
+    'held_out', exists (select 1 from offers where contact_group = 'control'),
+    'offers', case when exists (select 1 from offers where contact_group = 'control') then '[]'::json
+                   else coalesce((select json_agg(x order by x.priority_rank) from (
+                       select product_id, channel, propensity, expected_value_amount, expected_net_value_amount,
+                              reason_codes, priority_rank, as_of_date from offers) x), '[]') end
+)::text
+from marts.dim_customer c where c.customer_id = %(id)s
+"""
+
+
+def offers(conn: psycopg.Connection, customer_id: str) -> str | None:
+    """The campaign target list's offers for the customer as a JSON document (consent, contact
+    caps and cooldowns applied there; a control-group customer gets none, by design), or None
+    for an unknown customer."""
+    row = conn.execute(OFFERS_SQL, {"id": customer_id}).fetchone()
+    return row[0] if row else None
 
 
 def health(conn: psycopg.Connection) -> dict:

@@ -47,41 +47,61 @@ def _publication(conn: psycopg.Connection) -> str:
     return row[0] if row else "none"
 
 
-def _state(conn: psycopg.Connection, customer_id: str, build: str) -> dict:
-    """The customer's state since ``build``, locked for this transaction (restarted if older)."""
+def _states(conn: psycopg.Connection, customers: list[str], build: str) -> dict[str, dict]:
+    """The customers' states since ``build``, locked for this transaction in key order (so two
+    workers never deadlock); a state from an older build restarts at zero."""
     conn.execute(
-        "insert into api.customer_state (customer_id, since_build) values (%s, %s) "
+        "insert into api.customer_state (customer_id, since_build) select unnest(%s::text[]), %s "
         "on conflict (customer_id) do nothing",
-        (customer_id, build),
+        (customers, build),
     )
     with conn.cursor(row_factory=dict_row) as cur:
-        state = cur.execute(
-            "select * from api.customer_state where customer_id = %s for update", (customer_id,)
-        ).fetchone()
-    if state["since_build"] != build:
-        state.update(
-            since_build=build,
-            inflow_amount=Decimal(0),
-            outflow_amount=Decimal(0),
-            transaction_count=0,
-            salary_count=0,
-            product_views={},
-        )
-    return state
-
-
-def _monthly_history(conn: psycopg.Connection, customer_id: str, occurred_at) -> list[dict]:
-    """The customer's monthly inflow and salary counts before the event's month, latest first."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            "select month_start, inflow_amount, salary_count from intermediate.int_transactions_aggregated_monthly "
-            "where customer_id = %s and month_start < date_trunc('month', %s::timestamptz)::date "
-            "order by month_start desc limit 6",
-            (customer_id, occurred_at),
+        rows = cur.execute(
+            "select * from api.customer_state where customer_id = any(%s) order by customer_id for update",
+            (customers,),
         ).fetchall()
+    for state in rows:
+        if state["since_build"] != build:
+            state.update(
+                since_build=build,
+                inflow_amount=Decimal(0),
+                outflow_amount=Decimal(0),
+                transaction_count=0,
+                salary_count=0,
+                product_views={},
+            )
+    return {state["customer_id"]: state for state in rows}
 
 
-def _transaction(conn, event: dict, state: dict, limits: dict) -> list[tuple[str, str, float]]:
+def _histories(conn: psycopg.Connection, events: list[dict]) -> dict[str, list[dict]]:
+    """Per customer with a transaction in the batch, the monthly inflows and salary counts of
+    the months before its events (latest first): what the batch triggers compare against."""
+    moving = [e for e in events if e["kind"] == "transaction"]
+    if not moving:
+        return {}
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "select customer_id, month_start, inflow_amount, salary_count "
+            "from intermediate.int_transactions_aggregated_monthly where customer_id = any(%s) "
+            "and month_start >= (date_trunc('month', %s::timestamptz) - interval '7 months')::date "
+            "order by customer_id, month_start desc",
+            (sorted({e["customer_id"] for e in moving}), min(e["occurred_at"] for e in moving)),
+        ).fetchall()
+    out: dict[str, list[dict]] = {}
+    for row in rows:
+        out.setdefault(row["customer_id"], []).append(row)
+    return out
+
+
+def _before(history: list[dict], occurred_at) -> list[dict]:
+    """The (up to) six months before the event's month, latest first."""
+    month = occurred_at.date().replace(day=1)
+    return [h for h in history if h["month_start"] < month][:6]
+
+
+def _transaction(
+    event: dict, state: dict, history: list[dict], limits: dict
+) -> list[tuple[str, str, object]]:
     p = event["payload"]
     amount = Decimal(str(p["amount"]))
     state["transaction_count"] += 1
@@ -89,11 +109,11 @@ def _transaction(conn, event: dict, state: dict, limits: dict) -> list[tuple[str
         state["outflow_amount"] += amount
         return []
     state["inflow_amount"] += amount
-    history = _monthly_history(conn, event["customer_id"], event["occurred_at"])
+    months = _before(history, event["occurred_at"])
     raised = []
     average = (
-        sum((h["inflow_amount"] for h in history), Decimal(0)) / len(history)
-        if history
+        sum((h["inflow_amount"] for h in months), Decimal(0)) / len(months)
+        if months
         else Decimal(0)
     )
     if amount >= Decimal(str(limits["trigger_large_inflow_amount"])) and amount > 3 * average:
@@ -105,14 +125,16 @@ def _transaction(conn, event: dict, state: dict, limits: dict) -> list[tuple[str
             )
         )
     if p["category"] == "salary":
-        before = [h["salary_count"] for h in history[:2]]
+        before = [h["salary_count"] for h in months[:2]]
         if state["salary_count"] == 0 and len(before) == 2 and sum(before) == 0:
             raised.append(("salary_start", "salary received after two months without", amount))
         state["salary_count"] += 1
     return raised
 
 
-def _digital_event(conn, event: dict, state: dict, limits: dict) -> list[tuple[str, str, float]]:
+def _digital_event(
+    event: dict, state: dict, history: list[dict], limits: dict
+) -> list[tuple[str, str, object]]:
     product = event["payload"].get("product_id")
     if event["payload"]["event_type"] != "product_view" or not product:
         return []
@@ -133,48 +155,66 @@ def _digital_event(conn, event: dict, state: dict, limits: dict) -> list[tuple[s
 APPLY: dict[str, Callable] = {"transaction": _transaction, "digital_event": _digital_event}
 
 
-def _save(conn: psycopg.Connection, state: dict, event: dict) -> None:
-    conn.execute(
-        "update api.customer_state set since_build = %s, inflow_amount = %s, outflow_amount = %s, "
-        "transaction_count = %s, salary_count = %s, product_views = %s, "
-        "last_event_at = greatest(last_event_at, %s), updated_at = clock_timestamp() where customer_id = %s",
-        (
-            state["since_build"],
-            state["inflow_amount"],
-            state["outflow_amount"],
-            state["transaction_count"],
-            state["salary_count"],
-            Jsonb(state["product_views"]),
-            event["occurred_at"],
-            state["customer_id"],
-        ),
-    )
+def _save(conn: psycopg.Connection, states: dict[str, dict], last_event: dict[str, object]) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            "update api.customer_state set since_build = %s, inflow_amount = %s, outflow_amount = %s, "
+            "transaction_count = %s, salary_count = %s, product_views = %s, "
+            "last_event_at = greatest(last_event_at, %s), updated_at = clock_timestamp() where customer_id = %s",
+            [
+                (
+                    s["since_build"],
+                    s["inflow_amount"],
+                    s["outflow_amount"],
+                    s["transaction_count"],
+                    s["salary_count"],
+                    Jsonb(s["product_views"]),
+                    last_event[c],
+                    c,
+                )
+                for c, s in states.items()
+            ],
+        )
 
 
 def apply_batch(conn: psycopg.Connection, limits: dict[str, float], size: int = BATCH) -> int:
-    """Apply up to ``size`` pending events in one transaction; the number applied."""
+    """Apply up to ``size`` pending events in one transaction; the number applied. A handful of
+    statements per batch, whatever its size."""
     with conn.transaction():
-        build = _publication(conn)
         with conn.cursor(row_factory=dict_row) as cur:
             pending = cur.execute(
                 "select event_id, kind, customer_id, occurred_at, payload from api.event_outbox "
                 "where applied_at is null order by received_at, event_id limit %s for update skip locked",
                 (size,),
             ).fetchall()
+        if not pending:
+            return 0
+        build = _publication(conn)
+        states = _states(conn, sorted({e["customer_id"] for e in pending}), build)
+        histories = _histories(conn, pending)
+        raised, last_event = [], {}
         for event in pending:
-            state = _state(conn, event["customer_id"], build)
-            for trigger_type, reason, value in APPLY[event["kind"]](conn, event, state, limits):
-                conn.execute(
-                    "insert into api.online_triggers (event_id, customer_id, trigger_type, reason, metric_value, "
-                    "since_build) values (%s, %s, %s, %s, %s, %s) on conflict do nothing",
-                    (event["event_id"], event["customer_id"], trigger_type, reason, value, build),
-                )
-            _save(conn, state, event)
-        if pending:
-            conn.execute(
-                "update api.event_outbox set applied_at = clock_timestamp() where event_id = any(%s)",
-                ([e["event_id"] for e in pending],),
+            customer = event["customer_id"]
+            found = APPLY[event["kind"]](
+                event, states[customer], histories.get(customer, []), limits
             )
+            raised += [
+                (event["event_id"], customer, t, reason, value, build) for t, reason, value in found
+            ]
+            last_event[customer] = max(
+                event["occurred_at"], last_event.get(customer, event["occurred_at"])
+            )
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into api.online_triggers (event_id, customer_id, trigger_type, reason, metric_value, "
+                "since_build) values (%s, %s, %s, %s, %s, %s) on conflict do nothing",
+                raised,
+            )
+        _save(conn, states, last_event)
+        conn.execute(
+            "update api.event_outbox set applied_at = clock_timestamp() where event_id = any(%s)",
+            ([e["event_id"] for e in pending],),
+        )
     return len(pending)
 
 

@@ -1,7 +1,8 @@
 {#- Who to contact with their next best offer, on which channel: consent per channel, a cap on
     contacts in 30 days and a cooldown after the last contact; a deterministic hash-based control
     group (never contacted) so that the uplift can be measured afterwards. -#}
-{{ config(schema=var('scores_schema', var('marts_schema')), tags=['scores']) }}
+{{ config(schema=var('scores_schema', var('marts_schema')), tags=['scores'],
+          post_hook=["{{ ensure_index(this, 'customer_id') }}"]) }}  {# the API reads one customer #}
 {#- tag scores: rebuilt after each scoring run into a side schema and swapped in (portrait.build.publish_scored_marts) -#}
 with offers as (
     select * from {{ ref('next_best_offer') }}

@@ -5,7 +5,8 @@
   the var score_bands (low below the first, high from the second); a clustering model's band is
   its cluster's name.
 -#}
-{{ config(schema=var('scores_schema', var('marts_schema')), tags=['scores']) }}
+{{ config(schema=var('scores_schema', var('marts_schema')), tags=['scores'],
+          post_hook=["{{ ensure_index(this, 'customer_id') }}"]) }}  {# the API reads one customer #}
 select
     portrait.customer_id,
     portrait.as_of_date,

@@ -1,5 +1,6 @@
 {#- Segment of every customer as of the build date (rule-based STP) beside the ML cluster. -#}
-{{ config(schema=var('scores_schema', var('marts_schema')), tags=['scores']) }}
+{{ config(schema=var('scores_schema', var('marts_schema')), tags=['scores'],
+          post_hook=["{{ ensure_index(this, 'customer_id') }}"]) }}  {# the API reads one customer #}
 {#- tag scores: rebuilt after each scoring run into a side schema and swapped in (portrait.build.publish_scored_marts) -#}
 with portrait as (
     select customer_id, as_of_date, date_trunc('month', as_of_date)::date as as_of_month from {{ ref('customer_portrait') }}

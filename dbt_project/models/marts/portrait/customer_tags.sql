@@ -1,4 +1,5 @@
 {#- One row per customer and tag that applies, from the declarative rules in seed tag_rules. -#}
+{{ config(post_hook=["{{ ensure_index(this, 'customer_id') }}"]) }}  {# the API reads one customer #}
 {%- set rules = tag_rules() %}
 
 with portrait as (

@@ -3,6 +3,7 @@
   large inflow, salary start / stop, AUM drop beyond a threshold, maturity within N days,
   dormancy, value-tier change.
 #}
+{{ config(post_hook=["{{ ensure_index(this, 'customer_id') }}"]) }}  {# the API reads one customer #}
 with as_of as (
     select max(as_of_date) as as_of_date, date_trunc('month', max(as_of_date))::date as as_of_month
     from {{ ref('customer_portrait') }}
