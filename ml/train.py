@@ -50,131 +50,23 @@ def _requirements() -> list[str]:
 def train(
     name: str, *, family: str | None = None, settings: Settings | None = None, log=print
 ) -> TrainResult:
-    """Train one model end to end; raises InputError when the warehouse has too little history.
-    ``family`` fits that classifier family only, without the validation that picks one."""
-    import mlflow
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
-
+    """Train one model end to end: training set, fit, MLflow run and registered version,
+    the training set's record, promotion. ``family`` fits that classifier family only, without
+    the validation that picks one. Raises InputError when the warehouse has too little history."""
     settings = settings or get_settings()
     spec = models.get(name)
-    module = spec.implementation
     began = time.perf_counter()
     client = registry.configure(settings)
-    with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
-        schema.ensure_tables(conn)
-        log(f"{name}: building the point-in-time training set")
-        ts = (events.BUILDERS if spec.grain == "event" else datasets.BUILDERS)[name](conn)
-    frame = ts.frame
-    if len(frame) < MIN_ROWS:
-        raise InputError(
-            f"{name}: only {len(frame)} training rows (at least {MIN_ROWS} needed)",
-            where="warehouse (marts, ml.customer_features)",
-            rule="enough history: run `portrait run` on more months of data first",
-        )
+    ts = _training_set(spec, settings, log)
     if spec.kind == "classifier":
         fitted = _fit_classifier(spec, ts, _families(spec, family), log)
     else:
         fitted = _fit_clustering(spec, ts, log)
-    pipeline, train_frame, holdout = fitted.pipeline, fitted.train_frame, fitted.holdout
-    metrics, output, extra = fitted.metrics, fitted.output, fitted.extra
-    digest = ts.digest()
-    code = registry.code_version(settings)
-
-    import mlflow.data
-
-    mlflow.set_experiment(experiment_id=registry.experiment(settings, name))
-    with (
-        mlflow.start_run(run_name=f"{name} as of {ts.as_of_date}") as run,
-        tempfile.TemporaryDirectory() as tmp,
-    ):
-        folder = Path(tmp)
-        pipeline_params = pipeline[-1].get_params()
-        mlflow.log_params(
-            {k: v for k, v in pipeline_params.items() if isinstance(v, int | float | str | bool)}
-        )
-        mlflow.log_params(
-            {
-                "holdout_share": HOLDOUT_SHARE if spec.kind == "classifier" else 0,
-                "features": len(ts.feature_names),
-                "rows_train": len(train_frame),
-                "rows_holdout": len(holdout),
-                "rows_fitted": fitted.rows_fitted,
-            }
-        )
-        mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
-        mlflow.set_tags(
-            {
-                "as_of_date": str(ts.as_of_date),
-                "data_digest": digest,
-                "code_version": code,
-                "model_kind": spec.kind,
-                "holdout_from": str(holdout["event_at"].min()),
-                **({"model_family": extra["family"]} if "family" in extra else {}),
-            }
-        )
-        dataset = mlflow.data.from_pandas(
-            train_frame[[*ts.feature_names, *(["label"] if ts.label else [])]],
-            name=f"{name}_training",
-            targets=ts.label,
-        )
-        mlflow.log_input(dataset, context="training")
-        if spec.kind == "classifier":
-            for path in evaluate.plot_classifier(
-                holdout["label"].to_numpy(), output, folder / "plots"
-            ):
-                mlflow.log_artifact(str(path), "plots")
-            importance = module.importance(pipeline)
-            importance.to_csv(folder / "feature_importance.csv", index=False)
-            mlflow.log_artifact(str(folder / "feature_importance.csv"))
-        else:
-            fitted.profile.to_csv(folder / "cluster_profiles.csv", index=False)
-            mlflow.log_artifact(str(folder / "cluster_profiles.csv"))
-        # training distribution of every input and of the output, for drift monitoring
-        reference = _reference_distributions(train_frame[ts.feature_names], output)
-        (folder / "reference.json").write_text(json.dumps(reference))
-        mlflow.log_artifact(str(folder / "reference.json"))
-        example = train_frame[ts.feature_names].head(5)
-        signature = infer_signature(example, module.predict(pipeline, example))
-        info = mlflow.sklearn.log_model(
-            pipeline,
-            name="model",
-            registered_model_name=name,
-            signature=signature,
-            input_example=example,
-            pip_requirements=_requirements(),
-            skops_trusted_types=module.TRUSTED_TYPES,
-        )
-        run_id = run.info.run_id
-    version = str(info.registered_model_version)
-    client.set_registered_model_alias(name, registry.CHALLENGER, version)
-    client.update_registered_model(name, description=spec.description)
-    client.set_model_version_tag(name, version, "as_of_date", str(ts.as_of_date))
-    client.set_model_version_tag(name, version, "data_digest", digest)
-    if "family" in extra:
-        client.set_model_version_tag(name, version, "model_family", extra["family"])
-    # the latest event the registered model was fitted on (promotion compares on later ones)
-    client.set_model_version_tag(name, version, "fitted_through", fitted.fitted_through)
-    if "cluster_names" in extra:
-        client.set_model_version_tag(
-            name, version, "cluster_names", json.dumps(extra["cluster_names"])
-        )
-    with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
-        conn.execute(
-            "insert into ml.training_sets (model_name, run_id, model_version, as_of_date, rows_train, "
-            "rows_holdout, positive_rate, data_digest, code_version) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                name,
-                run_id,
-                version,
-                ts.as_of_date,
-                len(train_frame),
-                len(holdout),
-                float(frame["label"].mean()) if ts.label else None,
-                digest,
-                code,
-            ),
-        )
+    digest, code = ts.digest(), registry.code_version(settings)
+    run_id, version = _log_run(spec, ts, fitted, settings, digest, code)
+    _tag_version(client, spec, version, ts, fitted, digest)
+    _record(settings, spec, ts, fitted, run_id, version, digest, code)
+    holdout, metrics = fitted.holdout, fitted.metrics
     decision = promote.decide(
         spec,
         client,
@@ -194,14 +86,152 @@ def train(
         version,
         run_id,
         str(ts.as_of_date),
-        len(train_frame),
+        len(fitted.train_frame),
         len(holdout),
         {k: round(v, 4) for k, v in metrics.items() if np.isfinite(v)},
         decision.promoted,
         decision.reason,
         round(time.perf_counter() - began, 2),
-        extra,
+        fitted.extra,
     )
+
+
+def _training_set(spec: models.ModelSpec, settings: Settings, log):
+    """The model's point-in-time training set, refused when it is too small to learn from."""
+    with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
+        schema.ensure_tables(conn)
+        log(f"{spec.name}: building the point-in-time training set")
+        ts = (events.BUILDERS if spec.grain == "event" else datasets.BUILDERS)[spec.name](conn)
+    if len(ts.frame) < MIN_ROWS:
+        raise InputError(
+            f"{spec.name}: only {len(ts.frame)} training rows (at least {MIN_ROWS} needed)",
+            where="warehouse (marts, ml.customer_features)",
+            rule="enough history: run `portrait run` on more months of data first",
+        )
+    return ts
+
+
+def _log_run(spec: models.ModelSpec, ts, fitted, settings: Settings, digest: str, code: str):
+    """One MLflow run: parameters, metrics, tags, the training data, plots and reference
+    distributions, and the model registered under the model's name. Its run id and version."""
+    import mlflow
+    import mlflow.data
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    module, pipeline = spec.implementation, fitted.pipeline
+    train_frame, holdout = fitted.train_frame, fitted.holdout
+    mlflow.set_experiment(experiment_id=registry.experiment(settings, spec.name))
+    with (
+        mlflow.start_run(run_name=f"{spec.name} as of {ts.as_of_date}") as run,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        folder = Path(tmp)
+        estimator = pipeline[-1].get_params()
+        mlflow.log_params(
+            {k: v for k, v in estimator.items() if isinstance(v, int | float | str | bool)}
+        )
+        mlflow.log_params(
+            {
+                "holdout_share": HOLDOUT_SHARE if spec.kind == "classifier" else 0,
+                "features": len(ts.feature_names),
+                "rows_train": len(train_frame),
+                "rows_holdout": len(holdout),
+                "rows_fitted": fitted.rows_fitted,
+            }
+        )
+        mlflow.log_metrics({k: v for k, v in fitted.metrics.items() if np.isfinite(v)})
+        mlflow.set_tags(
+            {
+                "as_of_date": str(ts.as_of_date),
+                "data_digest": digest,
+                "code_version": code,
+                "model_kind": spec.kind,
+                "holdout_from": str(holdout["event_at"].min()),
+                **({"model_family": fitted.extra["family"]} if "family" in fitted.extra else {}),
+            }
+        )
+        dataset = mlflow.data.from_pandas(
+            train_frame[[*ts.feature_names, *(["label"] if ts.label else [])]],
+            name=f"{spec.name}_training",
+            targets=ts.label,
+        )
+        mlflow.log_input(dataset, context="training")
+        for path in _artifacts(spec, fitted, folder):
+            mlflow.log_artifact(str(path), "plots" if path.parent.name == "plots" else None)
+        # training distribution of every input and of the output, for drift monitoring
+        reference = _reference_distributions(train_frame[ts.feature_names], fitted.output)
+        (folder / "reference.json").write_text(json.dumps(reference))
+        mlflow.log_artifact(str(folder / "reference.json"))
+        example = train_frame[ts.feature_names].head(5)
+        info = mlflow.sklearn.log_model(
+            pipeline,
+            name="model",
+            registered_model_name=spec.name,
+            signature=infer_signature(example, module.predict(pipeline, example)),
+            input_example=example,
+            pip_requirements=_requirements(),
+            skops_trusted_types=module.TRUSTED_TYPES,
+        )
+        return run.info.run_id, str(info.registered_model_version)
+
+
+def _artifacts(spec: models.ModelSpec, fitted, folder: Path) -> list[Path]:
+    """A classifier's ROC, lift and calibration plots and feature importance; a clustering's
+    cluster profiles."""
+    if spec.kind != "classifier":
+        fitted.profile.to_csv(folder / "cluster_profiles.csv", index=False)
+        return [folder / "cluster_profiles.csv"]
+    plots = evaluate.plot_classifier(
+        fitted.holdout["label"].to_numpy(), fitted.output, folder / "plots"
+    )
+    spec.implementation.importance(fitted.pipeline).to_csv(
+        folder / "feature_importance.csv", index=False
+    )
+    return [*plots, folder / "feature_importance.csv"]
+
+
+def _tag_version(client, spec: models.ModelSpec, version: str, ts, fitted, digest: str) -> None:
+    """The new version becomes challenger, with what it was trained on as tags."""
+    name, extra = spec.name, fitted.extra
+    client.set_registered_model_alias(name, registry.CHALLENGER, version)
+    client.update_registered_model(name, description=spec.description)
+    tags = {
+        "as_of_date": str(ts.as_of_date),
+        "data_digest": digest,
+        # the latest event the registered model was fitted on (promotion compares on later ones)
+        "fitted_through": fitted.fitted_through,
+        **({"model_family": extra["family"]} if "family" in extra else {}),
+        **(
+            {"cluster_names": json.dumps(extra["cluster_names"])}
+            if "cluster_names" in extra
+            else {}
+        ),
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+
+
+def _record(
+    settings: Settings, spec, ts, fitted, run_id: str, version: str, digest: str, code: str
+) -> None:
+    """The training set's row in ml.training_sets (what BI and audits read)."""
+    with warehouse.connect(warehouse.owner_url(settings), autocommit=True) as conn:
+        conn.execute(
+            "insert into ml.training_sets (model_name, run_id, model_version, as_of_date, rows_train, "
+            "rows_holdout, positive_rate, data_digest, code_version) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                spec.name,
+                run_id,
+                version,
+                ts.as_of_date,
+                len(fitted.train_frame),
+                len(fitted.holdout),
+                float(ts.frame["label"].mean()) if ts.label else None,
+                digest,
+                code,
+            ),
+        )
 
 
 @dataclass

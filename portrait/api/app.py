@@ -52,6 +52,9 @@ def _rule(err: dict) -> dict[str, str]:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The application: its lifespan (schema, connection pool), error handlers and routes. One
+    function, longer than most: the routes are closures over the settings and the dependencies,
+    which is how FastAPI declares them; each route is one call into ``views``."""
     settings = settings or get_settings()
 
     @asynccontextmanager
