@@ -172,3 +172,15 @@ def test_the_latest_contacts_can_be_delivered_open_with_their_truth_kept_aside(t
     assert contacts["has_converted"].tolist() == [
         {"yes": "true", "no": "false"}[y] for y in outcomes[:7]
     ] + ["", "", ""]
+
+
+def test_a_file_not_in_contact_order_is_refused_naming_the_file(tmp_path):
+    months = ["may", "jun", "mar"] * 12  # a random sample: the month goes back again and again
+    path = write(
+        tmp_path / "bank-additional.csv",
+        ADDITIONAL_HEADER,
+        [additional_row(month=m) for m in months],
+    )
+    with pytest.raises(InputError, match="not in time order") as refused:
+        tables(path)
+    assert str(path) in refused.value.line()

@@ -54,6 +54,7 @@ from portrait.ingest.loader import LandingFile
 FILES = ("bank-additional-full.csv", "bank-full.csv", "bank-additional.csv", "bank.csv")
 SOURCE = "uci-bank-marketing"  # the --source name of this adapter
 FIRST_YEAR = 2008  # the public files start in May 2008 (Moro et al. 2014)
+MAX_YEARS = 10  # a file spanning more years than this is not in contact order
 COMMON = ["age", "job", "marital", "education", "default", "housing", "loan", "contact", "month",
           "duration", "campaign", "pdays", "previous", "poutcome", "y"]  # fmt: skip
 ADDITIONAL = [
@@ -143,8 +144,44 @@ def history(path: Path, settings: Settings | None) -> History:
     return History(row[0], int(row[1])) if row and row[0] else History()
 
 
+@dataclass(frozen=True)
+class _Contacts:
+    """The valid rows of one file, dated and identified: what every contract table is cut from."""
+
+    kind: str  # "additional" (bank-additional) or "full" (bank-full)
+    rows: pd.DataFrame
+    when: pd.Series  # the contact's day
+    iso: pd.Series  # the same, as text
+    lines: np.ndarray  # line numbers, continuing an earlier delivery: the generated ids
+    ids: pd.Series  # the client's id
+    first: np.ndarray  # the client's first contact in the file
+
+
 @functools.lru_cache(maxsize=4)
 def _convert(path: Path, _stamp: tuple[int, int], past: History = History()) -> dict[str, object]:
+    """The contract tables of one UCI file (read once per file version, cached)."""
+    raw, kind, unknown = _read(path)
+    rows, rejects = reject_rows(raw, _bad_rows(raw, kind))
+    contacts = _identified(path, rows, kind, past)
+    tables: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
+    for build in (_customers, _accounts, _balances, _campaigns, _campaign_contacts, _indicators):
+        tables |= build(contacts)
+    tables["products"] = product_master(
+        {p: v for p, v in PRODUCTS.items() if kind == "full" or p != "UCI_CURRENT_ACCOUNT"}
+    )
+    when = contacts.when
+    return {
+        "kind": kind,
+        "tables": tables,
+        "rejects": rejects,
+        "unknown": unknown,
+        "last_date": when.max().date() if len(when) else None,
+        "rows": len(raw),
+    }
+
+
+def _read(path: Path) -> tuple[pd.DataFrame, str, list[str]]:
+    """The file's rows, its layout, and the columns it has beyond that layout."""
     raw, _ = read_source_csv(path, "semicolon-separated CSV with a header")
     columns = list(raw.columns)
     kind = "additional" if "day_of_week" in columns else "full"
@@ -157,11 +194,14 @@ def _convert(path: Path, _stamp: tuple[int, int], past: History = History()) -> 
             where=f"{path}, header",
             rule="bank-additional (21 columns) or bank-full (17 columns)",
         )
-    unknown = [c for c in columns if c not in expected and c != "client_id"]
-    month = raw["month"].str.lower().map(MONTHS)
+    return raw, kind, [c for c in columns if c not in expected and c != "client_id"]
+
+
+def _bad_rows(raw: pd.DataFrame, kind: str) -> dict[str, pd.Series]:
+    """Per column, the rows whose value cannot be read (quarantined under `source format`)."""
     age = pd.to_numeric(raw["age"], errors="coerce")
     bad = {
-        "month": month.isna(),
+        "month": raw["month"].str.lower().map(MONTHS).isna(),
         "age": age.isna() | (age < 16) | (age > 110),
         "y": ~raw["y"].str.lower().isin(["yes", "no", ""]),
     }
@@ -170,178 +210,172 @@ def _convert(path: Path, _stamp: tuple[int, int], past: History = History()) -> 
     else:
         day = pd.to_numeric(raw["day"], errors="coerce")
         bad["day"] = day.isna() | (day < 1) | (day > 31)
-    rows, rejects = reject_rows(raw, bad)
-    month = rows["month"].str.lower().map(MONTHS).to_numpy(int)
-    age = pd.to_numeric(rows["age"]).to_numpy(int)
+    return bad
 
-    # year: starts in FIRST_YEAR (or after the contacts already loaded) and advances whenever the
-    # month goes back
+
+def _identified(path: Path, rows: pd.DataFrame, kind: str, past: History) -> _Contacts:
+    """The rows dated (the year starts in FIRST_YEAR, or after the contacts already loaded, and
+    advances whenever the month goes back) and identified (ids continue an earlier delivery)."""
+    month = rows["month"].str.lower().map(MONTHS).to_numpy(int)
     first_year = past.first_year(int(month[0])) if len(month) else FIRST_YEAR
     year = first_year + np.concatenate([[0], np.cumsum(np.diff(month) < 0)])
+    if len(year) and year[-1] > first_year + MAX_YEARS:
+        raise InputError(
+            f"the months go back {year[-1] - first_year} times: the rows are not in time order",
+            where=str(path),
+            rule="a file in contact order (bank-full.csv, bank-additional-full.csv); "
+            "bank.csv and bank-additional.csv are random samples",
+        )
     if kind == "full":
         day = pd.to_numeric(rows["day"]).astype(int).to_numpy()
         last = np.array([calendar.monthrange(y, m)[1] for y, m in zip(year, month, strict=True)])
         day = np.minimum(day, last)
     else:
-        day = _days_from_weekdays(
-            year, month, rows["day_of_week"].str.lower().map(WEEKDAYS).to_numpy(), past.last_contact
-        )
+        weekday = rows["day_of_week"].str.lower().map(WEEKDAYS).to_numpy()
+        day = _days_from_weekdays(year, month, weekday, past.last_contact)
     when = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day}))
-    iso = when.dt.strftime("%Y-%m-%d")
-    lines = rows["__line"].to_numpy() + (past.last_line - 1)  # ids continue an earlier delivery
-    ids = (
-        rows["client_id"].str.strip()
-        if "client_id" in rows
-        else pd.Series([f"UCI{n:06d}" for n in lines])
-    )
+    lines = rows["__line"].to_numpy() + (past.last_line - 1)
+    generated = pd.Series([f"UCI{n:06d}" for n in lines])
+    ids = rows["client_id"].str.strip() if "client_id" in rows else generated
     if (ids == "").any():
-        ids = ids.where(ids != "", pd.Series([f"UCI{n:06d}" for n in lines]))
+        ids = ids.where(ids != "", generated)
+    return _Contacts(
+        kind, rows, when, when.dt.strftime("%Y-%m-%d"), lines, ids, (~ids.duplicated()).to_numpy()
+    )
 
-    tables: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
-    first = ~ids.duplicated()
-    birth = (when - pd.to_timedelta(age * 365.25, unit="D")).dt.strftime("%Y-%m-%d")
+
+def _customers(c: _Contacts) -> dict[str, tuple[pd.DataFrame, np.ndarray]]:
+    """One customer per client; a client seen again keeps the attributes of the first contact,
+    onboarded at the first contact."""
+    rows = c.rows
+    age = pd.to_numeric(rows["age"]).to_numpy(int)
+    marital = rows["marital"].str.lower()
     customers = pd.DataFrame(
         {
-            "customer_id": ids,
+            "customer_id": c.ids,
             "customer_type": "retail",
-            "full_name": "UCI client " + ids,
-            "birth_date": birth,
+            "full_name": "UCI client " + c.ids,
+            "birth_date": (c.when - pd.to_timedelta(age * 365.25, unit="D")).dt.strftime(
+                "%Y-%m-%d"
+            ),
             "occupation": rows["job"].str.lower().map(OCCUPATION).fillna("unknown"),
-            "marital_status": rows["marital"]
-            .str.lower()
-            .where(
-                rows["marital"].str.lower().isin(["single", "married", "divorced", "widowed"]),
-                "unknown",
+            "marital_status": marital.where(
+                marital.isin(["single", "married", "divorced", "widowed"]), "unknown"
             ),
             "education": rows["education"].str.lower().map(EDUCATION).fillna("unknown"),
-            "onboarded_date": iso,
+            "onboarded_date": c.iso,
         }
     )
-    # a client seen again keeps the attributes of the first contact, onboarded at the first contact
-    tables["customers"] = (customers[first.to_numpy()], lines[first.to_numpy()])
+    return {"customers": (customers[c.first], c.lines[c.first])}
 
+
+def _account(c: _Contacts, mask: np.ndarray, product: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "account_id": c.ids[mask] + "-" + product.removeprefix("UCI_"),
+            "customer_id": c.ids[mask],
+            "product_id": product,
+            "currency": "EUR",
+            "opened_date": c.iso[mask],
+            "status": "active",
+        }
+    )
+
+
+def _accounts(c: _Contacts) -> dict[str, tuple[pd.DataFrame, np.ndarray]]:
+    """The loans a client holds on the day of the first call; bank-full adds a current account."""
     held = []
     for flag, product in (("housing", "UCI_HOUSING_LOAN"), ("loan", "UCI_PERSONAL_LOAN")):
-        mask = (rows[flag].str.lower() == "yes").to_numpy() & first.to_numpy()
-        held.append(
-            (
-                pd.DataFrame(
-                    {
-                        "account_id": ids[mask] + "-" + product.removeprefix("UCI_"),
-                        "customer_id": ids[mask],
-                        "product_id": product,
-                        "currency": "EUR",
-                        "opened_date": iso[mask],
-                        "status": "active",
-                    }
-                ),
-                lines[mask],
-            )
-        )
-    if kind == "full":
-        mask = first.to_numpy()
-        current = pd.DataFrame(
-            {
-                "account_id": ids[mask] + "-CURRENT_ACCOUNT",
-                "customer_id": ids[mask],
-                "product_id": "UCI_CURRENT_ACCOUNT",
-                "currency": "EUR",
-                "opened_date": iso[mask],
-                "status": "active",
-            }
-        )
-        held.append((current, lines[mask]))
-        month_end = (when + pd.offsets.MonthEnd(0)).dt.strftime("%Y-%m-%d")
-        tables["balances"] = (
-            pd.DataFrame(
-                {
-                    "account_id": current["account_id"].to_numpy(),
-                    "month_end_date": month_end[mask].to_numpy(),
-                    "balance_amount": rows["balance"][mask].to_numpy(),
-                    "average_balance_amount": rows["balance"][mask].to_numpy(),
-                }
-            ),
-            lines[mask],
-        )
-    tables["accounts"] = (
-        pd.concat([f for f, _ in held], ignore_index=True),
-        np.concatenate([n for _, n in held]),
-    )
+        mask = (c.rows[flag].str.lower() == "yes").to_numpy() & c.first
+        held.append((_account(c, mask, product), c.lines[mask]))
+    if c.kind == "full":
+        held.append((_account(c, c.first, "UCI_CURRENT_ACCOUNT"), c.lines[c.first]))
+    frames = pd.concat([f for f, _ in held], ignore_index=True)
+    return {"accounts": (frames, np.concatenate([n for _, n in held]))}
 
-    tables["products"] = product_master(
-        {p: v for p, v in PRODUCTS.items() if kind == "full" or p != "UCI_CURRENT_ACCOUNT"}
-    )
 
-    period = when.dt.strftime("%Y-%m")
-    campaign_ids = "UCI-" + period
-    grouped = pd.DataFrame({"campaign_id": campaign_ids, "when": when, "line": lines}).groupby(
-        "campaign_id"
+def _balances(c: _Contacts) -> dict[str, tuple[pd.DataFrame, np.ndarray]]:
+    """bank-full's yearly average balance, as the current account's balance at the month's end."""
+    if c.kind != "full":
+        return {}
+    mask = c.first
+    month_end = (c.when + pd.offsets.MonthEnd(0)).dt.strftime("%Y-%m-%d")
+    balances = pd.DataFrame(
+        {
+            "account_id": (c.ids[mask] + "-CURRENT_ACCOUNT").to_numpy(),
+            "month_end_date": month_end[mask].to_numpy(),
+            "balance_amount": c.rows["balance"][mask].to_numpy(),
+            "average_balance_amount": c.rows["balance"][mask].to_numpy(),
+        }
     )
+    return {"balances": (balances, c.lines[mask])}
+
+
+def _campaign_ids(c: _Contacts) -> pd.Series:
+    return "UCI-" + c.when.dt.strftime("%Y-%m")
+
+
+def _campaigns(c: _Contacts) -> dict[str, tuple[pd.DataFrame, np.ndarray]]:
+    """One campaign per calendar month of contacts, spanning its first to last contact."""
+    grouped = pd.DataFrame(
+        {"campaign_id": _campaign_ids(c), "when": c.when, "line": c.lines}
+    ).groupby("campaign_id")
     spans = grouped.agg(
         start=("when", "min"), end=("when", "max"), line=("line", "min")
     ).reset_index()
-    tables["campaigns"] = (
-        pd.DataFrame(
-            {
-                "campaign_id": spans["campaign_id"],
-                "campaign_name": "Term deposit telemarketing " + spans["campaign_id"].str[4:],
-                "product_id": "UCI_TERM_DEPOSIT",
-                "channel": "phone",
-                "start_date": spans["start"].dt.strftime("%Y-%m-%d"),
-                "end_date": spans["end"].dt.strftime("%Y-%m-%d"),
-                "control_share": "0",
-            }
-        ),
-        spans["line"].to_numpy(),
+    campaigns = pd.DataFrame(
+        {
+            "campaign_id": spans["campaign_id"],
+            "campaign_name": "Term deposit telemarketing " + spans["campaign_id"].str[4:],
+            "product_id": "UCI_TERM_DEPOSIT",
+            "channel": "phone",
+            "start_date": spans["start"].dt.strftime("%Y-%m-%d"),
+            "end_date": spans["end"].dt.strftime("%Y-%m-%d"),
+            "control_share": "0",
+        }
     )
+    return {"campaigns": (campaigns, spans["line"].to_numpy())}
 
-    y = rows["y"].str.lower()
-    contacted = iso + "T12:00:00Z"
-    tables["campaign_contacts"] = (
-        pd.DataFrame(
-            {
-                "contact_id": [f"UCI-C{n:06d}" for n in lines],
-                "campaign_id": campaign_ids,
-                "customer_id": ids,
-                "contact_group": "treated",
-                "contacted_at": contacted,
-                "channel": "phone",
-                "has_converted": y.map({"yes": "true", "no": "false"}).fillna(""),
-                "converted_at": contacted.where(y == "yes", ""),
-                **_contact_history(rows),
-            }
-        ),
-        lines,
+
+def _campaign_contacts(c: _Contacts) -> dict[str, tuple[pd.DataFrame, np.ndarray]]:
+    """One treated contact per row; an empty `y` is an outcome not known yet."""
+    y = c.rows["y"].str.lower()
+    contacted = c.iso + "T12:00:00Z"
+    contacts = pd.DataFrame(
+        {
+            "contact_id": [f"UCI-C{n:06d}" for n in c.lines],
+            "campaign_id": _campaign_ids(c),
+            "customer_id": c.ids,
+            "contact_group": "treated",
+            "contacted_at": contacted,
+            "channel": "phone",
+            "has_converted": y.map({"yes": "true", "no": "false"}).fillna(""),
+            "converted_at": contacted.where(y == "yes", ""),
+            **_contact_history(c.rows),
+        }
     )
+    return {"campaign_contacts": (contacts, c.lines)}
 
-    if kind == "additional":
-        parts = []
-        for column, (name, unit, publisher) in INDICATORS.items():
-            frame = pd.DataFrame(
-                {
-                    "indicator_date": iso,
-                    "indicator": name,
-                    "value": rows[column],
-                    "unit": unit,
-                    "source": publisher,
-                    "line": lines,
-                }
-            )
-            parts.append(frame.drop_duplicates(["indicator_date", "indicator"]))
-        indicators = pd.concat(parts, ignore_index=True)
-        tables["economic_indicators"] = (
-            indicators.drop(columns="line"),
-            indicators["line"].to_numpy(),
+
+def _indicators(c: _Contacts) -> dict[str, tuple[pd.DataFrame, np.ndarray]]:
+    """bank-additional's market indicators, one value per indicator and day."""
+    if c.kind != "additional":
+        return {}
+    parts = []
+    for column, (name, unit, publisher) in INDICATORS.items():
+        frame = pd.DataFrame(
+            {
+                "indicator_date": c.iso,
+                "indicator": name,
+                "value": c.rows[column],
+                "unit": unit,
+                "source": publisher,
+                "line": c.lines,
+            }
         )
-
-    return {
-        "kind": kind,
-        "tables": tables,
-        "rejects": rejects,
-        "unknown": unknown,
-        "last_date": when.max().date() if len(when) else None,
-        "rows": len(raw),
-    }
+        parts.append(frame.drop_duplicates(["indicator_date", "indicator"]))
+    indicators = pd.concat(parts, ignore_index=True)
+    return {"economic_indicators": (indicators.drop(columns="line"), indicators["line"].to_numpy())}
 
 
 def _contact_history(rows: pd.DataFrame) -> dict[str, pd.Series]:
