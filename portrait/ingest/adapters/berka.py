@@ -23,6 +23,7 @@ file: it is accepted and its coverage (dates, accounts) is reported as a warning
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -91,38 +92,79 @@ def _read(folder: Path, name: str, expected: list[str]) -> pd.DataFrame:
     return frame
 
 
+@dataclass
+class _Out:
+    """What a conversion gathers: the contract tables with their lines, rejects, files, warnings."""
+
+    tables: Converted = field(default_factory=dict)
+    rejects: dict[str, list[ParseReject]] = field(default_factory=dict)
+    source: dict[str, Path] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, table: str, converted: tuple[pd.DataFrame, np.ndarray], path: Path) -> None:
+        self.tables[table] = converted
+        self.source[table] = path
+
+
+@dataclass(frozen=True)
+class _Loans:
+    """The valid loans and what the accounts table derives from them."""
+
+    frame: pd.DataFrame
+    accounts: pd.Series  # the lending account of each loan
+    owner: pd.Series  # its owner's customer id
+    maturity: pd.Series
+    status: pd.Series
+
+
 @functools.lru_cache(maxsize=2)
 def _convert(folder: Path, _stamp: tuple) -> dict[str, object]:
-    tables: Converted = {}
-    rejects: dict[str, list[ParseReject]] = {}
-    warnings: list[str] = []
-    source: dict[str, Path] = {}
-
-    district = _read(folder, "district.asc", ["A1", "A2", "A3"])
-    tables["branches"] = (
-        pd.DataFrame(
-            {
-                "branch_id": "D" + district["A1"].str.strip(),
-                "branch_name": district["A2"],
-                "city": district["A2"],
-                "region": district["A3"]
-                .str.strip()
-                .str.lower()
-                .map(REGIONS)
-                .fillna(district["A3"]),
-            }
-        ),
-        district["__line"].to_numpy(),
-    )
-    source["branches"] = folder / "district.asc"
-
+    """The contract tables of a Berka folder (read once per folder version, cached)."""
+    out = _Out()
+    _branches(folder, out)
     account = _read(folder, "account.asc", ["account_id", "district_id", "frequency", "date"])
     account["opened"], bad = _yymmdd(account["date"])
-    account, rejects["accounts"] = reject_rows(account, {"date": bad})
+    account, out.rejects["accounts"] = reject_rows(account, {"date": bad})
     disp = _read(folder, "disp.asc", ["disp_id", "client_id", "account_id", "type"])
     owners = disp[disp["type"].str.upper() == "OWNER"].drop_duplicates("account_id")
     owner_of = dict(zip(owners["account_id"], "B" + owners["client_id"], strict=True))
+    _customers(folder, account, disp, out)
+    loans = _loans(folder, owner_of, out)
+    _accounts(folder, account, owner_of, loans, out)
+    _cards(folder, disp, out)
+    out.add("products", product_master(PRODUCTS), folder / "loan.asc")
+    orders = _read(folder, "order.asc", ["order_id", "account_id", "amount", "k_symbol"])
+    out.warnings.append(
+        f"order.asc: {len(orders):,} permanent orders not loaded (no contract table for standing orders yet)"
+    )
+    _transactions_and_balances(folder, len(account), out)
+    return {
+        "tables": out.tables,
+        "rejects": out.rejects,
+        "warnings": out.warnings,
+        "source": out.source,
+        "last_date": _last_date(folder),
+    }
 
+
+def _branches(folder: Path, out: _Out) -> None:
+    """One branch per district, in its region."""
+    district = _read(folder, "district.asc", ["A1", "A2", "A3"])
+    region = district["A3"].str.strip().str.lower().map(REGIONS).fillna(district["A3"])
+    branches = pd.DataFrame(
+        {
+            "branch_id": "D" + district["A1"].str.strip(),
+            "branch_name": district["A2"],
+            "city": district["A2"],
+            "region": region,
+        }
+    )
+    out.add("branches", (branches, district["__line"].to_numpy()), folder / "district.asc")
+
+
+def _customers(folder: Path, account: pd.DataFrame, disp: pd.DataFrame, out: _Out) -> None:
+    """Clients: birth date and gender from the birth number (YYMMDD for men, YY(MM+50)DD for
+    women), onboarded at the first account they may use (owner or disponent)."""
     client = _read(folder, "client.asc", ["client_id", "birth_number", "district_id"])
     digits = client["birth_number"].str.strip()
     month = pd.to_numeric(digits.str[2:4], errors="coerce")
@@ -133,29 +175,28 @@ def _convert(folder: Path, _stamp: tuple) -> dict[str, object]:
         + digits.str[4:6]
     )
     client["birth"], client["gender"] = birth, np.where(female, "F", "M")
-    client, rejects["customers"] = reject_rows(client, {"birth_number": bad | month.isna()})
-    # onboarded: the first account the client may use (owner or disponent)
+    client, out.rejects["customers"] = reject_rows(client, {"birth_number": bad | month.isna()})
     first_account = (
         disp.merge(account[["account_id", "opened"]], on="account_id")
         .groupby("client_id")["opened"]
         .min()
     )
-    tables["customers"] = (
-        pd.DataFrame(
-            {
-                "customer_id": "B" + client["client_id"],
-                "customer_type": "retail",
-                "full_name": "Berka client " + client["client_id"],
-                "birth_date": client["birth"],
-                "gender": client["gender"],
-                "home_branch_id": "D" + client["district_id"].str.strip(),
-                "onboarded_date": client["client_id"].map(first_account).fillna(""),
-            }
-        ),
-        client["__line"].to_numpy(),
+    customers = pd.DataFrame(
+        {
+            "customer_id": "B" + client["client_id"],
+            "customer_type": "retail",
+            "full_name": "Berka client " + client["client_id"],
+            "birth_date": client["birth"],
+            "gender": client["gender"],
+            "home_branch_id": "D" + client["district_id"].str.strip(),
+            "onboarded_date": client["client_id"].map(first_account).fillna(""),
+        }
     )
-    source["customers"] = folder / "client.asc"
+    out.add("customers", (customers, client["__line"].to_numpy()), folder / "client.asc")
 
+
+def _loans(folder: Path, owner_of: dict[str, str], out: _Out) -> _Loans:
+    """Loans with their implied rate and the principal outstanding at the end of the data."""
     loan = _read(
         folder,
         "loan.asc",
@@ -165,7 +206,7 @@ def _convert(folder: Path, _stamp: tuple) -> dict[str, object]:
     amount = pd.to_numeric(loan["amount"], errors="coerce")
     payment = pd.to_numeric(loan["payments"], errors="coerce")
     months = pd.to_numeric(loan["duration"], errors="coerce")
-    loan, rejects["loans"] = reject_rows(
+    loan, out.rejects["loans"] = reject_rows(
         loan,
         {
             "date": bad_date,
@@ -183,8 +224,9 @@ def _convert(folder: Path, _stamp: tuple) -> dict[str, object]:
         [s + pd.DateOffset(months=int(m)) for s, m in zip(start, months, strict=True)]
     )
     status = loan["status"].str.strip().map(LOAN_STATUS)
-    loan_accounts = "L" + loan["loan_id"]
-    owner = loan["account_id"].map(owner_of).fillna("")
+    loans = _Loans(
+        loan, "L" + loan["loan_id"], loan["account_id"].map(owner_of).fillna(""), maturity, status
+    )
     rate = _implied_annual_rate(amount, payment, months)
     elapsed = np.clip(
         ((pd.Timestamp(_last_date(folder)) - start).dt.days / 30.44).to_numpy(), 0, months
@@ -194,24 +236,31 @@ def _convert(folder: Path, _stamp: tuple) -> dict[str, object]:
         0.0,
         _remaining_principal(amount, rate / 12, months, np.floor(elapsed)),
     )
-    tables["loans"] = (
-        pd.DataFrame(
-            {
-                "loan_id": loan["loan_id"],
-                "account_id": loan_accounts,
-                "customer_id": owner,
-                "principal_amount": loan["amount"],
-                "outstanding_amount": np.round(outstanding, 2).astype(str),
-                "interest_rate": np.round(rate, 6).astype(str),
-                "start_date": loan["start"],
-                "maturity_date": maturity.dt.strftime("%Y-%m-%d"),
-                "status": status,
-            }
-        ),
-        loan["__line"].to_numpy(),
+    frame = pd.DataFrame(
+        {
+            "loan_id": loan["loan_id"],
+            "account_id": loans.accounts,
+            "customer_id": loans.owner,
+            "principal_amount": loan["amount"],
+            "outstanding_amount": np.round(outstanding, 2).astype(str),
+            "interest_rate": np.round(rate, 6).astype(str),
+            "start_date": loan["start"],
+            "maturity_date": maturity.dt.strftime("%Y-%m-%d"),
+            "status": status,
+        }
     )
-    source["loans"] = folder / "loan.asc"
+    out.add("loans", (frame, loan["__line"].to_numpy()), folder / "loan.asc")
+    return loans
 
+
+def _accounts(
+    folder: Path, account: pd.DataFrame, owner_of: dict[str, str], loans: _Loans, out: _Out
+) -> None:
+    """A current account per Berka account, and a lending account per loan (a finished loan is
+    closed at its maturity, unless that lies after the end of the data)."""
+    branch_of = dict(
+        zip(account["account_id"], "D" + account["district_id"].str.strip(), strict=True)
+    )
     current = pd.DataFrame(
         {
             "account_id": account["account_id"],
@@ -223,88 +272,65 @@ def _convert(folder: Path, _stamp: tuple) -> dict[str, object]:
             "status": "active",
         }
     )
-    finished = status.isin(["closed", "default"]).to_numpy()
+    finished = loans.status.isin(["closed", "default"]).to_numpy()
+    maturity = loans.maturity.dt.strftime("%Y-%m-%d")
     lending = pd.DataFrame(
         {
-            "account_id": loan_accounts,
-            "customer_id": owner,
+            "account_id": loans.accounts,
+            "customer_id": loans.owner,
             "product_id": "BERKA_LOAN",
             "currency": "CZK",
-            "branch_id": loan["account_id"]
-            .map(
-                dict(
-                    zip(
-                        account["account_id"], "D" + account["district_id"].str.strip(), strict=True
-                    )
-                )
-            )
-            .fillna(""),
-            "opened_date": loan["start"],
-            "maturity_date": maturity.dt.strftime("%Y-%m-%d"),
+            "branch_id": loans.frame["account_id"].map(branch_of).fillna(""),
+            "opened_date": loans.frame["start"],
+            "maturity_date": maturity,
             "status": np.where(finished, "closed", "active"),
-            # a finished loan closed at its maturity, unless that lies after the end of the data
             "closed_date": np.where(
-                finished,
-                maturity.dt.strftime("%Y-%m-%d").clip(upper=_last_date(folder).isoformat()),
-                "",
+                finished, maturity.clip(upper=_last_date(folder).isoformat()), ""
             ),
         }
     )
-    tables["accounts"] = (
-        pd.concat([current, lending], ignore_index=True),
-        np.concatenate([account["__line"].to_numpy(), loan["__line"].to_numpy()]),
+    lines = np.concatenate([account["__line"].to_numpy(), loans.frame["__line"].to_numpy()])
+    out.add(
+        "accounts",
+        (pd.concat([current, lending], ignore_index=True), lines),
+        folder / "account.asc",
     )
-    source["accounts"] = folder / "account.asc"
 
+
+def _cards(folder: Path, disp: pd.DataFrame, out: _Out) -> None:
+    """Cards with their holder (through the disposition) and tier (junior cards are classic)."""
     card = _read(folder, "card.asc", ["card_id", "disp_id", "type", "issued"])
     card["issued_iso"], bad = _yymmdd(card["issued"])
-    card, rejects["cards"] = reject_rows(card, {"issued": bad})
+    card, out.rejects["cards"] = reject_rows(card, {"issued": bad})
     holder = card.merge(
         disp[["disp_id", "client_id", "account_id"]], on="disp_id", how="left"
     ).fillna("")
-    tables["cards"] = (
-        pd.DataFrame(
-            {
-                "card_id": holder["card_id"],
-                "account_id": holder["account_id"],
-                "customer_id": np.where(holder["client_id"] != "", "B" + holder["client_id"], ""),
-                "card_type": "credit",
-                "card_tier": holder["type"]
-                .str.lower()
-                .map({"classic": "classic", "gold": "gold", "junior": "classic"})
-                .fillna(""),
-                "issued_date": holder["issued_iso"],
-                "status": "active",
-            }
-        ),
-        holder["__line"].to_numpy(),
+    tier = {"classic": "classic", "gold": "gold", "junior": "classic"}
+    cards = pd.DataFrame(
+        {
+            "card_id": holder["card_id"],
+            "account_id": holder["account_id"],
+            "customer_id": np.where(holder["client_id"] != "", "B" + holder["client_id"], ""),
+            "card_type": "credit",
+            "card_tier": holder["type"].str.lower().map(tier).fillna(""),
+            "issued_date": holder["issued_iso"],
+            "status": "active",
+        }
     )
-    source["cards"] = folder / "card.asc"
+    out.add("cards", (cards, holder["__line"].to_numpy()), folder / "card.asc")
 
-    tables["products"] = product_master(PRODUCTS)
-    source["products"] = folder / "loan.asc"
 
-    orders = _read(folder, "order.asc", ["order_id", "account_id", "amount", "k_symbol"])
-    warnings.append(
-        f"order.asc: {len(orders):,} permanent orders not loaded (no contract table for standing orders yet)"
-    )
-
+def _transactions_and_balances(folder: Path, accounts: int, out: _Out) -> None:
     trans_file = next((folder / n for n in TRANSACTION_FILES if (folder / n).is_file()), None)
     if trans_file is None:
-        warnings.append("no trans.asc: no transactions or balances for this batch")
-    else:
-        tables["transactions"], tables["balances"], rejects["transactions"], coverage = (
-            _transactions(trans_file, len(account))
-        )
-        source["transactions"] = source["balances"] = trans_file
-        warnings.append(coverage)
-    return {
-        "tables": tables,
-        "rejects": rejects,
-        "warnings": warnings,
-        "source": source,
-        "last_date": _last_date(folder),
-    }
+        out.warnings.append("no trans.asc: no transactions or balances for this batch")
+        return
+    transactions, balances, out.rejects["transactions"], coverage = _transactions(
+        trans_file, accounts
+    )
+    out.add("transactions", transactions, trans_file)
+    out.add("balances", balances, trans_file)
+    out.warnings.append(coverage)
 
 
 def _transactions(path: Path, accounts: int):
