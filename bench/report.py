@@ -14,6 +14,7 @@ from pathlib import Path
 from bench.common import BENCH_DIR
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
+TEMPORARY_HOME = re.compile(r"/\S*/portrait-scale-[^/\s]+")  # the run's own PORTRAIT_HOME
 BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w.-]+) -->\n).*?(<!-- end generated -->)", re.S)
 # how a value reads in its unit
 FORMATS = {
@@ -64,9 +65,9 @@ def scale_table(results: dict) -> str:
         "| --- | --- | ---: | ---: |",
     ]
     for s in results["stages"]:
+        command = TEMPORARY_HOME.sub("$PORTRAIT_HOME", s["command"])
         lines.append(
-            f"| {s['stage']} | `{s['command']}` | {s['seconds']:,.1f} s | "
-            f"{s['peak_mb'] / 1024:.2f} GB |"
+            f"| {s['stage']} | `{command}` | {s['seconds']:,.1f} s | {s['peak_mb'] / 1024:.2f} GB |"
         )
     return "\n".join(lines)
 
