@@ -216,7 +216,7 @@ def _indicator_sql(indicators: list[str]) -> tuple[str, str]:
     if not indicators:
         return "", ""
     pivot = ", ".join(
-        f"max(i.value) filter (where i.indicator = {_literal(name)})::float8 as {indicator_column(name)}"
+        f"max(i.value) filter (where i.indicator = {psycopg.sql.Literal(name).as_string(None)})::float8 as {indicator_column(name)}"
         for name in indicators
     )
     join = f"""left join lateral (
@@ -227,10 +227,6 @@ def _indicator_sql(indicators: list[str]) -> tuple[str, str]:
 ) m on true"""
     columns = "".join(f", m.{indicator_column(name)}" for name in indicators)
     return columns, join
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def contact_response_set(

@@ -95,7 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.middleware("http")
     async def body_limit(request: Request, call_next):
         length = request.headers.get("content-length")
-        if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        if length and not length.isdigit():
+            return _problem(400, "content-length is not a number", rule="a byte count")
+        if length and int(length) > MAX_BODY_BYTES:
             return _problem(
                 413,
                 f"request body over {MAX_BODY_BYTES:,} bytes",

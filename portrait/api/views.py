@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from portrait import catalogue
@@ -16,13 +17,12 @@ UNMASKED = {"admin": {"none", "quasi", "sensitive", "direct", "contact"}, "rm": 
 
 @functools.cache
 def indicator_meta() -> dict[str, dict[str, str]]:
-    """Each portrait indicator's dimension, unit, PII class and definition (the catalogue's source)."""
+    """Each portrait indicator's dimension, unit and PII class (the catalogue's source)."""
     return {
         i["name"]: {
             "dimension": i["meta"]["dimension"],
             "unit": i["meta"]["unit"],
             "pii": i["meta"].get("pii", "none"),
-            "description": i["description"],
         }
         for i in catalogue.indicators()
     }
@@ -38,12 +38,12 @@ def _all(conn: psycopg.Connection, query: str, *params) -> list[dict]:
         return cur.execute(query, params).fetchall()
 
 
+# the last publication: what every answer is as of
+PUBLISHED_SQL = "select published_at, as_of_date, build_id from dq.publications order by published_at desc limit 1"
+
+
 def publication(conn: psycopg.Connection) -> dict | None:
-    return _one(
-        conn,
-        "select published_at, as_of_date, build_id from dq.publications "
-        "order by published_at desc limit 1",
-    )
+    return _one(conn, PUBLISHED_SQL)
 
 
 def known(conn: psycopg.Connection, customer_ids: list[str]) -> set[str]:
@@ -54,7 +54,7 @@ def known(conn: psycopg.Connection, customer_ids: list[str]) -> set[str]:
 
 
 def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    return sql.Literal(text).as_string(None)
 
 
 @functools.cache
@@ -79,13 +79,12 @@ def _dimensions_sql(role: str) -> str:
     )
 
 
-PORTRAIT_SQL = """
+PORTRAIT_SQL = f"""
 select json_build_object(
     'customer_id', %(id)s::text,
     'as_of_date', p.as_of_date,
-    'published', (select row_to_json(x) from (select published_at, as_of_date, build_id from dq.publications
-                                              order by published_at desc limit 1) x),
-    'dimensions', {dimensions},
+    'published', (select row_to_json(x) from ({PUBLISHED_SQL}) x),
+    'dimensions', {{dimensions}},
     'segment', (select row_to_json(x) from (select segment_code, segment_name, segment_strategy, value_tier, life_stage,
                     ml_cluster_name, as_of_date from marts.customer_segments where customer_id = %(id)s) x),
     'tags', coalesce((select json_agg(x order by x.tag) from (select tag, tag_description, as_of_date
@@ -110,28 +109,30 @@ from marts.customer_portrait p where p.customer_id = %(id)s
 def portrait(conn: psycopg.Connection, customer_id: str, role: str) -> str | None:
     """The customer's portrait answer as a JSON document, or None for an unknown customer: one
     round trip builds it in the server (indicators by dimension, and every related mart's rows)."""
-    sql = PORTRAIT_SQL.replace("{dimensions}", _dimensions_sql(role))
-    row = conn.execute(sql, {"id": customer_id}).fetchone()
+    query = PORTRAIT_SQL.replace("{dimensions}", _dimensions_sql(role))
+    row = conn.execute(query, {"id": customer_id}).fetchone()
     return row[0] if row else None
 
 
-OFFERS_SQL = """
+OFFERS_SQL = f"""
 with offers as (
     select product_id, channel, propensity, expected_value_amount, expected_net_value_amount, reason_codes,
            contact_group, priority_rank, as_of_date
     from marts.campaign_target_list where customer_id = %(id)s
+),
+held as (
+    select exists (select 1 from offers where contact_group = 'control') as out
 )
 select json_build_object(
     'customer_id', c.customer_id,
-    'published', (select row_to_json(x) from (select published_at, as_of_date, build_id from dq.publications
-                                              order by published_at desc limit 1) x),
-    'held_out', exists (select 1 from offers where contact_group = 'control'),
-    'offers', case when exists (select 1 from offers where contact_group = 'control') then '[]'::json
+    'published', (select row_to_json(x) from ({PUBLISHED_SQL}) x),
+    'held_out', held.out,
+    'offers', case when held.out then '[]'::json
                    else coalesce((select json_agg(x order by x.priority_rank) from (
                        select product_id, channel, propensity, expected_value_amount, expected_net_value_amount,
                               reason_codes, priority_rank, as_of_date from offers) x), '[]') end
 )::text
-from marts.dim_customer c where c.customer_id = %(id)s
+from marts.dim_customer c cross join held where c.customer_id = %(id)s
 """
 
 

@@ -27,7 +27,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from portrait import warehouse
-from portrait.api import schema
+from portrait.api import schema, views
 from portrait.config import Settings, get_settings
 
 BATCH = 500  # events per transaction
@@ -38,13 +38,6 @@ def thresholds(project_dir: str) -> dict[str, float]:
     """The trigger thresholds, read from the dbt project's vars (the batch rules' own source)."""
     variables = yaml.safe_load((Path(project_dir) / "dbt_project.yml").read_text())["vars"]
     return {k: float(v) for k, v in variables.items() if k.startswith("trigger_")}
-
-
-def _publication(conn: psycopg.Connection) -> str:
-    row = conn.execute(
-        "select build_id from dq.publications order by published_at desc limit 1"
-    ).fetchone()
-    return row[0] if row else "none"
 
 
 def _states(conn: psycopg.Connection, customers: list[str], build: str) -> dict[str, dict]:
@@ -189,7 +182,8 @@ def apply_batch(conn: psycopg.Connection, limits: dict[str, float], size: int = 
             ).fetchall()
         if not pending:
             return 0
-        build = _publication(conn)
+        published = views.publication(conn)
+        build = published["build_id"] if published else "none"
         states = _states(conn, sorted({e["customer_id"] for e in pending}), build)
         histories = _histories(conn, pending)
         raised, last_event = [], {}
